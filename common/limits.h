@@ -1,0 +1,37 @@
+// Every size and count limit Latchkey enforces, in one place, so that a
+// reviewer can see them together (after ssh-agent's AGENT_MAX_LEN).
+#ifndef LATCHKEY_COMMON_LIMITS_H_
+#define LATCHKEY_COMMON_LIMITS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace latchkey {
+
+// Largest gRPC message any daemon accepts or sends (bodies + overhead).
+inline constexpr int kMaxGrpcMessageBytes = 12 * 1024 * 1024;
+// Largest request body an agent may send upstream.
+inline constexpr size_t kMaxRequestBodyBytes = 8 * 1024 * 1024;
+// Default and hard cap of an upstream response body.
+inline constexpr uint64_t kDefaultMaxResponseBytes = 10 * 1024 * 1024;
+// Default upstream timeouts.
+inline constexpr uint32_t kDefaultConnectTimeoutMs = 10'000;
+inline constexpr uint32_t kDefaultTotalTimeoutMs = 60'000;
+// Request shape limits.
+inline constexpr size_t kMaxPathBytes = 4096;
+inline constexpr size_t kMaxHeaderCount = 64;
+inline constexpr size_t kMaxHeaderNameBytes = 256;
+inline constexpr size_t kMaxHeaderValueBytes = 8192;
+inline constexpr size_t kMaxQueryParams = 128;
+inline constexpr size_t kMaxQueryBytes = 8192;
+// A secret value (token, key) stored in the vault.
+inline constexpr size_t kMaxSecretBytes = 64 * 1024;
+inline constexpr size_t kMaxIdBytes = 128;
+// Agent-supplied reason text recorded in the audit log.
+inline constexpr size_t kMaxReasonBytes = 1024;
+// One MCP JSON-RPC line on stdin.
+inline constexpr size_t kMaxMcpLineBytes = 16 * 1024 * 1024;
+
+}  // namespace latchkey
+
+#endif  // LATCHKEY_COMMON_LIMITS_H_

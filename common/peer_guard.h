@@ -1,0 +1,50 @@
+// PeerGuard is a daemon's one permission table: for each RPC, which peer
+// roles may call it. Every handler calls Authorize() first, so a refused
+// peer gets PERMISSION_DENIED (and a log line) before any handler logic.
+#ifndef LATCHKEY_COMMON_PEER_GUARD_H_
+#define LATCHKEY_COMMON_PEER_GUARD_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "common/peer_credentials.h"
+
+namespace latchkey {
+
+// PeerRole names a class of callers, for example "broker" or "operator".
+using PeerRole = std::string;
+
+class PeerGuard {
+ public:
+  // AllowUids lets every uid in `uids` act as `role`.
+  void AllowUids(const PeerRole& role, const std::vector<uid_t>& uids);
+  // Permit lets `role` call `method` ("/latchkey.v1.VaultAdmin/PutSecret").
+  void Permit(const std::string& method, const PeerRole& role);
+
+  // Authorize returns the caller's credentials when one of its roles may
+  // call `method`, PERMISSION_DENIED otherwise (and logs the refusal).
+  absl::StatusOr<PeerCredentials> Authorize(
+      const grpc::ServerContextBase& context, const std::string& method) const;
+
+  // IsKnownUid is true when `uid` has any role; UdsServer uses it to log
+  // refused peers at accept time.
+  bool IsKnownUid(uid_t uid) const;
+
+ private:
+  absl::flat_hash_map<PeerRole, absl::flat_hash_set<uid_t>> uids_by_role_;
+  absl::flat_hash_map<std::string, std::vector<PeerRole>> roles_by_method_;
+};
+
+// ParseUidList parses "0,1000,latchkey-broker" (numbers or user names).
+absl::StatusOr<std::vector<uid_t>> ParseUidList(const std::string& text);
+
+}  // namespace latchkey
+
+#endif  // LATCHKEY_COMMON_PEER_GUARD_H_
