@@ -24,11 +24,24 @@ inline constexpr size_t kMaxHeaderNameBytes = 256;
 inline constexpr size_t kMaxHeaderValueBytes = 8192;
 inline constexpr size_t kMaxQueryParams = 128;
 inline constexpr size_t kMaxQueryBytes = 8192;
+// Longest HTTP method token a request or a policy rule may name (the
+// longest registered method, UPDATEREDIRECTREF, has 17 bytes).
+inline constexpr size_t kMaxMethodBytes = 32;
+// Most rules one capability may have: Decide walks them linearly.
+inline constexpr size_t kMaxRulesPerCapability = 256;
 // A secret value (token, key) stored in the vault.
 inline constexpr size_t kMaxSecretBytes = 64 * 1024;
 inline constexpr size_t kMaxIdBytes = 128;
 // Agent-supplied reason text recorded in the audit log.
 inline constexpr size_t kMaxReasonBytes = 1024;
+// One string field of an audit event (agent, path, reason, ...).
+inline constexpr size_t kMaxAuditFieldBytes = 4096;
+// One line of the audit log; larger lines are unparseable by definition.
+// A valid record is far smaller: 10 capped fields, even fully \u-escaped.
+inline constexpr size_t kMaxAuditLineBytes = 1024 * 1024;
+// Query page size: default and maximum number of records per answer.
+inline constexpr uint32_t kDefaultAuditQueryLimit = 100;
+inline constexpr uint32_t kMaxAuditQueryLimit = 1000;
 // One MCP JSON-RPC line on stdin.
 inline constexpr size_t kMaxMcpLineBytes = 16 * 1024 * 1024;
 

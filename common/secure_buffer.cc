@@ -1,6 +1,7 @@
 #include "common/secure_buffer.h"
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include <cstring>
 #include <new>
@@ -20,6 +21,19 @@ SecureBuffer SecureBuffer::CopyOf(absl::string_view bytes) {
   SecureBuffer buffer(bytes.size());
   if (!bytes.empty()) std::memcpy(buffer.data_, bytes.data(), bytes.size());
   return buffer;
+}
+
+SecureBuffer SecureBuffer::Random(size_t size) {
+  SecureBuffer buffer(size);
+  if (size > 0 && RAND_bytes(buffer.data_, static_cast<int>(size)) != 1) {
+    return SecureBuffer();
+  }
+  return buffer;
+}
+
+void CleanseString(std::string* text) {
+  if (!text->empty()) OPENSSL_cleanse(text->data(), text->size());
+  text->clear();
 }
 
 SecureBuffer::~SecureBuffer() { Clear(); }

@@ -7,6 +7,7 @@
 #define LATCHKEY_COMMON_SECURE_BUFFER_H_
 
 #include <cstddef>
+#include <string>
 #include "absl/strings/string_view.h"
 
 namespace latchkey {
@@ -17,6 +18,9 @@ class SecureBuffer {
   explicit SecureBuffer(size_t size);
   // Copies `bytes`; the caller remains responsible for its own copy.
   static SecureBuffer CopyOf(absl::string_view bytes);
+  // Random returns `size` bytes from OpenSSL's CSPRNG, or an empty buffer
+  // if the generator failed.
+  static SecureBuffer Random(size_t size);
 
   ~SecureBuffer();
   SecureBuffer(SecureBuffer&& other) noexcept;
@@ -42,6 +46,10 @@ class SecureBuffer {
   size_t size_ = 0;
   size_t capacity_ = 0;
 };
+
+// CleanseString zeroizes a std::string that held secret bytes (for example
+// a protobuf field) and empties it.
+void CleanseString(std::string* text);
 
 }  // namespace latchkey
 
