@@ -1,0 +1,156 @@
+// Runs the real latchkey-audit and latchkey-audit-verify binaries.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "audit_sink/test_util.h"
+#include "common/uds_server.h"
+#include "gtest/gtest.h"
+#include "proto/audit.grpc.pb.h"
+
+namespace latchkey {
+namespace {
+
+std::string Binary(const std::string& name) {
+  return absl::StrCat(std::getenv("TEST_SRCDIR"), "/",
+                      std::getenv("TEST_WORKSPACE"), "/audit_sink/", name);
+}
+
+// Spawn starts `argv` with stdout and stderr appended to `output`.
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& output) {
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  ::dup2(fd, 1);
+  ::dup2(fd, 2);
+  std::vector<char*> args;
+  for (const std::string& arg : argv)
+    args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  ::execv(args[0], args.data());
+  ::_exit(127);
+}
+
+// WaitExit returns the exit code, or -1 if it did not exit in time.
+int WaitExit(pid_t pid, std::chrono::seconds timeout) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+// RunVerify runs latchkey-audit-verify and returns its exit code.
+int RunVerify(const std::string& state_dir, const std::string& output) {
+  pid_t pid = Spawn(
+      {Binary("latchkey-audit-verify"), "--state_dir=" + state_dir}, output);
+  return WaitExit(pid, std::chrono::seconds(30));
+}
+
+class AuditMainTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    socket_ = dir_.path() + "/run/audit.sock";
+    state_ = dir_.path() + "/state/audit";
+    log_ = dir_.path() + "/daemon.log";
+  }
+  pid_t StartDaemon() {
+    return Spawn({Binary("latchkey-audit"), "--socket=" + socket_,
+                  "--state_dir=" + state_},
+                 log_);
+  }
+  bool WaitReady(pid_t pid) {
+    for (int i = 0; i < 1000; ++i) {
+      if (absl::StrContains(ReadFile(log_), "\"event\":\"ready\"")) return true;
+      int status;
+      if (::waitpid(pid, &status, WNOHANG) == pid) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+  TempDir dir_;
+  std::string socket_, state_, log_;
+};
+
+TEST_F(AuditMainTest, ServesAppendsStopsCleanlyAndVerifiesOffline) {
+  pid_t daemon = StartDaemon();
+  ASSERT_TRUE(WaitReady(daemon)) << ReadFile(log_);
+  struct stat st;
+  ASSERT_EQ(::stat(state_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(::stat((state_ + "/hmac.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  auto channel = CreateUdsChannel(socket_);
+  auto append = v1::AuditAppend::NewStub(channel);
+  for (int i = 1; i <= 3; ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    v1::AppendRequest request;
+    *request.mutable_event() = MakeEvent(i);
+    v1::AppendResponse response;
+    grpc::Status status = append->Append(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.sequence(), static_cast<uint64_t>(i));
+  }
+  auto admin = v1::AuditAdmin::NewStub(channel);
+  {
+    grpc::ClientContext context;
+    v1::VerifyResponse verdict;
+    ASSERT_TRUE(admin->Verify(&context, v1::VerifyRequest(), &verdict).ok());
+    EXPECT_TRUE(verdict.ok());
+    EXPECT_EQ(verdict.records_checked(), 3u);
+  }
+
+  // The channel stays open, as a broker's would: an idle connection from
+  // another process holds shutdown for UdsServer's grace period (5 s).
+  ASSERT_EQ(::kill(daemon, SIGTERM), 0);
+  EXPECT_EQ(WaitExit(daemon, std::chrono::seconds(15)), 0) << ReadFile(log_);
+  EXPECT_NE(::access(socket_.c_str(), F_OK), 0) << "socket not removed";
+  const std::string daemon_log = ReadFile(log_);
+  EXPECT_TRUE(absl::StrContains(daemon_log, "\"event\":\"stopped\""))
+      << daemon_log;
+
+  const std::string out = dir_.path() + "/verify.out";
+  EXPECT_EQ(RunVerify(state_, out), 0) << ReadFile(out);
+  EXPECT_TRUE(absl::StartsWith(ReadFile(out), "ok: ")) << ReadFile(out);
+
+  std::vector<std::string> lines = SplitLines(ReadFile(state_ + "/audit.log"));
+  ASSERT_EQ(lines.size(), 3u);
+  lines[1][lines[1].find("GET")] = 'P';  // "GET" -> "PET"
+  WriteFile(state_ + "/audit.log", JoinLines(lines));
+  const std::string bad = dir_.path() + "/verify.bad";
+  EXPECT_EQ(RunVerify(state_, bad), 1);
+  EXPECT_TRUE(absl::StrContains(ReadFile(bad), "edited at sequence 2"))
+      << ReadFile(bad);
+}
+
+TEST_F(AuditMainTest, RefusesAnOpenStateDirectory) {
+  ASSERT_EQ(::mkdir((dir_.path() + "/state").c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(state_.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(state_.c_str(), 0755), 0);
+  pid_t daemon = StartDaemon();
+  EXPECT_EQ(WaitExit(daemon, std::chrono::seconds(15)), 1);
+  EXPECT_TRUE(absl::StrContains(ReadFile(log_), "chmod 700")) << ReadFile(log_);
+  EXPECT_NE(::access(socket_.c_str(), F_OK), 0);
+}
+
+}  // namespace
+}  // namespace latchkey

@@ -1,0 +1,70 @@
+// The sink's gRPC services on audit.sock: AuditAppend for the broker and
+// vault ("writer" role) and AuditAdmin for operators ("operator" role).
+// Every handler checks the caller's role with PeerGuard before anything
+// else.
+#ifndef LATCHKEY_AUDIT_SINK_AUDIT_SERVICE_H_
+#define LATCHKEY_AUDIT_SINK_AUDIT_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+
+#include "audit_sink/audit_log.h"
+#include "common/peer_guard.h"
+#include "proto/audit.grpc.pb.h"
+
+namespace latchkey {
+
+inline constexpr char kWriterRole[] = "writer";
+inline constexpr char kOperatorRole[] = "operator";
+
+// PermitAuditMethods enters the sink's permission table in `guard`:
+// writers may Append, operators may Query, Tail and Verify.
+void PermitAuditMethods(PeerGuard* guard);
+
+class AuditAppendService final : public v1::AuditAppend::Service {
+ public:
+  // `log` and `guard` must outlive the service.
+  AuditAppendService(AuditLog* log, const PeerGuard* guard)
+      : log_(log), guard_(guard) {}
+
+  grpc::Status Append(grpc::ServerContext* context,
+                      const v1::AppendRequest* request,
+                      v1::AppendResponse* response) override;
+
+ private:
+  AuditLog* const log_;
+  const PeerGuard* const guard_;
+};
+
+class AuditAdminService final : public v1::AuditAdmin::Service {
+ public:
+  // `log` and `guard` must outlive the service.
+  AuditAdminService(const AuditLog* log, const PeerGuard* guard)
+      : log_(log), guard_(guard) {}
+
+  grpc::Status Query(grpc::ServerContext* context,
+                     const v1::QueryRequest* request,
+                     v1::QueryResponse* response) override;
+  // Tail streams records from request->from_sequence() (0: only new ones)
+  // and follows the log until the client cancels or BeginShutdown().
+  grpc::Status Tail(grpc::ServerContext* context,
+                    const v1::TailRequest* request,
+                    grpc::ServerWriter<v1::AuditRecord>* writer) override;
+  grpc::Status Verify(grpc::ServerContext* context,
+                      const v1::VerifyRequest* request,
+                      v1::VerifyResponse* response) override;
+
+  // BeginShutdown ends every Tail stream (with OK) within a poll interval,
+  // so that the server's shutdown need not wait for followers.
+  void BeginShutdown() { stopping_.store(true); }
+
+ private:
+  const AuditLog* const log_;
+  const PeerGuard* const guard_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace latchkey
+
+#endif  // LATCHKEY_AUDIT_SINK_AUDIT_SERVICE_H_

@@ -1,0 +1,273 @@
+#include "audit_sink/audit_service.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "audit_sink/audit_log.h"
+#include "audit_sink/test_util.h"
+#include "common/uds_server.h"
+#include "gtest/gtest.h"
+#include "proto/audit.grpc.pb.h"
+
+namespace latchkey {
+namespace {
+
+const std::string kKey(32, 'k');
+
+std::chrono::system_clock::time_point Deadline(int seconds = 10) {
+  return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
+}
+
+class AuditServiceTest : public ::testing::Test {
+ protected:
+  // StartSink serves a fresh log on a real Unix socket.
+  void StartSink(const std::vector<uid_t>& writers,
+                 const std::vector<uid_t>& operators) {
+    auto log = AuditLog::Open(dir_.path(), kKey);
+    ASSERT_TRUE(log.ok()) << log.status();
+    log_ = std::move(*log);
+    guard_.AllowUids(kWriterRole, writers);
+    guard_.AllowUids(kOperatorRole, operators);
+    PermitAuditMethods(&guard_);
+    append_ = std::make_unique<AuditAppendService>(log_.get(), &guard_);
+    admin_ = std::make_unique<AuditAdminService>(log_.get(), &guard_);
+    socket_ = dir_.path() + "/audit.sock";
+    UdsServerOptions options;
+    options.socket_path = socket_;
+    options.guard = &guard_;
+    options.reflection = true;
+    auto server = UdsServer::Start(options, {append_.get(), admin_.get()});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    channel_ = CreateUdsChannel(socket_);
+    append_stub_ = v1::AuditAppend::NewStub(channel_);
+    admin_stub_ = v1::AuditAdmin::NewStub(channel_);
+  }
+  void TearDown() override {
+    if (server_ != nullptr) {
+      admin_->BeginShutdown();
+      server_->Shutdown();
+    }
+  }
+
+  grpc::Status Append(const v1::AuditEvent& event, uint64_t* sequence) {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    v1::AppendRequest request;
+    *request.mutable_event() = event;
+    v1::AppendResponse response;
+    grpc::Status status = append_stub_->Append(&context, request, &response);
+    *sequence = response.sequence();
+    return status;
+  }
+  grpc::Status Query(const v1::QueryRequest& request,
+                     v1::QueryResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    return admin_stub_->Query(&context, request, response);
+  }
+  grpc::Status Verify(const v1::VerifyRequest& request,
+                      v1::VerifyResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    return admin_stub_->Verify(&context, request, response);
+  }
+
+  TempDir dir_;
+  std::string socket_;
+  std::unique_ptr<AuditLog> log_;
+  PeerGuard guard_;
+  std::unique_ptr<AuditAppendService> append_;
+  std::unique_ptr<AuditAdminService> admin_;
+  std::unique_ptr<UdsServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::AuditAppend::Stub> append_stub_;
+  std::unique_ptr<v1::AuditAdmin::Stub> admin_stub_;
+};
+
+TEST_F(AuditServiceTest, AppendQueryVerify) {
+  StartSink({getuid()}, {getuid()});
+  for (int i = 1; i <= 3; ++i) {
+    uint64_t sequence = 0;
+    grpc::Status status = Append(MakeEvent(i), &sequence);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(sequence, static_cast<uint64_t>(i));
+  }
+  v1::QueryRequest query;
+  query.set_agent("agent-a");
+  v1::QueryResponse records;
+  grpc::Status status = Query(query, &records);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(records.records_size(), 3);
+  EXPECT_EQ(records.records(2).sequence(), 3u);
+  EXPECT_EQ(records.records(2).event().request_id(), "req-3");
+  EXPECT_EQ(records.records(2).event().reason_code(), v1::REASON_ALLOWED);
+
+  v1::VerifyResponse verdict;
+  status = Verify(v1::VerifyRequest(), &verdict);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(verdict.ok());
+  EXPECT_EQ(verdict.records_checked(), 3u);
+}
+
+TEST_F(AuditServiceTest, TwoFollowersReceiveEveryRecordInOrder) {
+  StartSink({getuid()}, {getuid()});
+  for (int i = 1; i <= 5; ++i) {
+    uint64_t sequence;
+    ASSERT_TRUE(Append(MakeEvent(i), &sequence).ok());
+  }
+  constexpr int kTotal = 60;
+  auto follow = [&](std::vector<v1::AuditRecord>* received,
+                    grpc::Status* status) {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline(60));
+    v1::TailRequest request;
+    request.set_from_sequence(1);
+    auto reader = admin_stub_->Tail(&context, request);
+    v1::AuditRecord record;
+    while (received->size() < kTotal && reader->Read(&record)) {
+      received->push_back(record);
+    }
+    context.TryCancel();
+    *status = reader->Finish();
+  };
+  std::vector<v1::AuditRecord> first, second;
+  grpc::Status first_status, second_status;
+  std::thread a(follow, &first, &first_status);
+  std::thread b(follow, &second, &second_status);
+  // Append the rest from several writers while both follow.
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 5; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < (kTotal - 5) / 5; ++i) {
+        uint64_t sequence;
+        EXPECT_TRUE(Append(MakeEvent(100 * w + i), &sequence).ok());
+      }
+    });
+  }
+  for (std::thread& writer : writers) writer.join();
+  a.join();
+  b.join();
+  for (const auto* received : {&first, &second}) {
+    ASSERT_EQ(received->size(), static_cast<size_t>(kTotal));
+    for (int i = 0; i < kTotal; ++i) {
+      EXPECT_EQ((*received)[i].sequence(), static_cast<uint64_t>(i + 1));
+    }
+  }
+  for (int i = 0; i < kTotal; ++i) {
+    EXPECT_EQ(first[i].hmac(), second[i].hmac());
+  }
+  EXPECT_EQ(first_status.error_code(), grpc::StatusCode::CANCELLED);
+}
+
+TEST_F(AuditServiceTest, TailFromZeroSendsOnlyNewRecords) {
+  StartSink({getuid()}, {getuid()});
+  uint64_t sequence;
+  ASSERT_TRUE(Append(MakeEvent(1), &sequence).ok());
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(30));
+  auto reader = admin_stub_->Tail(&context, v1::TailRequest());
+  std::atomic<uint64_t> first_seen{0};
+  std::thread follower([&] {
+    v1::AuditRecord record;
+    if (reader->Read(&record)) first_seen.store(record.sequence());
+  });
+  // The stream starts asynchronously: keep appending until it sees one.
+  for (int i = 0; i < 500 && first_seen.load() == 0; ++i) {
+    ASSERT_TRUE(Append(MakeEvent(i + 2), &sequence).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  follower.join();
+  EXPECT_GT(first_seen.load(), 1u);
+  context.TryCancel();
+  reader->Finish();
+}
+
+TEST_F(AuditServiceTest, ShutdownEndsOpenTailStreams) {
+  StartSink({getuid()}, {getuid()});
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(30));
+  v1::TailRequest request;
+  request.set_from_sequence(1);
+  auto reader = admin_stub_->Tail(&context, request);
+  uint64_t sequence;
+  ASSERT_TRUE(Append(MakeEvent(1), &sequence).ok());
+  v1::AuditRecord record;
+  ASSERT_TRUE(reader->Read(&record));
+  auto start = std::chrono::steady_clock::now();
+  admin_->BeginShutdown();
+  server_->Shutdown();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_FALSE(reader->Read(&record));
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_NE(access(socket_.c_str(), F_OK), 0) << "socket not removed";
+  server_.reset();
+}
+
+TEST_F(AuditServiceTest, CallerWithoutTheRoleIsDenied) {
+  StartSink({getuid()}, {getuid() + 4242});  // We are a writer only.
+  uint64_t sequence;
+  EXPECT_TRUE(Append(MakeEvent(1), &sequence).ok());
+  v1::QueryResponse records;
+  EXPECT_EQ(Query(v1::QueryRequest(), &records).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  v1::VerifyResponse verdict;
+  EXPECT_EQ(Verify(v1::VerifyRequest(), &verdict).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  auto reader = admin_stub_->Tail(&context, v1::TailRequest());
+  v1::AuditRecord record;
+  EXPECT_FALSE(reader->Read(&record));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(AuditServiceTest, OperatorMayNotAppend) {
+  StartSink({getuid() + 4242}, {getuid()});
+  uint64_t sequence;
+  grpc::Status status = Append(MakeEvent(1), &sequence);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(log_->last_sequence(), 0u);
+  v1::QueryResponse records;
+  EXPECT_TRUE(Query(v1::QueryRequest(), &records).ok());
+}
+
+TEST_F(AuditServiceTest, InvalidInputIsRefused) {
+  StartSink({getuid()}, {getuid()});
+  grpc::ClientContext context;
+  v1::AppendResponse appended;
+  EXPECT_EQ(append_stub_->Append(&context, v1::AppendRequest(), &appended)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::AuditEvent event = MakeEvent(1);
+  event.set_reason(std::string(4097, 'r'));
+  uint64_t sequence;
+  EXPECT_EQ(Append(event, &sequence).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::QueryRequest query;
+  query.set_limit(1001);
+  v1::QueryResponse records;
+  EXPECT_EQ(Query(query, &records).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  query.set_limit(1000);
+  EXPECT_TRUE(Query(query, &records).ok());
+  query.mutable_start_time()->set_seconds(200);
+  query.mutable_end_time()->set_seconds(100);
+  EXPECT_EQ(Query(query, &records).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::VerifyRequest verify;
+  verify.set_first_sequence(5);
+  verify.set_last_sequence(2);
+  v1::VerifyResponse verdict;
+  EXPECT_EQ(Verify(verify, &verdict).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace latchkey

@@ -1,0 +1,99 @@
+// latchkey-audit: the audit sink daemon. Wires the state directory, the
+// HMAC key, the log and the two gRPC services onto audit.sock.
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "audit_sink/audit_log.h"
+#include "audit_sink/audit_service.h"
+#include "audit_sink/hmac_key.h"
+#include "common/log.h"
+#include "common/peer_guard.h"
+#include "common/state_dir.h"
+#include "common/termination_signal.h"
+#include "common/uds_server.h"
+
+ABSL_FLAG(std::string, socket, "run/audit.sock",
+          "Unix socket to serve AuditAppend and AuditAdmin on.");
+ABSL_FLAG(std::string, state_dir, "state/audit",
+          "Directory (mode 0700) holding audit.log and hmac.key.");
+ABSL_FLAG(std::string, writer_uids, "",
+          "Comma list of uids or user names that may Append (broker, "
+          "vault); empty means only this daemon's own uid.");
+ABSL_FLAG(std::string, operator_uids, "",
+          "Comma list of uids or user names that may Query, Tail and "
+          "Verify; empty means only this daemon's own uid.");
+
+namespace latchkey {
+namespace {
+
+int Fail(const absl::Status& status) {
+  LogError("startup_failed", {{"error", status.ToString()}});
+  return 1;
+}
+
+absl::StatusOr<std::vector<uid_t>> UidsOrSelf(const std::string& text) {
+  absl::StatusOr<std::vector<uid_t>> uids = ParseUidList(text);
+  if (uids.ok() && uids->empty()) uids->push_back(::getuid());
+  return uids;
+}
+
+int Run() {
+  SetLogComponent("audit");
+  BlockTerminationSignals();  // Before any thread starts.
+  const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
+
+  absl::Status status = EnsurePrivateDirectory(state_dir);
+  if (!status.ok()) return Fail(status);
+  absl::StatusOr<std::string> key = LoadOrCreateHmacKey(state_dir);
+  if (!key.ok()) return Fail(key.status());
+  absl::StatusOr<std::unique_ptr<AuditLog>> log =
+      AuditLog::Open(state_dir, std::move(*key));
+  if (!log.ok()) return Fail(log.status());
+
+  absl::StatusOr<std::vector<uid_t>> writers =
+      UidsOrSelf(absl::GetFlag(FLAGS_writer_uids));
+  if (!writers.ok()) return Fail(writers.status());
+  absl::StatusOr<std::vector<uid_t>> operators =
+      UidsOrSelf(absl::GetFlag(FLAGS_operator_uids));
+  if (!operators.ok()) return Fail(operators.status());
+  PeerGuard guard;
+  guard.AllowUids(kWriterRole, *writers);
+  guard.AllowUids(kOperatorRole, *operators);
+  PermitAuditMethods(&guard);
+
+  AuditAppendService append_service(log->get(), &guard);
+  AuditAdminService admin_service(log->get(), &guard);
+  UdsServerOptions options;
+  options.socket_path = absl::GetFlag(FLAGS_socket);
+  options.guard = &guard;
+  options.reflection = true;
+  absl::StatusOr<std::unique_ptr<UdsServer>> server =
+      UdsServer::Start(options, {&append_service, &admin_service});
+  if (!server.ok()) return Fail(server.status());
+  LogInfo("ready", {{"socket", options.socket_path},
+                    {"state_dir", state_dir},
+                    {"last_sequence", absl::StrCat((*log)->last_sequence())}});
+
+  int signal_number = WaitForTerminationSignal();
+  LogInfo("stopping", {{"signal", absl::StrCat(signal_number)}});
+  admin_service.BeginShutdown();  // End Tail streams.
+  (*server)->Shutdown();          // Let in-flight calls finish.
+  return 0;
+}
+
+}  // namespace
+}  // namespace latchkey
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "latchkey-audit: append-only, hash-chained audit log on a Unix socket");
+  absl::ParseCommandLine(argc, argv);
+  return latchkey::Run();
+}

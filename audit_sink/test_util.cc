@@ -1,0 +1,86 @@
+#include "audit_sink/test_util.h"
+
+#include <ftw.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace latchkey {
+namespace {
+
+int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) {
+  return ::remove(path);
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+  char templ[] = "/tmp/lk-XXXXXX";
+  if (::mkdtemp(templ) == nullptr) std::abort();
+  path_ = templ;
+}
+
+TempDir::~TempDir() {
+  ::nftw(path_.c_str(), RemoveEntry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+v1::AuditEvent MakeEvent(int n, const std::string& agent,
+                         const std::string& capability, v1::Decision decision) {
+  v1::AuditEvent event;
+  event.set_source("broker");
+  event.set_agent(agent);
+  event.set_session_id(absl::StrCat("sess-", n));
+  event.set_capability(capability);
+  event.set_method("GET");
+  event.set_path(absl::StrCat("/repos/latchkey/issues/", n));
+  event.set_decision(decision);
+  event.set_reason_code(decision == v1::DECISION_ALLOW ? v1::REASON_ALLOWED
+                                                       : v1::REASON_RULE_DENY);
+  event.set_reason(decision == v1::DECISION_ALLOW ? "allow rule matched"
+                                                  : "deny rule matched");
+  event.set_rule("rule-1");
+  event.set_upstream_status(decision == v1::DECISION_ALLOW ? 200 : 0);
+  event.set_bytes_in(10 + n);
+  event.set_bytes_out(1000 + n);
+  event.set_latency_us(250 + n);
+  event.set_request_id(absl::StrCat("req-", n));
+  event.set_peer_uid(1000);
+  event.set_agent_reason("triage \"bugs\"\n");
+  return event;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+}
+
+std::vector<std::string> SplitLines(const std::string& content) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  for (size_t nl = content.find('\n'); nl != std::string::npos;
+       nl = content.find('\n', start)) {
+    lines.push_back(content.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return lines;
+}
+
+std::string JoinLines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const std::string& line : lines) absl::StrAppend(&out, line, "\n");
+  return out;
+}
+
+}  // namespace latchkey

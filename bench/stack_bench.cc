@@ -1,0 +1,229 @@
+// stack_bench: what the broker+vault hop adds to an upstream call.
+//
+// Starts nginx on loopback serving a small JSON body and the real Latchkey
+// stack in front of it, then measures in the same run, for the same
+// request (GET /v1/hello):
+//   direct  libcurl straight to nginx (keep-alive), the baseline
+//   broker  gRPC Broker.Execute over broker.sock (what an SDK would do)
+//   mcp     tools/call execute through latchkey-mcp over stdio
+// at concurrency 1 and at --concurrency, and prints p50/p99 latency,
+// throughput and the overhead against the baseline.
+//
+//   bazel run -c opt //bench:stack_bench -- --seconds=5
+#include <curl/curl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/uds_server.h"
+#include "nlohmann/json.hpp"
+#include "proto/broker.grpc.pb.h"
+#include "tests/mcp_test_client.h"
+#include "tests/process.h"
+#include "tests/stack.h"
+
+ABSL_FLAG(double, seconds, 5, "measuring time per scenario");
+ABSL_FLAG(int, concurrency, 16, "the higher concurrency level");
+ABSL_FLAG(int, mcp_concurrency, 4, "adapter processes for the MCP scenario");
+
+namespace {
+
+using latchkey::testing::ChildProcess;
+
+struct Result {
+  std::string name;
+  int concurrency;
+  size_t count = 0;
+  double seconds = 0;
+  double p50_us = 0, p99_us = 0;
+  size_t errors = 0;
+};
+
+// Run calls `one` (returning success) from `threads` threads for `seconds`
+// and collects latencies. Each thread gets its own worker from `make`.
+Result Run(const std::string& name, int threads, double seconds,
+           const std::function<std::function<bool()>(int)>& make) {
+  std::vector<std::vector<double>> lat(threads);
+  std::atomic<size_t> errors{0};
+  std::vector<std::function<bool()>> workers;
+  for (int i = 0; i < threads; ++i) workers.push_back(make(i));
+  // Warm-up: connections, sessions, caches.
+  for (auto& w : workers) for (int i = 0; i < 20; ++i) w();
+  absl::Time start = absl::Now();
+  absl::Time end = start + absl::Seconds(seconds);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      while (absl::Now() < end) {
+        absl::Time a = absl::Now();
+        bool ok = workers[t]();
+        lat[t].push_back(absl::ToDoubleMicroseconds(absl::Now() - a));
+        if (!ok) errors++;
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  Result r{name, threads};
+  r.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::vector<double> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  r.count = all.size();
+  r.errors = errors;
+  if (!all.empty()) {
+    r.p50_us = all[all.size() / 2];
+    r.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  }
+  return r;
+}
+
+size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
+
+absl::StatusOr<std::unique_ptr<ChildProcess>> StartNginx(const std::string& dir,
+                                                        int* port) {
+  // Find a free port by binding 0, then hand it to nginx.
+  *port = 18000 + getpid() % 2000;
+  std::string conf = dir + "/nginx.conf";
+  std::ofstream(conf) << absl::StrFormat(R"(
+worker_processes 1;
+user root;
+daemon off;
+pid %s/nginx.pid;
+error_log %s/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path %s;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:%d;
+    location /v1/ {
+      default_type application/json;
+      return 200 '{"hello":"world","items":[1,2,3]}';
+    }
+  }
+})", dir, dir, dir, *port);
+  auto nginx = ChildProcess::Start(
+      {{"/usr/sbin/nginx", "-c", conf, "-p", dir}, {}, dir + "/nginx.log", false});
+  if (!nginx.ok()) return nginx.status();
+  absl::SleepFor(absl::Milliseconds(300));
+  if (!(*nginx)->Running()) {
+    return absl::UnavailableError("nginx failed; see " + dir + "/nginx-error.log");
+  }
+  return nginx;
+}
+
+void Print(const Result& r, const Result& baseline) {
+  std::printf("%-7s c=%-3d %8.0f req/s  p50 %8.1f us  p99 %8.1f us  "
+              "p50 x%5.2f (+%7.1f us)%s\n",
+              r.name.c_str(), r.concurrency, r.count / r.seconds, r.p50_us,
+              r.p99_us, r.p50_us / baseline.p50_us, r.p50_us - baseline.p50_us,
+              r.errors ? absl::StrCat("  ERRORS ", r.errors).c_str() : "");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  double seconds = absl::GetFlag(FLAGS_seconds);
+  int high = absl::GetFlag(FLAGS_concurrency);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+
+  char templ[] = "/tmp/lk-bench-XXXXXX";
+  std::string dir = mkdtemp(templ);
+  int port = 0;
+  auto nginx = StartNginx(dir, &port);
+  if (!nginx.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(nginx.status().message()).c_str());
+    return 1;
+  }
+  std::string origin = absl::StrCat("http://127.0.0.1:", port);
+  latchkey::testing::StackOptions options;
+  options.upstream_origin = origin;
+  options.start_mcp = false;
+  auto stack = latchkey::testing::Stack::Start(options);
+  if (!stack.ok()) {
+    std::fprintf(stderr, "stack: %s\n", stack.status().ToString().c_str());
+    return 1;
+  }
+  const std::string token = (*stack)->agent_token();
+  std::string url = origin + "/v1/hello";
+
+  auto direct = [&](int) {
+    CURL* curl = curl_easy_init();
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Discard);
+    return std::function<bool()>([curl] {
+      long status = 0;
+      bool ok = curl_easy_perform(curl) == CURLE_OK;
+      curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+      return ok && status == 200;
+    });
+  };
+  std::string broker_socket = (*stack)->run("broker.sock");
+  auto broker = [&](int) {
+    auto stub = std::shared_ptr<latchkey::v1::Broker::Stub>(
+        latchkey::v1::Broker::NewStub(latchkey::CreateUdsChannel(broker_socket)));
+    grpc::ClientContext open_context;
+    open_context.AddMetadata("authorization", "Bearer " + token);
+    latchkey::v1::Session session;
+    stub->OpenSession(&open_context, latchkey::v1::OpenSessionRequest(), &session);
+    latchkey::v1::ExecuteRequest request;
+    request.set_session_id(session.id());
+    request.set_capability("demo-api");
+    request.mutable_request()->set_method("GET");
+    request.mutable_request()->set_path("/v1/hello");
+    return std::function<bool()>([stub, request, token] {
+      grpc::ClientContext context;
+      context.AddMetadata("authorization", "Bearer " + token);
+      latchkey::v1::ExecuteResponse response;
+      grpc::Status status = stub->Execute(&context, request, &response);
+      return status.ok() && response.decision() == latchkey::v1::DECISION_ALLOW &&
+             response.response().status() == 200;
+    });
+  };
+  std::vector<std::unique_ptr<ChildProcess>> adapters;
+  std::vector<std::unique_ptr<latchkey::testing::McpTestClient>> clients;
+  auto mcp = [&](int i) {
+    auto adapter = (*stack)->StartMcp(token, absl::StrCat("mcp-bench-", i));
+    adapters.push_back(std::move(*adapter));
+    clients.push_back(
+        std::make_unique<latchkey::testing::McpTestClient>(adapters.back().get()));
+    auto* client = clients.back().get();
+    (void)client->Initialize();
+    return std::function<bool()>([client] {
+      auto result = client->CallTool(
+          "execute",
+          {{"capability", "demo-api"}, {"method", "GET"}, {"path", "/v1/hello"}});
+      return result.ok() && !result->value("isError", false);
+    });
+  };
+
+  std::printf("Latchkey stack benchmark: GET /v1/hello, nginx on loopback, "
+              "%.1f s per scenario, %u cores\n",
+              seconds, std::thread::hardware_concurrency());
+  for (int c : {1, high}) {
+    Result base = Run("direct", c, seconds, direct);
+    Print(base, base);
+    Print(Run("broker", c, seconds, broker), base);
+    int mc = c == 1 ? 1 : absl::GetFlag(FLAGS_mcp_concurrency);
+    Result via_mcp = Run("mcp", mc, seconds, mcp);
+    Print(via_mcp, c == 1 ? base : Run("direct", mc, seconds, direct));
+    clients.clear();
+    adapters.clear();
+  }
+  stack->reset();
+  (*nginx)->Stop();
+  (void)!std::system(("rm -rf " + dir).c_str());
+  return 0;
+}

@@ -1,0 +1,184 @@
+#include "broker/broker_config.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/crypto.h"
+#include "common/status_macros.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace latchkey::broker {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// Collects the first text-format error with its position.
+class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, int column, const std::string& message) override {
+    if (error_.empty()) {
+      error_ = absl::StrCat("line ", line + 1, " column ", column + 1, ": ",
+                            message);
+    }
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string error_;
+};
+
+bool IsValidName(absl::string_view name, size_t max) {
+  if (name.empty() || name.size() > max) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool alnum = absl::ascii_islower(static_cast<unsigned char>(c)) ||
+                 absl::ascii_isdigit(static_cast<unsigned char>(c));
+    if (!alnum && !(i > 0 && (c == '.' || c == '_' || c == '-'))) return false;
+  }
+  return true;
+}
+
+absl::Duration ToDuration(const google::protobuf::Duration& d,
+                          absl::Duration fallback) {
+  if (d.seconds() == 0 && d.nanos() == 0) return fallback;
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+}  // namespace
+
+absl::StatusOr<v1::BrokerConfig> ParseBrokerConfig(absl::string_view text) {
+  v1::BrokerConfig config;
+  google::protobuf::TextFormat::Parser parser;
+  FirstErrorCollector errors;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), &config)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config is not valid: ", errors.error()));
+  }
+  return config;
+}
+
+absl::StatusOr<v1::BrokerConfig> LoadBrokerConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot read config ", path));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  absl::StatusOr<v1::BrokerConfig> config = ParseBrokerConfig(buffer.str());
+  if (!config.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", config.status().message()));
+  }
+  return config;
+}
+
+absl::StatusOr<std::shared_ptr<const BrokerState>> BrokerState::Compile(
+    const v1::BrokerConfig& config) {
+  std::shared_ptr<BrokerState> state(new BrokerState);
+  std::set<std::string> agent_names;
+  for (int i = 0; i < config.agents_size(); ++i) {
+    const v1::Agent& agent = config.agents(i);
+    std::string where = absl::StrCat("agents[", i, "] (", agent.name(), ")");
+    if (!IsValidName(agent.name(), 64)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": name must match [a-z0-9][a-z0-9._-]{0,63}"));
+    }
+    if (!agent_names.insert(agent.name()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": duplicate agent name"));
+    }
+    absl::StatusOr<std::string> hash = HexDecode(agent.token_sha256());
+    if (!hash.ok() || hash->size() != 32) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": token_sha256 must be 64 hex characters (the SHA-256 of "
+                 "the agent's token)"));
+    }
+    state->agents_.push_back({agent, *hash});
+  }
+  for (int i = 0; i < config.capabilities_size(); ++i) {
+    const v1::Capability& cap = config.capabilities(i);
+    std::string where =
+        absl::StrCat("capabilities[", i, "] (", cap.name(), ")");
+    if (!IsValidName(cap.name(), 64)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": name must match [a-z0-9][a-z0-9._-]{0,63}"));
+    }
+    if (state->capabilities_.count(cap.name()) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": duplicate capability name"));
+    }
+    if (cap.secret_id().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": secret_id is required"));
+    }
+    absl::StatusOr<Origin> origin = ParseOrigin(cap.origin());
+    if (!origin.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".origin: ", origin.status().message()));
+    }
+    absl::StatusOr<policy::PolicyEngine> engine =
+        policy::PolicyEngine::Compile(cap.rules());
+    if (!engine.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".", engine.status().message()));
+    }
+    for (const std::string& agent : cap.agents()) {
+      if (agent_names.count(agent) == 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ".agents: no agent named '", agent, "'"));
+      }
+    }
+    absl::Duration max_ttl =
+        ToDuration(cap.max_session_ttl(), kDefaultMaxSessionTtl);
+    absl::Duration default_ttl = std::min(
+        ToDuration(cap.default_session_ttl(), kDefaultSessionTtl), max_ttl);
+    if (max_ttl <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".max_session_ttl must be positive"));
+    }
+    state->capabilities_.emplace(
+        cap.name(), CompiledCapability{cap, std::move(*engine), *origin,
+                                       default_ttl, max_ttl});
+  }
+  return std::shared_ptr<const BrokerState>(std::move(state));
+}
+
+const CompiledCapability* BrokerState::FindCapability(
+    absl::string_view name) const {
+  auto it = capabilities_.find(std::string(name));
+  return it == capabilities_.end() ? nullptr : &it->second;
+}
+
+const AgentIdentity* BrokerState::FindAgentByToken(
+    absl::string_view token) const {
+  std::string hash = Sha256(token);
+  const AgentIdentity* found = nullptr;
+  for (const AgentIdentity& agent : agents_) {
+    if (ConstantTimeEquals(agent.token_hash, hash)) found = &agent;
+  }
+  return found;
+}
+
+const AgentIdentity* BrokerState::FindAgentByName(
+    absl::string_view name) const {
+  for (const AgentIdentity& agent : agents_) {
+    if (agent.config.name() == name) return &agent;
+  }
+  return nullptr;
+}
+
+bool BrokerState::AgentMayUse(const AgentIdentity& agent,
+                              const CompiledCapability& capability) {
+  for (const std::string& name : capability.config.agents()) {
+    if (name == agent.config.name()) return true;
+  }
+  return false;
+}
+
+}  // namespace latchkey::broker

@@ -1,0 +1,109 @@
+// latchkey-broker: decides every agent request and forwards allowed ones to
+// the vault. main() only wires the pieces together.
+#include <unistd.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "broker/broker_config.h"
+#include "broker/broker_service.h"
+#include "broker/downstream_clients.h"
+#include "broker/request_executor.h"
+#include "broker/session_registry.h"
+#include "broker/state_holder.h"
+#include "common/log.h"
+#include "common/peer_guard.h"
+#include "common/state_dir.h"
+#include "common/termination_signal.h"
+#include "common/uds_server.h"
+
+ABSL_FLAG(std::string, socket, "run/broker.sock",
+          "Unix socket of the agent-facing Broker service");
+ABSL_FLAG(std::string, admin_socket, "run/admin.sock",
+          "Unix socket of the operators' BrokerAdmin service");
+ABSL_FLAG(std::string, vault_socket, "run/vault.sock", "the vault's socket");
+ABSL_FLAG(std::string, audit_socket, "run/audit.sock", "the audit sink's socket");
+ABSL_FLAG(std::string, config, "broker.textproto",
+          "capabilities and agents, protobuf text format (BrokerConfig)");
+ABSL_FLAG(std::string, state_dir, "state/broker",
+          "broker state directory (created 0700)");
+ABSL_FLAG(std::string, agent_uids, "",
+          "uids/users allowed to connect to the Broker socket (default: own)");
+ABSL_FLAG(std::string, operator_uids, "",
+          "uids/users allowed to call BrokerAdmin (default: own uid)");
+ABSL_FLAG(int, vault_timeout_s, 70,
+          "deadline of a vault call (covers the upstream's total timeout)");
+ABSL_FLAG(int, audit_timeout_ms, 5000, "deadline of an audit append");
+
+namespace {
+
+int Fail(const absl::Status& status) {
+  latchkey::LogError("startup_failed", {{"error", status.ToString()}});
+  return 1;
+}
+
+absl::StatusOr<std::vector<uid_t>> UidsOrSelf(const std::string& flag_value) {
+  absl::StatusOr<std::vector<uid_t>> uids = latchkey::ParseUidList(flag_value);
+  if (uids.ok() && uids->empty()) uids->push_back(getuid());
+  return uids;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "latchkey-broker --config=FILE --socket=PATH --admin_socket=PATH "
+      "--vault_socket=PATH --audit_socket=PATH");
+  absl::ParseCommandLine(argc, argv);
+  latchkey::SetLogComponent("broker");
+  latchkey::BlockTerminationSignals();
+
+  if (absl::Status s =
+          latchkey::EnsurePrivateDirectory(absl::GetFlag(FLAGS_state_dir));
+      !s.ok()) {
+    return Fail(s);
+  }
+  auto config = latchkey::broker::LoadBrokerConfigFile(absl::GetFlag(FLAGS_config));
+  if (!config.ok()) return Fail(config.status());
+  auto compiled = latchkey::broker::BrokerState::Compile(*config);
+  if (!compiled.ok()) return Fail(compiled.status());
+  auto agent_uids = UidsOrSelf(absl::GetFlag(FLAGS_agent_uids));
+  if (!agent_uids.ok()) return Fail(agent_uids.status());
+  auto operator_uids = UidsOrSelf(absl::GetFlag(FLAGS_operator_uids));
+  if (!operator_uids.ok()) return Fail(operator_uids.status());
+
+  latchkey::PeerGuard guard;
+  guard.AllowUids("agent", *agent_uids);
+  guard.AllowUids("operator", *operator_uids);
+  latchkey::broker::ConfigureBrokerPermissions(&guard);
+
+  latchkey::broker::StateHolder state(*compiled);
+  latchkey::broker::SessionRegistry sessions;
+  auto vault = latchkey::broker::NewGrpcVaultEgressClient(
+      absl::GetFlag(FLAGS_vault_socket),
+      absl::Seconds(absl::GetFlag(FLAGS_vault_timeout_s)));
+  auto audit = latchkey::broker::NewGrpcAuditRecorder(
+      absl::GetFlag(FLAGS_audit_socket),
+      absl::Milliseconds(absl::GetFlag(FLAGS_audit_timeout_ms)));
+  latchkey::broker::RequestExecutor executor(&state, &sessions, vault.get(),
+                                             audit.get());
+  latchkey::broker::BrokerService broker_service(&state, &sessions, &executor,
+                                                 &guard);
+  latchkey::broker::AdminService admin_service(&state, &sessions, &executor,
+                                               &guard);
+  auto agent_server = latchkey::UdsServer::Start(
+      {absl::GetFlag(FLAGS_socket), 0660, &guard, /*reflection=*/false},
+      {&broker_service});
+  if (!agent_server.ok()) return Fail(agent_server.status());
+  auto admin_server = latchkey::UdsServer::Start(
+      {absl::GetFlag(FLAGS_admin_socket), 0660, &guard, /*reflection=*/true},
+      {&admin_service});
+  if (!admin_server.ok()) return Fail(admin_server.status());
+  latchkey::LogInfo("ready", {{"capabilities",
+                               std::to_string((*compiled)->capabilities().size())}});
+  int signal_number = latchkey::WaitForTerminationSignal();
+  latchkey::LogInfo("shutting_down", {{"signal", std::to_string(signal_number)}});
+  (*agent_server)->Shutdown();
+  (*admin_server)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,283 @@
+#include "broker/request_executor.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/crypto.h"
+#include "common/header_policy.h"
+#include "common/limits.h"
+#include "common/log.h"
+
+namespace latchkey::broker {
+namespace {
+
+// Decision is the verdict as it is built up, before it is audited.
+struct Decision {
+  bool allowed = false;
+  v1::ReasonCode code = v1::REASON_UNSPECIFIED;
+  std::string message;
+  std::string rule;
+};
+
+Decision Deny(v1::ReasonCode code, std::string message, std::string rule = "") {
+  return {false, code, std::move(message), std::move(rule)};
+}
+
+// DenialFromVault maps a vault refusal to a reason the agent can act on.
+Decision DenialFromVault(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kFailedPrecondition:
+      return Deny(v1::REASON_VAULT_SEALED,
+                  "the vault is sealed, so no credential can be used");
+    case absl::StatusCode::kNotFound:
+      return Deny(v1::REASON_SECRET_UNAVAILABLE,
+                  "the capability's credential is not in the vault");
+    case absl::StatusCode::kDataLoss:
+      return Deny(v1::REASON_SECRET_UNAVAILABLE,
+                  "the capability's credential failed an integrity check");
+    case absl::StatusCode::kPermissionDenied:
+      return Deny(v1::REASON_ORIGIN_REFUSED,
+                  "the credential is not bound to this capability's origin");
+    case absl::StatusCode::kInvalidArgument:
+      return Deny(v1::REASON_INVALID_REQUEST,
+                  absl::StrCat("the vault refused the request: ",
+                               status.message()));
+    default:
+      return Deny(v1::REASON_VAULT_UNAVAILABLE,
+                  "the vault could not be reached");
+  }
+}
+
+}  // namespace
+
+std::string ReasonName(v1::ReasonCode code) {
+  return std::string(
+      absl::StripPrefix(v1::ReasonCode_Name(code), "REASON_"));
+}
+
+std::string NextStep(v1::ReasonCode code) {
+  switch (code) {
+    case v1::REASON_CAPABILITY_NOT_FOUND:
+      return "Call list_capabilities and use one of the names it returns.";
+    case v1::REASON_AGENT_NOT_ALLOWED:
+      return "This agent may not use that capability; ask the operator to "
+             "grant it, or use another capability.";
+    case v1::REASON_RULE_DENY:
+    case v1::REASON_NO_RULE_MATCHED:
+      return "Check the capability's allowed methods and paths with "
+             "list_capabilities and send a request that fits them; do not "
+             "retry the same request.";
+    case v1::REASON_PATH_REJECTED:
+      return "Send a plain absolute path without '..', encoded slashes, "
+             "backslashes or control characters.";
+    case v1::REASON_SESSION_NOT_FOUND:
+    case v1::REASON_SESSION_EXPIRED:
+      return "Open a new session and retry.";
+    case v1::REASON_SESSION_REVOKED:
+      return "An operator revoked access; stop and ask the user before "
+             "retrying.";
+    case v1::REASON_RATE_LIMITED:
+      return "Wait for the retry time and try again.";
+    case v1::REASON_VAULT_SEALED:
+      return "Tell the user the Latchkey vault is sealed and an operator "
+             "must unseal it; retrying will not help until then.";
+    case v1::REASON_VAULT_UNAVAILABLE:
+    case v1::REASON_AUDIT_UNAVAILABLE:
+      return "Latchkey cannot serve requests right now; tell the user and "
+             "retry later.";
+    case v1::REASON_UPSTREAM_ERROR:
+      return "The upstream API failed or timed out; retry later or with a "
+             "smaller request.";
+    case v1::REASON_INVALID_REQUEST:
+      return "Fix the request as the message says and retry.";
+    case v1::REASON_UNAUTHENTICATED:
+      return "The agent's Latchkey token is missing or was revoked; ask the "
+             "operator for a valid token.";
+    case v1::REASON_ORIGIN_REFUSED:
+    case v1::REASON_SECRET_UNAVAILABLE:
+      return "The capability is misconfigured; tell the user to ask the "
+             "operator to fix it.";
+    default:
+      return "";
+  }
+}
+
+v1::ExecuteResponse RequestExecutor::Execute(
+    const Caller& caller, const v1::ExecuteRequest& request) {
+  absl::Time start = clock_();
+  std::shared_ptr<const BrokerState> state = state_->Get();
+  v1::ExecuteResponse response;
+  response.set_request_id(HexEncode(RandomBytes(8).value_or("")));
+
+  v1::AuditEvent event;
+  event.set_source("broker");
+  event.set_request_id(response.request_id());
+  event.set_peer_uid(caller.peer_uid);
+  event.set_session_id(request.session_id().substr(0, 64));
+  event.set_capability(request.capability().substr(0, 128));
+  event.set_method(request.request().method().substr(0, 32));
+  event.set_agent_reason(request.reason().substr(0, kMaxReasonBytes));
+
+  // Decide. Each step either denies or narrows down to the next check.
+  Decision decision;
+  const CompiledCapability* capability =
+      state->FindCapability(request.capability());
+  policy::PolicyDecision policy_decision;
+  if (caller.agent != nullptr) event.set_agent(caller.agent->config.name());
+  if (caller.agent == nullptr) {
+    decision = Deny(v1::REASON_UNAUTHENTICATED,
+                    "no valid agent token was presented");
+  } else if (capability == nullptr) {
+    decision = Deny(v1::REASON_CAPABILITY_NOT_FOUND,
+                    absl::StrCat("there is no capability named '",
+                                 event.capability(), "'"));
+  } else if (!BrokerState::AgentMayUse(*caller.agent, *capability)) {
+    decision = Deny(v1::REASON_AGENT_NOT_ALLOWED,
+                    absl::StrCat("agent '", caller.agent->config.name(),
+                                 "' may not use capability '",
+                                 capability->config.name(), "'"));
+  } else if (SessionCheck session = sessions_->Check(
+                 request.session_id(), caller.agent->config.name(),
+                 capability->config.name());
+             !session.ok) {
+    decision = Deny(session.code, session.message);
+  } else if (absl::Status headers = CheckAgentHeaders(request.request().headers());
+             !headers.ok()) {
+    decision = Deny(v1::REASON_INVALID_REQUEST, std::string(headers.message()));
+  } else if (request.request().body().size() > kMaxRequestBodyBytes) {
+    decision = Deny(v1::REASON_INVALID_REQUEST,
+                    absl::StrCat("request body exceeds ", kMaxRequestBodyBytes,
+                                 " bytes"));
+  } else if (request.reason().size() > kMaxReasonBytes) {
+    decision = Deny(v1::REASON_INVALID_REQUEST,
+                    absl::StrCat("reason exceeds ", kMaxReasonBytes, " bytes"));
+  } else {
+    policy_decision = capability->policy.CheckRequest(
+        request.request().method(), request.request().path());
+    decision = {policy_decision.allowed, policy_decision.code,
+                policy_decision.message, policy_decision.rule};
+    event.set_path(policy_decision.normalized_path);
+  }
+  if (decision.allowed && !audit_->Reachable()) {
+    // Fail closed before anything is executed upstream.
+    decision = Deny(v1::REASON_AUDIT_UNAVAILABLE,
+                    "the audit log is unreachable, so nothing may be executed");
+  }
+
+  // Execute, if allowed.
+  if (decision.allowed) {
+    v1::VaultExecuteRequest vault_request;
+    vault_request.set_request_id(response.request_id());
+    vault_request.set_secret_id(capability->config.secret_id());
+    vault_request.set_origin(capability->origin.ToString());
+    vault_request.set_method(request.request().method());
+    vault_request.set_path(policy_decision.normalized_path);
+    *vault_request.mutable_query() = request.request().query();
+    *vault_request.mutable_headers() = request.request().headers();
+    vault_request.set_body(request.request().body());
+    *vault_request.mutable_limits() = capability->config.limits();
+    event.set_bytes_out(static_cast<int64_t>(request.request().body().size()));
+    absl::StatusOr<v1::VaultExecuteResponse> vault_response =
+        vault_->Execute(vault_request);
+    if (!vault_response.ok()) {
+      decision = DenialFromVault(vault_response.status());
+      LogWarning("vault_refused", {{"request_id", response.request_id()},
+                                   {"error", vault_response.status().ToString()}});
+    } else if (!vault_response->upstream_error().empty()) {
+      decision = Deny(v1::REASON_UPSTREAM_ERROR,
+                      vault_response->upstream_timed_out()
+                          ? absl::StrCat("the upstream timed out: ",
+                                         vault_response->upstream_error())
+                          : absl::StrCat("the upstream failed: ",
+                                         vault_response->upstream_error()));
+    } else {
+      *response.mutable_response() =
+          std::move(*vault_response->mutable_response());
+      event.set_upstream_status(response.response().status());
+      event.set_bytes_in(
+          static_cast<int64_t>(response.response().body().size()));
+    }
+  }
+
+  event.set_decision(decision.allowed ? v1::DECISION_ALLOW : v1::DECISION_DENY);
+  event.set_reason_code(decision.code);
+  event.set_reason(decision.message);
+  event.set_rule(decision.rule);
+  event.set_latency_us(absl::ToInt64Microseconds(clock_() - start));
+  absl::Status recorded = audit_->Record(event);
+  if (!recorded.ok()) {
+    LogError("audit_failed", {{"request_id", response.request_id()},
+                              {"error", recorded.ToString()}});
+    response.clear_response();
+    decision = Deny(v1::REASON_AUDIT_UNAVAILABLE,
+                    "the decision could not be written to the audit log, so "
+                    "the request is refused");
+  }
+
+  if (decision.allowed) {
+    response.set_decision(v1::DECISION_ALLOW);
+    response.set_rule(decision.rule);
+  } else {
+    response.clear_response();
+    response.set_decision(v1::DECISION_DENY);
+    v1::Denial* denial = response.mutable_denial();
+    denial->set_code(decision.code);
+    denial->set_message(decision.message);
+    denial->set_next_step(NextStep(decision.code));
+    denial->set_rule(decision.rule);
+  }
+  LogInfo("decision", {{"request_id", response.request_id()},
+                       {"agent", event.agent()},
+                       {"capability", event.capability()},
+                       {"method", event.method()},
+                       {"path", event.path()},
+                       {"decision", decision.allowed ? "allow" : "deny"},
+                       {"reason", ReasonName(decision.code)},
+                       {"status", absl::StrCat(event.upstream_status())},
+                       {"latency_us", absl::StrCat(event.latency_us())}});
+  return response;
+}
+
+v1::ExplainResponse RequestExecutor::Explain(
+    const v1::ExplainRequest& request) const {
+  std::shared_ptr<const BrokerState> state = state_->Get();
+  v1::ExplainResponse response;
+  auto deny = [&](v1::ReasonCode code, std::string message) {
+    response.set_decision(v1::DECISION_DENY);
+    response.mutable_denial()->set_code(code);
+    response.mutable_denial()->set_message(std::move(message));
+    response.mutable_denial()->set_next_step(NextStep(code));
+    return response;
+  };
+  const AgentIdentity* agent = state->FindAgentByName(request.agent());
+  if (agent == nullptr) {
+    return deny(v1::REASON_UNAUTHENTICATED,
+                absl::StrCat("there is no agent named '", request.agent(), "'"));
+  }
+  const CompiledCapability* capability =
+      state->FindCapability(request.capability());
+  if (capability == nullptr) {
+    return deny(v1::REASON_CAPABILITY_NOT_FOUND,
+                absl::StrCat("there is no capability named '",
+                             request.capability(), "'"));
+  }
+  if (!BrokerState::AgentMayUse(*agent, *capability)) {
+    return deny(v1::REASON_AGENT_NOT_ALLOWED,
+                absl::StrCat("agent '", request.agent(),
+                             "' may not use capability '",
+                             request.capability(), "'"));
+  }
+  policy::PolicyDecision decision =
+      capability->policy.CheckRequest(request.method(), request.path());
+  response.set_normalized_path(decision.normalized_path);
+  response.set_rule(decision.rule);
+  if (!decision.allowed) {
+    deny(decision.code, decision.message);
+    response.mutable_denial()->set_rule(decision.rule);
+    return response;
+  }
+  response.set_decision(v1::DECISION_ALLOW);
+  return response;
+}
+
+}  // namespace latchkey::broker

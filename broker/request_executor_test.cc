@@ -1,0 +1,209 @@
+#include "broker/request_executor.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "common/crypto.h"
+#include "gtest/gtest.h"
+
+namespace latchkey::broker {
+namespace {
+
+// Test doubles of the two downstream interfaces.
+class RecordingVault final : public VaultEgressClient {
+ public:
+  absl::StatusOr<v1::VaultExecuteResponse> Execute(
+      const v1::VaultExecuteRequest& request) override {
+    calls++;
+    last = request;
+    if (!fail.ok()) return fail;
+    v1::VaultExecuteResponse response;
+    response.mutable_response()->set_status(200);
+    response.mutable_response()->set_body("{\"ok\":true}");
+    return response;
+  }
+  std::atomic<int> calls{0};
+  v1::VaultExecuteRequest last;
+  absl::Status fail;
+};
+
+class RecordingAudit final : public AuditRecorder {
+ public:
+  absl::Status Record(const v1::AuditEvent& event) override {
+    events.push_back(event);
+    return fail;
+  }
+  bool Reachable() override { return reachable; }
+  std::vector<v1::AuditEvent> events;
+  absl::Status fail;
+  bool reachable = true;
+};
+
+class RequestExecutorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    v1::BrokerConfig config;
+    v1::Agent* agent = config.add_agents();
+    agent->set_name("bot");
+    agent->set_token_sha256(Sha256Hex("token"));
+    v1::Agent* other = config.add_agents();
+    other->set_name("other");
+    other->set_token_sha256(Sha256Hex("other-token"));
+    v1::Capability* cap = config.add_capabilities();
+    cap->set_name("api");
+    cap->set_secret_id("secret");
+    cap->set_origin("https://api.example.com");
+    cap->add_agents("bot");
+    v1::Rule* allow = cap->add_rules();
+    allow->set_effect(v1::Rule::ALLOW);
+    allow->add_methods("GET");
+    allow->set_path("/v1/**");
+    v1::Rule* deny = cap->add_rules();
+    deny->set_effect(v1::Rule::DENY);
+    deny->add_methods("*");
+    deny->set_path("/v1/admin/**");
+    state_ = std::make_unique<StateHolder>(*BrokerState::Compile(config));
+    sessions_ = std::make_unique<SessionRegistry>([this] { return now_; });
+    executor_ = std::make_unique<RequestExecutor>(
+        state_.get(), sessions_.get(), &vault_, &audit_,
+        [this] { return now_; });
+    bot_ = state_->Get()->FindAgentByToken("token");
+    session_ = sessions_->Open("bot", {"api"}, absl::Minutes(5))->id();
+  }
+
+  v1::ExecuteResponse Run(const std::string& method, const std::string& path,
+                          const AgentIdentity* agent = nullptr,
+                          const std::string& capability = "api") {
+    v1::ExecuteRequest request;
+    request.set_session_id(session_);
+    request.set_capability(capability);
+    request.mutable_request()->set_method(method);
+    request.mutable_request()->set_path(path);
+    return executor_->Execute({agent ? agent : bot_, 1000}, request);
+  }
+
+  absl::Time now_ = absl::FromUnixSeconds(1'800'000'000);
+  RecordingVault vault_;
+  RecordingAudit audit_;
+  std::unique_ptr<StateHolder> state_;
+  std::unique_ptr<SessionRegistry> sessions_;
+  std::unique_ptr<RequestExecutor> executor_;
+  const AgentIdentity* bot_ = nullptr;
+  std::string session_;
+};
+
+TEST_F(RequestExecutorTest, AllowedRequestGoesToVaultWithNormalizedPath) {
+  v1::ExecuteResponse response = Run("GET", "/v1/./items//1");
+  EXPECT_EQ(response.decision(), v1::DECISION_ALLOW);
+  EXPECT_EQ(response.response().status(), 200);
+  EXPECT_EQ(vault_.last.path(), "/v1/items/1");
+  EXPECT_EQ(vault_.last.secret_id(), "secret");
+  EXPECT_EQ(vault_.last.origin(), "https://api.example.com:443");
+  ASSERT_EQ(audit_.events.size(), 1u);
+  EXPECT_EQ(audit_.events[0].decision(), v1::DECISION_ALLOW);
+  EXPECT_EQ(audit_.events[0].upstream_status(), 200);
+  EXPECT_EQ(audit_.events[0].agent(), "bot");
+  EXPECT_EQ(audit_.events[0].path(), "/v1/items/1");
+}
+
+TEST_F(RequestExecutorTest, EveryDenialIsAuditedOnceAndNeverExecuted) {
+  struct Case {
+    std::string method, path, capability;
+    const AgentIdentity* agent;
+    v1::ReasonCode code;
+  };
+  const AgentIdentity* other = state_->Get()->FindAgentByToken("other-token");
+  std::vector<Case> cases = {
+      {"GET", "/v1/admin/x", "api", nullptr, v1::REASON_RULE_DENY},
+      {"DELETE", "/v1/x", "api", nullptr, v1::REASON_NO_RULE_MATCHED},
+      {"GET", "/v1/../../x", "api", nullptr, v1::REASON_PATH_REJECTED},
+      {"GET", "/v1/../x", "api", nullptr, v1::REASON_NO_RULE_MATCHED},
+      {"GET", "/v1/x", "nope", nullptr, v1::REASON_CAPABILITY_NOT_FOUND},
+      {"GET", "/v1/x", "api", other, v1::REASON_AGENT_NOT_ALLOWED},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    v1::ExecuteResponse response = Run(c.method, c.path, c.agent, c.capability);
+    EXPECT_EQ(response.decision(), v1::DECISION_DENY) << c.path;
+    EXPECT_EQ(response.denial().code(), c.code) << c.path;
+    EXPECT_FALSE(response.denial().next_step().empty());
+    ASSERT_EQ(audit_.events.size(), i + 1);
+    EXPECT_EQ(audit_.events.back().reason_code(), c.code);
+  }
+  EXPECT_EQ(vault_.calls.load(), 0);
+}
+
+TEST_F(RequestExecutorTest, UnauthenticatedCallerIsDenied) {
+  v1::ExecuteRequest request;
+  request.set_capability("api");
+  v1::ExecuteResponse response = executor_->Execute({nullptr, 1000}, request);
+  EXPECT_EQ(response.denial().code(), v1::REASON_UNAUTHENTICATED);
+  EXPECT_EQ(audit_.events.size(), 1u);
+}
+
+TEST_F(RequestExecutorTest, SessionExpiresWithTheClock) {
+  EXPECT_EQ(Run("GET", "/v1/x").decision(), v1::DECISION_ALLOW);
+  now_ += absl::Minutes(5);
+  EXPECT_EQ(Run("GET", "/v1/x").denial().code(), v1::REASON_SESSION_EXPIRED);
+}
+
+TEST_F(RequestExecutorTest, RevokedSessionIsDenied) {
+  ASSERT_TRUE(sessions_->Revoke(session_));
+  EXPECT_EQ(Run("GET", "/v1/x").denial().code(), v1::REASON_SESSION_REVOKED);
+  EXPECT_FALSE(sessions_->Revoke(session_));
+}
+
+TEST_F(RequestExecutorTest, VaultErrorsBecomeReasons) {
+  vault_.fail = absl::FailedPreconditionError("vault is sealed");
+  EXPECT_EQ(Run("GET", "/v1/x").denial().code(), v1::REASON_VAULT_SEALED);
+  vault_.fail = absl::UnavailableError("connect failed");
+  EXPECT_EQ(Run("GET", "/v1/x").denial().code(), v1::REASON_VAULT_UNAVAILABLE);
+  vault_.fail = absl::PermissionDeniedError("not bound");
+  EXPECT_EQ(Run("GET", "/v1/x").denial().code(), v1::REASON_ORIGIN_REFUSED);
+}
+
+TEST_F(RequestExecutorTest, AuditFailureRefusesAndWithholdsTheResponse) {
+  audit_.fail = absl::UnavailableError("disk full");
+  v1::ExecuteResponse response = Run("GET", "/v1/x");
+  EXPECT_EQ(response.decision(), v1::DECISION_DENY);
+  EXPECT_EQ(response.denial().code(), v1::REASON_AUDIT_UNAVAILABLE);
+  EXPECT_FALSE(response.has_response());
+}
+
+TEST_F(RequestExecutorTest, UnreachableAuditRefusesBeforeExecuting) {
+  audit_.reachable = false;
+  EXPECT_EQ(Run("GET", "/v1/x").denial().code(), v1::REASON_AUDIT_UNAVAILABLE);
+  EXPECT_EQ(vault_.calls.load(), 0);
+}
+
+TEST_F(RequestExecutorTest, CredentialHeadersAreRefused) {
+  v1::ExecuteRequest request;
+  request.set_session_id(session_);
+  request.set_capability("api");
+  request.mutable_request()->set_method("GET");
+  request.mutable_request()->set_path("/v1/x");
+  v1::Header* header = request.mutable_request()->add_headers();
+  header->set_name("Authorization");
+  header->set_value("Bearer mine");
+  v1::ExecuteResponse response = executor_->Execute({bot_, 1000}, request);
+  EXPECT_EQ(response.denial().code(), v1::REASON_INVALID_REQUEST);
+  EXPECT_EQ(vault_.calls.load(), 0);
+}
+
+TEST_F(RequestExecutorTest, ExplainExecutesNothing) {
+  v1::ExplainRequest request;
+  request.set_agent("bot");
+  request.set_capability("api");
+  request.set_method("GET");
+  request.set_path("/v1/admin/../admin/x");
+  v1::ExplainResponse response = executor_->Explain(request);
+  EXPECT_EQ(response.decision(), v1::DECISION_DENY);
+  EXPECT_EQ(response.denial().code(), v1::REASON_RULE_DENY);
+  EXPECT_EQ(response.normalized_path(), "/v1/admin/x");
+  EXPECT_EQ(vault_.calls.load(), 0);
+  EXPECT_TRUE(audit_.events.empty());
+}
+
+}  // namespace
+}  // namespace latchkey::broker

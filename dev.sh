@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Latchkey developer entry point. On a fresh Debian 12 machine, as root:
+#   ./dev.sh up      install dependencies, build, start the whole demo stack
+#   ./dev.sh test    install dependencies, build and run every test
+# Other commands: deps, build, bench [seconds], fuzz [seconds], stop-hint.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT="$PWD"
+
+BUILD_PACKAGES=(
+  bazel-bootstrap bazel-bootstrap-source g++ pkg-config
+  libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
+  libabsl-dev libre2-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev
+  libgtest-dev libgmock-dev nlohmann-json3-dev python3
+)
+TEST_PACKAGES=(nginx-light curl clang libclang-rt-14-dev)
+
+log() { printf '\033[1m[latchkey]\033[0m %s\n' "$*" >&2; }
+
+install_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    log "installing Debian packages: ${missing[*]}"
+    if [[ $(id -u) -ne 0 ]]; then
+      log "need root to install packages; run: sudo apt-get install ${missing[*]}"
+      exit 1
+    fi
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+  fi
+}
+
+cmd_deps() { install_packages "${BUILD_PACKAGES[@]}"; }
+
+cmd_build() {
+  cmd_deps
+  log "building (bazel, offline, system libraries)"
+  bazel build //... 2>&1 | grep -v '^INFO\|^Loading\|^Analyzing' >&2 || true
+  bazel build //... >/dev/null 2>&1
+}
+
+# ---------------------------------------------------------------- up
+STATE="$ROOT/.state"
+RUN="$STATE/run"
+BIN="$ROOT/bazel-bin"
+DEMO_PORT="${LATCHKEY_DEMO_PORT:-8787}"
+PIDS=()
+
+stop_all() {
+  log "stopping"
+  for ((i=${#PIDS[@]}-1; i>=0; i--)); do kill -TERM "${PIDS[i]}" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  log "stopped; state kept in $STATE (delete it to start from scratch)"
+}
+
+start_daemon() {  # name, socket, command...
+  local name=$1 socket=$2; shift 2
+  "$@" >>"$STATE/logs/$name.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 200); do
+    [[ -S "$socket" ]] && return 0
+    kill -0 "${PIDS[-1]}" 2>/dev/null || { log "$name failed to start:"; tail -5 "$STATE/logs/$name.log" >&2; exit 1; }
+    sleep 0.05
+  done
+  log "$name did not create $socket"; exit 1
+}
+
+ctl() { "$BIN/ctl/latchkeyctl" --run_dir="$RUN" "$@"; }
+
+cmd_up() {
+  cmd_build
+  mkdir -p "$STATE/logs" "$STATE/state" && chmod 700 "$STATE" "$STATE/state"
+  trap stop_all EXIT
+  trap 'exit 0' INT TERM
+
+  log "demo upstream on http://127.0.0.1:$DEMO_PORT (echoes requests as JSON)"
+  rm -f "$STATE/upstream.port"
+  python3 tests/upstream/echo_upstream.py --port "$DEMO_PORT" \
+    --port-file "$STATE/upstream.port" >>"$STATE/logs/upstream.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 100); do [[ -s "$STATE/upstream.port" ]] && break; sleep 0.05; done
+  [[ -s "$STATE/upstream.port" ]] || { log "demo upstream failed (port $DEMO_PORT busy? set LATCHKEY_DEMO_PORT)"; exit 1; }
+
+  start_daemon audit "$RUN/audit.sock" "$BIN/audit_sink/latchkey-audit" \
+    --socket="$RUN/audit.sock" --state_dir="$STATE/state/audit"
+  start_daemon vault "$RUN/vault.sock" "$BIN/vault/latchkey-vault" \
+    --socket="$RUN/vault.sock" --state_dir="$STATE/state/vault"
+
+  if ctl status | grep -q '"initialized": false'; then
+    ctl vault init | tail -n +2 > "$STATE/unseal.key"
+    chmod 600 "$STATE/unseal.key"
+    log "vault initialized. DEMO unseal key (kept in $STATE/unseal.key; never do this in production):"
+    log "  $(cat "$STATE/unseal.key")"
+  fi
+  ctl vault unseal < "$STATE/unseal.key" >/dev/null
+  log "vault unsealed"
+  # The demo token is random per machine; the vault encrypts it at rest.
+  [[ -s "$STATE/demo-upstream.token" ]] || { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' | sed 's/^/demo_/' > "$STATE/demo-upstream.token"; chmod 600 "$STATE/demo-upstream.token"; }
+  ctl secret put demo-token --origin="http://127.0.0.1:$DEMO_PORT" \
+    --description="bearer token of the demo upstream" < "$STATE/demo-upstream.token" >/dev/null
+
+  if [[ ! -s "$STATE/agent.token" ]]; then
+    (umask 077; printf 'lk_agent_%s' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$STATE/agent.token")
+  fi
+  local token_hash
+  token_hash=$(sha256sum < "$STATE/agent.token" | cut -d' ' -f1)
+  sed -e "s/@TOKEN_SHA256@/$token_hash/" -e "s/@PORT@/$DEMO_PORT/" \
+    deploy/demo/broker.textproto.in > "$STATE/broker.textproto"
+  start_daemon broker "$RUN/broker.sock" "$BIN/broker/latchkey-broker" \
+    --config="$STATE/broker.textproto" --state_dir="$STATE/state/broker" \
+    --socket="$RUN/broker.sock" --admin_socket="$RUN/admin.sock" \
+    --vault_socket="$RUN/vault.sock" --audit_socket="$RUN/audit.sock"
+
+  cat >&2 <<JSON
+
+Latchkey is running. Logs: $STATE/logs/. Stop with Ctrl-C.
+Add this to your MCP client's configuration (Claude Desktop:
+claude_desktop_config.json, Cursor: .cursor/mcp.json; Claude Code:
+claude mcp add-json latchkey '<the inner object>'):
+
+{
+  "mcpServers": {
+    "latchkey": {
+      "command": "$BIN/mcp_adapter/latchkey-mcp",
+      "args": ["--broker_socket=$RUN/broker.sock", "--token_file=$STATE/agent.token"]
+    }
+  }
+}
+
+Try it: ask the agent to "list Latchkey capabilities" and to "GET /v1/hello with demo-api".
+Operators: $BIN/ctl/latchkeyctl --run_dir=$RUN audit query
+JSON
+  wait -n "${PIDS[@]}" || true
+  log "a daemon exited; see $STATE/logs"
+}
+
+# ---------------------------------------------------------------- test
+cmd_test() {
+  cmd_deps
+  install_packages "${TEST_PACKAGES[@]}"
+  local rc=0
+  bazel test //... --test_output=errors --test_summary=terse "$@" || rc=$?
+  python3 tests/summarize_results.py "$rc"
+}
+
+cmd_bench() {
+  cmd_deps
+  install_packages "${TEST_PACKAGES[@]}"
+  bazel build -c opt //bench:stack_bench //tests:stack_binaries >/dev/null 2>&1
+  bazel run -c opt //bench:stack_bench -- --seconds="${1:-5}"
+}
+
+cmd_fuzz() {
+  install_packages "${TEST_PACKAGES[@]}"
+  broker/policy/run_fuzzer.sh "${1:-60}"
+}
+
+case "${1:-}" in
+  deps) cmd_deps ;;
+  build) cmd_build ;;
+  up) cmd_up ;;
+  test) shift; cmd_test "$@" ;;
+  bench) shift; cmd_bench "$@" ;;
+  fuzz) shift; cmd_fuzz "$@" ;;
+  *) echo "usage: $0 {up|test|bench [seconds]|fuzz [seconds]|deps|build}" >&2; exit 2 ;;
+esac

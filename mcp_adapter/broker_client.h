@@ -1,0 +1,35 @@
+// BrokerClient is what the MCP adapter needs from latchkey-broker: the
+// three agent-facing RPCs of latchkey.v1.Broker. GrpcBrokerClient is the
+// real one; tests use a hand-written fake.
+#ifndef LATCHKEY_MCP_ADAPTER_BROKER_CLIENT_H_
+#define LATCHKEY_MCP_ADAPTER_BROKER_CLIENT_H_
+
+#include "absl/status/statusor.h"
+#include "mcp_adapter/cancellation.h"
+#include "proto/broker.pb.h"
+
+namespace latchkey::mcp {
+
+// Every method is thread-safe and may run concurrently with the others.
+// `cancel` may be null; when it is cancelled during the call, the call
+// ends with CANCELLED. A broker refusal of a request (policy, session) is
+// an OK ExecuteResponse with DECISION_DENY; a non-OK status means the
+// broker could not be asked or refused the caller (UNAVAILABLE,
+// UNAUTHENTICATED, PERMISSION_DENIED, DEADLINE_EXCEEDED, ...).
+class BrokerClient {
+ public:
+  virtual ~BrokerClient() = default;
+
+  virtual absl::StatusOr<v1::Session> OpenSession(
+      const v1::OpenSessionRequest& request, Cancellation* cancel) = 0;
+
+  virtual absl::StatusOr<v1::ListCapabilitiesResponse> ListCapabilities(
+      const v1::ListCapabilitiesRequest& request, Cancellation* cancel) = 0;
+
+  virtual absl::StatusOr<v1::ExecuteResponse> Execute(
+      const v1::ExecuteRequest& request, Cancellation* cancel) = 0;
+};
+
+}  // namespace latchkey::mcp
+
+#endif  // LATCHKEY_MCP_ADAPTER_BROKER_CLIENT_H_

@@ -1,0 +1,89 @@
+// FakeBrokerClient is a scripted BrokerClient for tests: each RPC answers
+// from a queue (or a default), and every request is recorded.
+#ifndef LATCHKEY_MCP_ADAPTER_FAKE_BROKER_CLIENT_H_
+#define LATCHKEY_MCP_ADAPTER_FAKE_BROKER_CLIENT_H_
+
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "mcp_adapter/broker_client.h"
+
+namespace latchkey::mcp {
+
+class FakeBrokerClient : public BrokerClient {
+ public:
+  // Answers, consumed front first; when a queue is empty the default is
+  // used (sessions: "s-<n>" ids valid for an hour from `now`).
+  std::deque<absl::StatusOr<v1::Session>> sessions;
+  std::deque<absl::StatusOr<v1::ListCapabilitiesResponse>> capabilities;
+  std::deque<absl::StatusOr<v1::ExecuteResponse>> executes;
+  // execute_hook, when set, runs inside Execute before answering (for
+  // blocking or observing cancellation).
+  std::function<void(const v1::ExecuteRequest&, Cancellation*)> execute_hook;
+  int64_t now_unix = 1'700'000'000;
+
+  // Recorded requests.
+  std::vector<v1::OpenSessionRequest> open_requests;
+  std::vector<v1::ExecuteRequest> execute_requests;
+  int list_calls = 0;
+
+  absl::StatusOr<v1::Session> OpenSession(const v1::OpenSessionRequest& request,
+                                          Cancellation*) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_requests.push_back(request);
+    if (!sessions.empty()) {
+      auto answer = sessions.front();
+      sessions.pop_front();
+      return answer;
+    }
+    v1::Session session;
+    session.set_id("5e55" + std::to_string(open_requests.size()) +
+                   "00112233445566778899aabbccddeeff");
+    session.set_agent("test-agent");
+    session.add_capabilities("github");
+    session.mutable_expire_time()->set_seconds(now_unix + 3600);
+    return session;
+  }
+
+  absl::StatusOr<v1::ListCapabilitiesResponse> ListCapabilities(
+      const v1::ListCapabilitiesRequest&, Cancellation*) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++list_calls;
+    if (!capabilities.empty()) {
+      auto answer = capabilities.front();
+      capabilities.pop_front();
+      return answer;
+    }
+    return v1::ListCapabilitiesResponse();
+  }
+
+  absl::StatusOr<v1::ExecuteResponse> Execute(const v1::ExecuteRequest& request,
+                                              Cancellation* cancel) override {
+    std::function<void(const v1::ExecuteRequest&, Cancellation*)> hook;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      execute_requests.push_back(request);
+      hook = execute_hook;
+    }
+    if (hook) hook(request, cancel);
+    if (cancel != nullptr && cancel->IsCancelled()) {
+      return absl::CancelledError("cancelled");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!executes.empty()) {
+      auto answer = executes.front();
+      executes.pop_front();
+      return answer;
+    }
+    return absl::UnavailableError("no scripted answer");
+  }
+
+ private:
+  std::mutex mu_;
+};
+
+}  // namespace latchkey::mcp
+
+#endif  // LATCHKEY_MCP_ADAPTER_FAKE_BROKER_CLIENT_H_

@@ -1,0 +1,104 @@
+// latchkey-mcp: the stdio MCP server an agent client (Claude Desktop,
+// Claude Code, Cursor) launches. It holds the agent token, never a secret,
+// and forwards tool calls to latchkey-broker over its Unix socket.
+//
+//   LATCHKEY_AGENT_TOKEN=... latchkey-mcp --broker_socket=/run/latchkey/broker.sock
+#include <unistd.h>
+
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/time/time.h"
+#include "common/log.h"
+#include "mcp_adapter/grpc_broker_client.h"
+#include "mcp_adapter/line_writer.h"
+#include "mcp_adapter/mcp_server.h"
+#include "mcp_adapter/process_setup.h"
+#include "mcp_adapter/stdio_transport.h"
+#include "mcp_adapter/token_source.h"
+
+ABSL_FLAG(std::string, broker_socket, "run/broker.sock",
+          "Path of latchkey-broker's agent socket (broker.sock).");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding the agent token (mode 0600), used when "
+          "LATCHKEY_AGENT_TOKEN is not set. The token is never taken from "
+          "the command line.");
+ABSL_FLAG(absl::Duration, execute_timeout, absl::Seconds(70),
+          "Deadline of one execute call to the broker.");
+ABSL_FLAG(absl::Duration, rpc_timeout, absl::Seconds(5),
+          "Deadline of other broker calls (open session, list).");
+
+namespace {
+
+constexpr int kExitUsage = 2;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Latchkey MCP server (stdio). The agent token comes from "
+      "LATCHKEY_AGENT_TOKEN or --token_file.");
+  absl::ParseCommandLine(argc, argv);
+  latchkey::SetLogComponent("mcp");
+
+  auto token =
+      latchkey::mcp::LoadAgentToken(absl::GetFlag(FLAGS_token_file));
+  if (!token.ok()) {
+    latchkey::LogError("no_agent_token",
+                       {{"message", std::string(token.status().message())}});
+    return kExitUsage;
+  }
+  // Before any thread starts, so that every thread inherits the mask.
+  auto stop_fd = latchkey::mcp::OpenTerminationSignalFd();
+  auto protocol_fd = latchkey::mcp::ReserveStdoutForProtocol();
+  if (!stop_fd.ok() || !protocol_fd.ok()) {
+    latchkey::LogError(
+        "setup_failed",
+        {{"message", std::string(!stop_fd.ok() ? stop_fd.status().message()
+                                               : protocol_fd.status().message())}});
+    return 1;
+  }
+
+  const std::string socket = absl::GetFlag(FLAGS_broker_socket);
+  latchkey::mcp::GrpcBrokerClientOptions broker_options;
+  broker_options.socket_path = socket;
+  broker_options.token = std::move(token->token);
+  broker_options.execute_timeout = absl::GetFlag(FLAGS_execute_timeout);
+  broker_options.call_timeout = absl::GetFlag(FLAGS_rpc_timeout);
+  latchkey::mcp::GrpcBrokerClient broker(std::move(broker_options));
+
+  latchkey::mcp::LineWriter writer(*protocol_fd);
+  latchkey::mcp::McpServerOptions server_options;
+  server_options.broker_socket = socket;
+  server_options.notify = [&writer](std::string line) { writer.Write(line); };
+  latchkey::mcp::McpServer server(&broker, std::move(server_options));
+
+  latchkey::mcp::StdioTransportOptions transport_options;
+  transport_options.in_fd = STDIN_FILENO;
+  transport_options.stop_fd = *stop_fd;
+  latchkey::mcp::StdioTransport transport(&server, &writer, transport_options);
+
+  latchkey::LogInfo("started", {{"broker_socket", socket},
+                                {"token_source", token->source},
+                                {"version", latchkey::mcp::kServerVersion}});
+  auto exit = transport.Run();
+  const char* reason = "eof";
+  switch (exit) {
+    case latchkey::mcp::StdioTransport::Exit::kEof:
+      reason = "eof";
+      break;
+    case latchkey::mcp::StdioTransport::Exit::kStopped:
+      reason = "signal";
+      break;
+    case latchkey::mcp::StdioTransport::Exit::kOutputClosed:
+      reason = "output_closed";
+      break;
+    case latchkey::mcp::StdioTransport::Exit::kInputError:
+      reason = "input_error";
+      break;
+  }
+  latchkey::LogInfo("stopped", {{"reason", reason}});
+  return 0;
+}

@@ -1,0 +1,99 @@
+#include "mcp_adapter/stdio_transport.h"
+
+#include <poll.h>
+
+#include <utility>
+#include <vector>
+
+#include "common/log.h"
+#include "mcp_adapter/jsonrpc.h"
+#include "mcp_adapter/line_reader.h"
+
+namespace latchkey::mcp {
+
+StdioTransport::StdioTransport(McpServer* server, LineWriter* writer,
+                               StdioTransportOptions options)
+    : server_(server), writer_(writer), options_(options) {}
+
+StdioTransport::~StdioTransport() {
+  server_->CancelAll();
+  Reap(/*all=*/true);
+}
+
+void StdioTransport::Spawn(std::function<std::optional<std::string>()> work) {
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  LineWriter* writer = writer_;
+  std::thread thread([work = std::move(work), done, writer] {
+    std::optional<std::string> response = work();
+    if (response.has_value()) writer->Write(*response);
+    done->store(true);
+  });
+  workers_.push_back(Worker{std::move(thread), std::move(done)});
+}
+
+void StdioTransport::Reap(bool all) {
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if (all || it->done->load()) {
+      it->thread.join();
+      it = workers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+bool StdioTransport::DrainWorkers(const std::vector<int>& stop_fds) {
+  std::vector<pollfd> fds;
+  for (int fd : stop_fds) fds.push_back({fd, POLLIN, 0});
+  while (true) {
+    Reap(/*all=*/false);
+    if (workers_.empty()) return true;
+    int ready = ::poll(fds.data(), fds.size(), /*timeout_ms=*/20);
+    if (ready > 0) return false;
+  }
+}
+
+StdioTransport::Exit StdioTransport::Run() {
+  std::vector<int> stop_fds = {writer_->closed_fd()};
+  if (options_.stop_fd >= 0) stop_fds.push_back(options_.stop_fd);
+  LineReader reader(options_.in_fd, options_.max_line_bytes, stop_fds);
+  Exit exit = Exit::kEof;
+  while (true) {
+    LineReader::Result next = reader.Next();
+    if (next.status == LineReader::Status::kEof) {
+      exit = Exit::kEof;
+      break;
+    }
+    if (next.status == LineReader::Status::kStopped) {
+      exit = writer_->closed() ? Exit::kOutputClosed : Exit::kStopped;
+      break;
+    }
+    if (next.status == LineReader::Status::kError) {
+      exit = Exit::kInputError;
+      break;
+    }
+    if (next.status == LineReader::Status::kOverlong) {
+      LogWarning("line_too_long",
+                 {{"limit", std::to_string(options_.max_line_bytes)}});
+      writer_->Write(jsonrpc::ErrorLine(
+          Json(), jsonrpc::kInvalidRequest,
+          "Invalid Request: message longer than the line limit; it was "
+          "discarded"));
+      continue;
+    }
+    McpServer::Dispatch dispatch = server_->Accept(next.line);
+    if (dispatch.response.has_value()) writer_->Write(*dispatch.response);
+    if (dispatch.deferred) Spawn(std::move(dispatch.deferred));
+    Reap(/*all=*/false);
+  }
+  if (exit == Exit::kEof) {
+    // Let in-flight calls finish and answer, unless told to stop.
+    if (!DrainWorkers(stop_fds)) exit = Exit::kStopped;
+  }
+  server_->CancelAll();
+  Reap(/*all=*/true);
+  if (writer_->closed() && exit == Exit::kEof) exit = Exit::kOutputClosed;
+  return exit;
+}
+
+}  // namespace latchkey::mcp

@@ -1,0 +1,78 @@
+// Stack starts the whole Latchkey stack for tests and benchmarks as real
+// processes: an HTTP upstream on loopback, latchkey-audit, latchkey-vault
+// (initialized, unsealed, holding one bearer token), latchkey-broker with a
+// capability for that upstream, and optionally latchkey-mcp on pipes.
+#ifndef LATCHKEY_TESTS_STACK_H_
+#define LATCHKEY_TESTS_STACK_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "tests/process.h"
+
+namespace latchkey::testing {
+
+struct StackOptions {
+  // Where the built binaries are, relative to the working directory (the
+  // runfiles tree under bazel test/run).
+  std::string bin_dir = ".";
+  // upstream_origin, when set, is used instead of starting the echo
+  // upstream (for example nginx in the benchmark).
+  std::string upstream_origin;
+  bool start_mcp = true;
+};
+
+class Stack {
+ public:
+  static absl::StatusOr<std::unique_ptr<Stack>> Start(
+      const StackOptions& options);
+  ~Stack();
+
+  // The secret stored in the vault and the agent's token.
+  static constexpr char kSecret[] = "lk_test_S3cr3tT0ken_7f9c2a41b8e0d5";
+  const std::string& agent_token() const { return agent_token_; }
+  const std::string& dir() const { return dir_; }
+  std::string run(const std::string& name) const { return dir_ + "/run/" + name; }
+  const std::string& upstream_origin() const { return upstream_origin_; }
+  const std::string& unseal_key() const { return unseal_key_; }
+  std::string upstream_record_path() const { return dir_ + "/upstream.jsonl"; }
+  std::string log_path(const std::string& daemon) const {
+    return dir_ + "/" + daemon + ".log";
+  }
+  std::string audit_log_path() const { return dir_ + "/state/audit/audit.log"; }
+
+  ChildProcess* mcp() { return mcp_.get(); }
+  ChildProcess* broker() { return broker_.get(); }
+  ChildProcess* vault() { return vault_.get(); }
+  ChildProcess* audit() { return audit_.get(); }
+
+  // StartMcp launches another latchkey-mcp on pipes.
+  absl::StatusOr<std::unique_ptr<ChildProcess>> StartMcp(
+      const std::string& token, const std::string& log_name) const;
+  // SealVault / UnsealVault call the vault's admin service.
+  absl::Status SealVault();
+  absl::Status UnsealVault();
+  // RestartAudit stops the audit sink, and StartAudit starts it again.
+  void StopAudit();
+  absl::Status StartAudit();
+
+ private:
+  Stack() = default;
+  absl::Status StartAll(const StackOptions& options);
+
+  StackOptions options_;
+  std::string dir_;
+  std::string agent_token_;
+  std::string upstream_origin_;
+  std::string unseal_key_;
+  std::unique_ptr<ChildProcess> upstream_;
+  std::unique_ptr<ChildProcess> audit_;
+  std::unique_ptr<ChildProcess> vault_;
+  std::unique_ptr<ChildProcess> broker_;
+  std::unique_ptr<ChildProcess> mcp_;
+};
+
+}  // namespace latchkey::testing
+
+#endif  // LATCHKEY_TESTS_STACK_H_

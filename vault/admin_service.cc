@@ -1,0 +1,129 @@
+#include "vault/admin_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/log.h"
+#include "common/secure_buffer.h"
+
+namespace latchkey::vault {
+namespace {
+
+constexpr char kService[] = "/latchkey.v1.VaultAdmin/";
+
+// Authorized runs `body` if the caller's uid may call `method`.
+template <typename Body>
+grpc::Status Authorized(const PeerGuard* guard, grpc::ServerContext* context,
+                        const char* method, Body body) {
+  absl::StatusOr<PeerCredentials> peer =
+      guard->Authorize(*context, absl::StrCat(kService, method));
+  if (!peer.ok()) return ToGrpcStatus(peer.status());
+  return ToGrpcStatus(body(*peer));
+}
+
+// Assign stores a StatusOr's value into a reply and returns its status.
+template <typename T>
+absl::Status Assign(absl::StatusOr<T> result, T* response) {
+  if (!result.ok()) return result.status();
+  *response = std::move(*result);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void ConfigureVaultPermissions(PeerGuard* guard) {
+  guard->Permit("/latchkey.v1.VaultEgress/Execute", "broker");
+  for (const char* method :
+       {"GetStatus", "Init", "Unseal", "Seal", "PutSecret",
+        "GetSecretMetadata", "ListSecrets", "DeleteSecret"}) {
+    guard->Permit(absl::StrCat(kService, method), "operator");
+  }
+}
+
+grpc::Status AdminService::GetStatus(grpc::ServerContext* context,
+                                     const v1::GetStatusRequest*,
+                                     v1::VaultStatus* response) {
+  return Authorized(guard_, context, "GetStatus", [&](const PeerCredentials&) {
+    *response = core_->Status();
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status AdminService::Init(grpc::ServerContext* context,
+                                const v1::InitRequest* request,
+                                v1::InitResponse* response) {
+  return Authorized(guard_, context, "Init", [&](const PeerCredentials& peer) {
+    LogInfo("init_requested", {{"uid", absl::StrCat(peer.uid)}});
+    return Assign(core_->Init(*request), response);
+  });
+}
+
+grpc::Status AdminService::Unseal(grpc::ServerContext* context,
+                                  const v1::UnsealRequest* request,
+                                  v1::VaultStatus* response) {
+  return Authorized(guard_, context, "Unseal", [&](const PeerCredentials& peer) {
+    LogInfo("unseal_requested", {{"uid", absl::StrCat(peer.uid)}});
+    absl::Status status = Assign(core_->Unseal(*request), response);
+    // The key share arrived in a protobuf string; wipe our copy of it.
+    CleanseString(const_cast<v1::UnsealRequest*>(request)->mutable_key());
+    return status;
+  });
+}
+
+grpc::Status AdminService::Seal(grpc::ServerContext* context,
+                                const v1::SealRequest*,
+                                v1::VaultStatus* response) {
+  return Authorized(guard_, context, "Seal", [&](const PeerCredentials& peer) {
+    LogInfo("seal_requested", {{"uid", absl::StrCat(peer.uid)}});
+    *response = core_->Seal();
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status AdminService::PutSecret(grpc::ServerContext* context,
+                                     const v1::PutSecretRequest* request,
+                                     v1::SecretMetadata* response) {
+  return Authorized(guard_, context, "PutSecret",
+                    [&](const PeerCredentials& peer) {
+                      absl::Status status =
+                          Assign(core_->PutSecret(*request), response);
+                      CleanseString(const_cast<v1::PutSecretRequest*>(request)
+                                        ->mutable_value());
+                      LogInfo("put_secret", {{"uid", absl::StrCat(peer.uid)},
+                                             {"secret_id", request->id()},
+                                             {"result", status.ToString()}});
+                      return status;
+                    });
+}
+
+grpc::Status AdminService::GetSecretMetadata(
+    grpc::ServerContext* context, const v1::GetSecretMetadataRequest* request,
+    v1::SecretMetadata* response) {
+  return Authorized(guard_, context, "GetSecretMetadata",
+                    [&](const PeerCredentials&) {
+                      return Assign(core_->GetSecretMetadata(request->id()),
+                                    response);
+                    });
+}
+
+grpc::Status AdminService::ListSecrets(grpc::ServerContext* context,
+                                       const v1::ListSecretsRequest*,
+                                       v1::ListSecretsResponse* response) {
+  return Authorized(guard_, context, "ListSecrets",
+                    [&](const PeerCredentials&) {
+                      return Assign(core_->ListSecrets(), response);
+                    });
+}
+
+grpc::Status AdminService::DeleteSecret(
+    grpc::ServerContext* context, const v1::DeleteSecretRequest* request,
+    v1::DeleteSecretResponse* response) {
+  return Authorized(guard_, context, "DeleteSecret",
+                    [&](const PeerCredentials& peer) {
+                      LogInfo("delete_secret", {{"uid", absl::StrCat(peer.uid)},
+                                                {"secret_id", request->id()}});
+                      return Assign(core_->DeleteSecret(request->id()),
+                                    response);
+                    });
+}
+
+}  // namespace latchkey::vault

@@ -1,0 +1,189 @@
+#include "vault/auth_scheme.h"
+
+#include <openssl/evp.h>
+
+#include <cstring>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace latchkey::vault {
+namespace {
+
+constexpr char kSecretPlaceholder[] = "{secret}";
+constexpr size_t kSecretPlaceholderSize = sizeof(kSecretPlaceholder) - 1;
+
+absl::Status RefuseHeaderCollision(const OutgoingRequest& request,
+                                   absl::string_view name) {
+  for (const auto& [agent_name, value] : request.headers) {
+    if (absl::EqualsIgnoreCase(agent_name, name)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "header '", agent_name,
+          "' is set by the capability's credential and may not be sent by "
+          "the agent"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// SecureConcat builds prefix + secret + suffix directly in secure memory.
+SecureBuffer SecureConcat(absl::string_view prefix, absl::string_view secret,
+                          absl::string_view suffix) {
+  SecureBuffer out(prefix.size() + secret.size() + suffix.size());
+  unsigned char* p = out.data();
+  std::memcpy(p, prefix.data(), prefix.size());
+  std::memcpy(p + prefix.size(), secret.data(), secret.size());
+  std::memcpy(p + prefix.size() + secret.size(), suffix.data(), suffix.size());
+  return out;
+}
+
+absl::Status AddCredentialHeader(absl::string_view name, SecureBuffer value,
+                                 const SecureBuffer& secret,
+                                 OutgoingRequest* request,
+                                 ResponseScrubber* scrubber) {
+  LK_RETURN_IF_ERROR(RefuseHeaderCollision(*request, name));
+  for (unsigned char c : value.view()) {
+    if (c == '\r' || c == '\n' || c == '\0') {
+      return absl::FailedPreconditionError(
+          "the stored secret contains CR, LF or NUL and cannot be sent in a "
+          "header; replace it with PutSecret");
+    }
+  }
+  scrubber->AddCredential(secret.view());
+  scrubber->AddCredential(value.view());
+  request->credential_headers.emplace_back(std::string(name),
+                                           std::move(value));
+  return absl::OkStatus();
+}
+
+// BearerScheme: "Authorization: Bearer <secret>".
+class BearerScheme final : public AuthScheme {
+ public:
+  absl::Status Apply(const SecureBuffer& secret, OutgoingRequest* request,
+                     ResponseScrubber* scrubber) const override {
+    return AddCredentialHeader("Authorization",
+                               SecureConcat("Bearer ", secret.view(), ""),
+                               secret, request, scrubber);
+  }
+};
+
+// HeaderScheme: "<name>: <template with {secret} replaced>".
+class HeaderScheme final : public AuthScheme {
+ public:
+  HeaderScheme(std::string name, std::string prefix, std::string suffix)
+      : name_(std::move(name)),
+        prefix_(std::move(prefix)),
+        suffix_(std::move(suffix)) {}
+  absl::Status Apply(const SecureBuffer& secret, OutgoingRequest* request,
+                     ResponseScrubber* scrubber) const override {
+    return AddCredentialHeader(name_,
+                               SecureConcat(prefix_, secret.view(), suffix_),
+                               secret, request, scrubber);
+  }
+
+ private:
+  std::string name_, prefix_, suffix_;
+};
+
+// BasicScheme: "Authorization: Basic base64(<username>:<secret>)".
+class BasicScheme final : public AuthScheme {
+ public:
+  explicit BasicScheme(std::string username) : username_(std::move(username)) {}
+  absl::Status Apply(const SecureBuffer& secret, OutgoingRequest* request,
+                     ResponseScrubber* scrubber) const override {
+    SecureBuffer pair = SecureConcat(username_ + ":", secret.view(), "");
+    SecureBuffer encoded(4 * ((pair.size() + 2) / 3) + 1);
+    int n = EVP_EncodeBlock(encoded.data(), pair.data(),
+                            static_cast<int>(pair.size()));
+    encoded.Shrink(static_cast<size_t>(n));
+    scrubber->AddCredential(pair.view());
+    return AddCredentialHeader("Authorization",
+                               SecureConcat("Basic ", encoded.view(), ""),
+                               secret, request, scrubber);
+  }
+
+ private:
+  std::string username_;
+};
+
+// QueryParamScheme: "?<name>=<secret>" appended to the query.
+class QueryParamScheme final : public AuthScheme {
+ public:
+  explicit QueryParamScheme(std::string name) : name_(std::move(name)) {}
+  absl::Status Apply(const SecureBuffer& secret, OutgoingRequest* request,
+                     ResponseScrubber* scrubber) const override {
+    for (const auto& [name, value] : request->query) {
+      if (name == name_) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "query parameter '", name,
+            "' is set by the capability's credential and may not be sent by "
+            "the agent"));
+      }
+    }
+    scrubber->AddCredential(secret.view());
+    request->credential_query.emplace_back(name_,
+                                           SecureBuffer::CopyOf(secret.view()));
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string name_;
+};
+
+bool IsHeaderToken(absl::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' &&
+        c != '_') {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AuthScheme>> MakeAuthScheme(
+    const v1::AuthScheme& config) {
+  switch (config.scheme_case()) {
+    case v1::AuthScheme::SCHEME_NOT_SET:
+    case v1::AuthScheme::kBearer:
+      return std::unique_ptr<AuthScheme>(new BearerScheme);
+    case v1::AuthScheme::kHeader: {
+      const std::string& name = config.header().name();
+      std::string templ = config.header().value_template().empty()
+                              ? kSecretPlaceholder
+                              : config.header().value_template();
+      size_t at = templ.find(kSecretPlaceholder);
+      if (!IsHeaderToken(name) || at == std::string::npos ||
+          templ.find(kSecretPlaceholder, at + 1) != std::string::npos ||
+          absl::StrContains(templ, "\r") || absl::StrContains(templ, "\n")) {
+        return absl::InvalidArgumentError(
+            "header auth needs a header name and a value template with "
+            "exactly one {secret}");
+      }
+      return std::unique_ptr<AuthScheme>(
+          new HeaderScheme(name, templ.substr(0, at),
+                           templ.substr(at + kSecretPlaceholderSize)));
+    }
+    case v1::AuthScheme::kBasic:
+      if (absl::StrContains(config.basic().username(), ":")) {
+        return absl::InvalidArgumentError(
+            "basic auth username may not contain ':'");
+      }
+      return std::unique_ptr<AuthScheme>(
+          new BasicScheme(config.basic().username()));
+    case v1::AuthScheme::kQueryParam:
+      if (!IsHeaderToken(config.query_param().name())) {
+        return absl::InvalidArgumentError(
+            "query-parameter auth needs a parameter name");
+      }
+      return std::unique_ptr<AuthScheme>(
+          new QueryParamScheme(config.query_param().name()));
+  }
+  return absl::InvalidArgumentError("unknown auth scheme");
+}
+
+}  // namespace latchkey::vault

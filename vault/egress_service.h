@@ -1,0 +1,41 @@
+// EgressService implements latchkey.v1.VaultEgress: the broker asks the
+// vault to perform one request with a secret; the vault checks the request
+// again, injects the credential, calls the upstream, scrubs the answer.
+#ifndef LATCHKEY_VAULT_EGRESS_SERVICE_H_
+#define LATCHKEY_VAULT_EGRESS_SERVICE_H_
+
+#include "absl/status/statusor.h"
+#include "common/peer_guard.h"
+#include "proto/vault.grpc.pb.h"
+#include "vault/upstream_client.h"
+#include "vault/vault_core.h"
+
+namespace latchkey::vault {
+
+class EgressService final : public v1::VaultEgress::Service {
+ public:
+  EgressService(VaultCore* core, UpstreamClient* client,
+                const PeerGuard* guard)
+      : core_(core), client_(client), guard_(guard) {}
+
+  grpc::Status Execute(grpc::ServerContext* context,
+                       const v1::VaultExecuteRequest* request,
+                       v1::VaultExecuteResponse* response) override;
+
+  // ExecuteChecked is Execute without the peer check, for tests and benches.
+  absl::StatusOr<v1::VaultExecuteResponse> ExecuteChecked(
+      const v1::VaultExecuteRequest& request);
+
+ private:
+  VaultCore* core_;
+  UpstreamClient* client_;
+  const PeerGuard* guard_;
+};
+
+// ValidateEgressRequest checks everything that does not need the secret:
+// method, canonical path, query, headers, body size, origin syntax.
+absl::Status ValidateEgressRequest(const v1::VaultExecuteRequest& request);
+
+}  // namespace latchkey::vault
+
+#endif  // LATCHKEY_VAULT_EGRESS_SERVICE_H_

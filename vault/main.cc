@@ -1,0 +1,94 @@
+// latchkey-vault: the sealed secret store and the only process that makes
+// credentialed upstream calls. main() only wires the pieces together.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "common/log.h"
+#include "common/peer_guard.h"
+#include "common/state_dir.h"
+#include "common/termination_signal.h"
+#include "common/uds_server.h"
+#include "vault/admin_service.h"
+#include "vault/egress_service.h"
+#include "vault/process_hardening.h"
+#include "vault/secret_store.h"
+#include "vault/upstream_client.h"
+#include "vault/vault_core.h"
+
+ABSL_FLAG(std::string, socket, "run/vault.sock",
+          "Unix socket serving VaultEgress and VaultAdmin");
+ABSL_FLAG(std::string, state_dir, "state/vault",
+          "directory of the encrypted store (created 0700)");
+ABSL_FLAG(std::string, broker_uids, "",
+          "uids/users allowed to call VaultEgress (default: own uid)");
+ABSL_FLAG(std::string, operator_uids, "",
+          "uids/users allowed to call VaultAdmin (default: own uid)");
+
+namespace {
+
+int Fail(const absl::Status& status) {
+  latchkey::LogError("startup_failed", {{"error", status.ToString()}});
+  return 1;
+}
+
+std::vector<uid_t> UidsOrSelf(const std::string& flag_value, bool* ok) {
+  absl::StatusOr<std::vector<uid_t>> uids = latchkey::ParseUidList(flag_value);
+  if (!uids.ok()) {
+    latchkey::LogError("bad_flag", {{"error", uids.status().ToString()}});
+    *ok = false;
+    return {};
+  }
+  if (uids->empty()) uids->push_back(getuid());
+  return *uids;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "latchkey-vault --socket=PATH --state_dir=DIR [--broker_uids=..] "
+      "[--operator_uids=..]");
+  absl::ParseCommandLine(argc, argv);
+  latchkey::SetLogComponent("vault");
+  latchkey::BlockTerminationSignals();
+
+  absl::Status hardened = latchkey::vault::HardenVaultProcess();
+  if (!hardened.ok()) return Fail(hardened);
+  const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
+  if (absl::Status s = latchkey::EnsurePrivateDirectory(state_dir); !s.ok()) {
+    return Fail(s);
+  }
+  auto store = latchkey::vault::OpenSqliteSecretStore(state_dir);
+  if (!store.ok()) return Fail(store.status());
+
+  bool flags_ok = true;
+  latchkey::PeerGuard guard;
+  guard.AllowUids("broker", UidsOrSelf(absl::GetFlag(FLAGS_broker_uids),
+                                       &flags_ok));
+  guard.AllowUids("operator", UidsOrSelf(absl::GetFlag(FLAGS_operator_uids),
+                                         &flags_ok));
+  if (!flags_ok) return 2;
+  latchkey::vault::ConfigureVaultPermissions(&guard);
+
+  latchkey::vault::VaultCore core(std::move(*store));
+  latchkey::vault::UpstreamClient upstream;
+  latchkey::vault::EgressService egress(&core, &upstream, &guard);
+  latchkey::vault::AdminService admin(&core, &guard);
+  auto server = latchkey::UdsServer::Start(
+      {absl::GetFlag(FLAGS_socket), 0660, &guard, /*reflection=*/true},
+      {&egress, &admin});
+  if (!server.ok()) return Fail(server.status());
+  latchkey::LogInfo("ready", {{"sealed", core.Status().sealed() ? "yes" : "no"},
+                              {"initialized",
+                               core.Status().initialized() ? "yes" : "no"}});
+  int signal_number = latchkey::WaitForTerminationSignal();
+  latchkey::LogInfo("shutting_down", {{"signal", std::to_string(signal_number)}});
+  (*server)->Shutdown();
+  core.Seal();
+  return 0;
+}

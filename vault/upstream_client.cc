@@ -1,0 +1,223 @@
+#include "vault/upstream_client.h"
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include <cstring>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "common/limits.h"
+#include "common/secure_buffer.h"
+
+namespace latchkey::vault {
+namespace {
+
+// Keep the pool bounded; extra handles beyond this are closed after use.
+constexpr size_t kMaxIdleHandles = 64;
+
+struct CallState {
+  UpstreamResult* result;
+  uint64_t max_body;
+};
+
+size_t OnBody(char* data, size_t size, size_t count, void* user) {
+  auto* state = static_cast<CallState*>(user);
+  size_t n = size * count;
+  std::string& body = state->result->body;
+  if (body.size() + n > state->max_body) {
+    body.append(data, state->max_body - body.size());
+    state->result->truncated = true;
+    return 0;  // Abort the transfer: CURLE_WRITE_ERROR, handled below.
+  }
+  body.append(data, n);
+  return n;
+}
+
+size_t OnHeader(char* data, size_t size, size_t count, void* user) {
+  auto* state = static_cast<CallState*>(user);
+  size_t n = size * count;
+  absl::string_view line(data, n);
+  if (absl::StartsWith(line, "HTTP/")) {
+    // A new status line (for example after 100 Continue): start over.
+    state->result->headers.clear();
+    return n;
+  }
+  size_t colon = line.find(':');
+  if (colon == absl::string_view::npos) return n;
+  std::string name(absl::StripAsciiWhitespace(line.substr(0, colon)));
+  std::string value(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+  if (state->result->headers.size() < kMaxHeaderCount * 2) {
+    state->result->headers.emplace_back(std::move(name), std::move(value));
+  }
+  return n;
+}
+
+// EncodeQueryComponent percent-encodes all but unreserved characters.
+void AppendEncoded(absl::string_view text, std::string* out) {
+  static const char kHex[] = "0123456789ABCDEF";
+  for (char ch : text) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' ||
+        c == '~') {
+      out->push_back(ch);
+    } else {
+      out->push_back('%');
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 0xf]);
+    }
+  }
+}
+
+// CleanseList zeroizes every header line before curl frees the list, since
+// some of them carry the credential.
+void FreeHeaderList(curl_slist* list) {
+  for (curl_slist* p = list; p != nullptr; p = p->next) {
+    OPENSSL_cleanse(p->data, std::strlen(p->data));
+  }
+  curl_slist_free_all(list);
+}
+
+}  // namespace
+
+UpstreamClient::UpstreamClient() {
+  static const CURLcode init = curl_global_init(CURL_GLOBAL_DEFAULT);
+  (void)init;
+}
+
+UpstreamClient::~UpstreamClient() {
+  for (void* handle : idle_handles_) curl_easy_cleanup(handle);
+}
+
+void* UpstreamClient::AcquireHandle() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_handles_.empty()) {
+      void* handle = idle_handles_.back();
+      idle_handles_.pop_back();
+      return handle;
+    }
+  }
+  return curl_easy_init();
+}
+
+void UpstreamClient::ReleaseHandle(void* handle) {
+  // curl_easy_reset clears options but keeps live connections and caches.
+  curl_easy_reset(handle);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (idle_handles_.size() < kMaxIdleHandles) {
+    idle_handles_.push_back(handle);
+  } else {
+    curl_easy_cleanup(handle);
+  }
+}
+
+absl::StatusOr<UpstreamResult> UpstreamClient::Perform(
+    const OutgoingRequest& request, const v1::EgressLimits& limits) {
+  CURL* curl = static_cast<CURL*>(AcquireHandle());
+  if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
+
+  // The URL may carry a credential (query-parameter auth), so it is built in
+  // a string that is cleansed after the call.
+  std::string url = request.origin + request.path;
+  bool first = true;
+  auto add_param = [&](absl::string_view name, absl::string_view value) {
+    url.push_back(first ? '?' : '&');
+    first = false;
+    AppendEncoded(name, &url);
+    url.push_back('=');
+    AppendEncoded(value, &url);
+  };
+  for (const auto& [name, value] : request.query) add_param(name, value);
+  for (const auto& [name, value] : request.credential_query) {
+    add_param(name, value.view());
+  }
+
+  curl_slist* headers = nullptr;
+  for (const auto& [name, value] : request.headers) {
+    headers = curl_slist_append(headers, absl::StrCat(name, ": ", value).c_str());
+  }
+  for (const auto& [name, value] : request.credential_headers) {
+    std::string line = absl::StrCat(name, ": ", value.view());
+    headers = curl_slist_append(headers, line.c_str());
+    CleanseString(&line);
+  }
+  // Suppress curl's automatic "Expect: 100-continue" round trip.
+  headers = curl_slist_append(headers, "Expect:");
+
+  UpstreamResult result;
+  uint64_t max_body = limits.max_response_bytes() == 0
+                          ? kDefaultMaxResponseBytes
+                          : limits.max_response_bytes();
+  CallState state{&result, max_body};
+  long connect_ms = limits.connect_timeout_ms() == 0
+                        ? kDefaultConnectTimeoutMs
+                        : limits.connect_timeout_ms();
+  long total_ms = limits.total_timeout_ms() == 0 ? kDefaultTotalTimeoutMs
+                                                 : limits.total_timeout_ms();
+
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, total_ms);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &state);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &state);
+  curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, nullptr);
+  if (request.method == "GET") {
+    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+  } else if (request.method == "HEAD") {
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  } else {
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
+  if (!request.body.empty() || request.method == "POST" ||
+      request.method == "PUT" || request.method == "PATCH") {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.body.size()));
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+    if (request.method == "GET") {
+      curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "GET");
+    }
+  }
+
+  absl::Time start = absl::Now();
+  CURLcode code = curl_easy_perform(curl);
+  result.latency_us = absl::ToInt64Microseconds(absl::Now() - start);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  result.status = static_cast<int>(status);
+
+  // Drop our references to credential-bearing memory before the handle
+  // goes back to the pool.
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+  FreeHeaderList(headers);
+  CleanseString(&url);
+  ReleaseHandle(curl);
+
+  if (code == CURLE_WRITE_ERROR && result.truncated) return result;
+  if (code == CURLE_OK) return result;
+  std::string what = curl_easy_strerror(code);
+  if (code == CURLE_OPERATION_TIMEDOUT) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "upstream did not answer within ", total_ms, " ms (", what, ")"));
+  }
+  if (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST ||
+      code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR ||
+      code == CURLE_GOT_NOTHING) {
+    return absl::UnavailableError(
+        absl::StrCat("upstream ", request.origin, " is unreachable: ", what));
+  }
+  return absl::UnavailableError(
+      absl::StrCat("upstream call to ", request.origin, " failed: ", what));
+}
+
+}  // namespace latchkey::vault
