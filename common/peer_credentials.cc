@@ -29,7 +29,7 @@ PeerRegistry& PeerRegistry::Instance() {
 }
 
 void PeerRegistry::Record(int fd, const PeerCredentials& credentials) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   by_fd_[fd] = credentials;
 }
 
@@ -39,7 +39,7 @@ std::optional<PeerCredentials> PeerRegistry::Lookup(
   if (!absl::StartsWith(peer, "fd:")) return std::nullopt;
   int fd = -1;
   if (!absl::SimpleAtoi(peer.substr(3), &fd)) return std::nullopt;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = by_fd_.find(fd);
   if (it == by_fd_.end()) return std::nullopt;
   return it->second;

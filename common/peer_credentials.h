@@ -14,7 +14,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include <mutex>
 
 namespace grpc {
 class ServerContextBase;
@@ -43,8 +43,10 @@ class PeerRegistry {
 
  private:
   PeerRegistry() = default;
-  mutable absl::Mutex mu_;
-  absl::flat_hash_map<int, PeerCredentials> by_fd_ ABSL_GUARDED_BY(mu_);
+  // std::mutex rather than absl::Mutex: Debian's Abseil is not built for
+  // ThreadSanitizer, which then cannot see absl::Mutex's locking.
+  mutable std::mutex mu_;
+  absl::flat_hash_map<int, PeerCredentials> by_fd_;  // Guarded by mu_.
 };
 
 // PeerOf returns the credentials of the peer making the call, or nullopt

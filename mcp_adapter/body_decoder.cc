@@ -42,9 +42,9 @@ DecodedBody DecodeBody(const v1::HttpResponse& response) {
   }
   decoded.encoding = "base64";
   decoded.value = absl::Base64Escape(body);
-  decoded.text = absl::StrCat("[binary body, ", body.size(),
-                              " bytes, base64-encoded]\n",
-                              decoded.value.get<std::string>());
+  decoded.text =
+      absl::StrCat("[binary body, ", body.size(), " bytes, base64-encoded]\n",
+                   decoded.value.get<std::string>());
   return decoded;
 }
 

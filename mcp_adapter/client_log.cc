@@ -9,8 +9,8 @@ namespace latchkey::mcp {
 namespace {
 
 constexpr std::array<absl::string_view, 8> kNames = {
-    "debug", "info", "notice", "warning", "error", "critical", "alert",
-    "emergency"};
+    "debug", "info",     "notice", "warning",
+    "error", "critical", "alert",  "emergency"};
 
 }  // namespace
 

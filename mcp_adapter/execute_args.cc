@@ -11,7 +11,7 @@
 namespace latchkey::mcp {
 namespace {
 
-constexpr const char* kKnownKeys[] = {"capability", "method", "path", "query",
+constexpr const char* kKnownKeys[] = {"capability", "method", "path",  "query",
                                       "headers",    "body",   "reason"};
 
 // The longest method name accepted (the broker decides which are allowed).
@@ -59,10 +59,9 @@ absl::Status ForEachStringEntry(
   auto it = arguments.find(key);
   if (it == arguments.end() || it->is_null()) return absl::OkStatus();
   if (!it->is_object()) {
-    return Invalid(absl::StrCat("Argument \"", key,
-                                "\" must be an object of string values, not ",
-                                it->type_name(), ". Example: \"", key,
-                                "\": ", example, "."));
+    return Invalid(absl::StrCat(
+        "Argument \"", key, "\" must be an object of string values, not ",
+        it->type_name(), ". Example: \"", key, "\": ", example, "."));
   }
   if (it->size() > max_entries) {
     return Invalid(absl::StrCat("Argument \"", key, "\" has ", it->size(),
@@ -92,8 +91,7 @@ absl::StatusOr<v1::ExecuteRequest> ParseExecuteArguments(
     if (!IsKnownKey(key)) {
       return Invalid(absl::StrCat(
           "Unknown argument \"", TruncateUtf8(key, 64),
-          "\". execute accepts only: ", absl::StrJoin(kKnownKeys, ", "),
-          "."));
+          "\". execute accepts only: ", absl::StrJoin(kKnownKeys, ", "), "."));
     }
   }
   v1::ExecuteRequest request;
@@ -107,8 +105,9 @@ absl::StatusOr<v1::ExecuteRequest> ParseExecuteArguments(
   auto method = RequiredString(arguments, "method", "\"GET\"");
   if (!method.ok()) return method.status();
   if (method->size() > kMaxMethodBytes) {
-    return Invalid("Argument \"method\" is too long; use an HTTP method such "
-                   "as GET, POST, PUT, PATCH or DELETE.");
+    return Invalid(
+        "Argument \"method\" is too long; use an HTTP method such "
+        "as GET, POST, PUT, PATCH or DELETE.");
   }
   // HTTP methods are upper case; accept "get" from a model and send "GET".
   request.mutable_request()->set_method(absl::AsciiStrToUpper(*method));
@@ -173,8 +172,9 @@ absl::StatusOr<v1::ExecuteRequest> ParseExecuteArguments(
   auto reason = arguments.find("reason");
   if (reason != arguments.end() && !reason->is_null()) {
     if (!reason->is_string()) {
-      return Invalid("Argument \"reason\" must be a string: one sentence on "
-                     "why you make this request.");
+      return Invalid(
+          "Argument \"reason\" must be a string: one sentence on "
+          "why you make this request.");
     }
     const std::string& text = reason->get_ref<const std::string&>();
     if (text.size() > kMaxReasonBytes) {

@@ -13,8 +13,7 @@ namespace latchkey::mcp {
 
 // ParseExecuteArguments returns INVALID_ARGUMENT with a model-facing
 // message, or the request (without session id).
-absl::StatusOr<v1::ExecuteRequest> ParseExecuteArguments(
-    const Json& arguments);
+absl::StatusOr<v1::ExecuteRequest> ParseExecuteArguments(const Json& arguments);
 
 }  // namespace latchkey::mcp
 

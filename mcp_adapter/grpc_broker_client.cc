@@ -29,7 +29,8 @@ GrpcBrokerClient::GrpcBrokerClient(GrpcBrokerClientOptions options)
 
 void GrpcBrokerClient::PrepareContext(grpc::ClientContext* context,
                                       absl::Duration timeout) const {
-  context->AddMetadata("authorization", absl::StrCat("Bearer ", options_.token));
+  context->AddMetadata("authorization",
+                       absl::StrCat("Bearer ", options_.token));
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
 }
 

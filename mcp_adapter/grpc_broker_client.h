@@ -5,10 +5,10 @@
 #ifndef LATCHKEY_MCP_ADAPTER_GRPC_BROKER_CLIENT_H_
 #define LATCHKEY_MCP_ADAPTER_GRPC_BROKER_CLIENT_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/time/time.h"
 #include "mcp_adapter/broker_client.h"
@@ -37,8 +37,8 @@ class GrpcBrokerClient final : public BrokerClient {
   absl::StatusOr<v1::ListCapabilitiesResponse> ListCapabilities(
       const v1::ListCapabilitiesRequest& request,
       Cancellation* cancel) override;
-  absl::StatusOr<v1::ExecuteResponse> Execute(
-      const v1::ExecuteRequest& request, Cancellation* cancel) override;
+  absl::StatusOr<v1::ExecuteResponse> Execute(const v1::ExecuteRequest& request,
+                                              Cancellation* cancel) override;
 
  private:
   // PrepareContext adds the token and the deadline.

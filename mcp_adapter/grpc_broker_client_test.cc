@@ -1,5 +1,6 @@
 #include "mcp_adapter/grpc_broker_client.h"
 
+#include <grpcpp/grpcpp.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -8,8 +9,6 @@
 #include <future>
 #include <mutex>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "gtest/gtest.h"
 #include "proto/broker.grpc.pb.h"
@@ -32,9 +31,9 @@ class RecordingBroker final : public v1::Broker::Service {
     session->set_id("abcdef0123456789");
     return grpc::Status::OK;
   }
-  grpc::Status ListCapabilities(grpc::ServerContext* context,
-                                const v1::ListCapabilitiesRequest*,
-                                v1::ListCapabilitiesResponse* response) override {
+  grpc::Status ListCapabilities(
+      grpc::ServerContext* context, const v1::ListCapabilitiesRequest*,
+      v1::ListCapabilitiesResponse* response) override {
     Record(*context);
     response->add_capabilities()->set_name("github");
     return grpc::Status::OK;

@@ -11,7 +11,7 @@
 
 namespace latchkey::mcp {
 
-using Json = nlohmann::json;          // Parsed input.
+using Json = nlohmann::json;           // Parsed input.
 using OJson = nlohmann::ordered_json;  // Output, keys in insertion order.
 
 // Deepest nesting accepted in a JSON-RPC message from the client.
@@ -29,8 +29,7 @@ bool NestingWithin(absl::string_view text, int max_depth);
 // is not valid JSON (including invalid UTF-8) or nests deeper than
 // `max_depth`.
 std::optional<Json> ParseBounded(absl::string_view text, int max_depth);
-std::optional<OJson> ParseBoundedOrdered(absl::string_view text,
-                                         int max_depth);
+std::optional<OJson> ParseBoundedOrdered(absl::string_view text, int max_depth);
 
 // DumpLine serializes `value` as one line (no newline inside: control
 // characters in strings are escaped), replacing invalid UTF-8 with U+FFFD.

@@ -23,7 +23,8 @@ bool IsValidId(const Json& id) {
 }
 
 std::string IdKey(const Json& id) {
-  if (id.is_string()) return absl::StrCat("s:", id.get_ref<const std::string&>());
+  if (id.is_string())
+    return absl::StrCat("s:", id.get_ref<const std::string&>());
   return absl::StrCat("n:", id.dump());
 }
 
@@ -73,7 +74,8 @@ Parsed ParseLine(absl::string_view line) {
                  "Invalid Request: \"method\" must be a string");
   }
   Message message;
-  message.kind = has_id ? Message::Kind::kRequest : Message::Kind::kNotification;
+  message.kind =
+      has_id ? Message::Kind::kRequest : Message::Kind::kNotification;
   message.id = std::move(id);
   message.method = method->get<std::string>();
   auto params = object.find("params");

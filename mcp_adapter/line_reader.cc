@@ -21,7 +21,9 @@ std::string TakeLine(std::string* buffer, size_t end, size_t consume) {
 }  // namespace
 
 LineReader::LineReader(int fd, size_t max_line_bytes, std::vector<int> stop_fds)
-    : fd_(fd), max_line_bytes_(max_line_bytes), stop_fds_(std::move(stop_fds)) {}
+    : fd_(fd),
+      max_line_bytes_(max_line_bytes),
+      stop_fds_(std::move(stop_fds)) {}
 
 LineReader::Result LineReader::Next() {
   while (true) {
@@ -54,7 +56,8 @@ LineReader::Result LineReader::Next() {
       discarding_ = false;
       if (buffer_.empty()) return {Status::kEof, ""};
       scanned_ = 0;
-      return {Status::kLine, TakeLine(&buffer_, buffer_.size(), buffer_.size())};
+      return {Status::kLine,
+              TakeLine(&buffer_, buffer_.size(), buffer_.size())};
     }
     Status filled = Fill();
     if (filled != Status::kLine) return {filled, ""};

@@ -2,7 +2,8 @@
 // Claude Code, Cursor) launches. It holds the agent token, never a secret,
 // and forwards tool calls to latchkey-broker over its Unix socket.
 //
-//   LATCHKEY_AGENT_TOKEN=... latchkey-mcp --broker_socket=/run/latchkey/broker.sock
+//   LATCHKEY_AGENT_TOKEN=... latchkey-mcp
+//   --broker_socket=/run/latchkey/broker.sock
 #include <unistd.h>
 
 #include <string>
@@ -43,8 +44,7 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   latchkey::SetLogComponent("mcp");
 
-  auto token =
-      latchkey::mcp::LoadAgentToken(absl::GetFlag(FLAGS_token_file));
+  auto token = latchkey::mcp::LoadAgentToken(absl::GetFlag(FLAGS_token_file));
   if (!token.ok()) {
     latchkey::LogError("no_agent_token",
                        {{"message", std::string(token.status().message())}});
@@ -56,8 +56,9 @@ int main(int argc, char** argv) {
   if (!stop_fd.ok() || !protocol_fd.ok()) {
     latchkey::LogError(
         "setup_failed",
-        {{"message", std::string(!stop_fd.ok() ? stop_fd.status().message()
-                                               : protocol_fd.status().message())}});
+        {{"message",
+          std::string(!stop_fd.ok() ? stop_fd.status().message()
+                                    : protocol_fd.status().message())}});
     return 1;
   }
 

@@ -79,10 +79,10 @@ McpServer::Dispatch McpServer::Accept(absl::string_view line) {
     version = version_;
   }
   if (!initialized) {
-    dispatch.response = ErrorLine(
-        message.id, jsonrpc::kInvalidRequest,
-        "Server not initialized: send initialize first (only ping is "
-        "allowed before it)");
+    dispatch.response =
+        ErrorLine(message.id, jsonrpc::kInvalidRequest,
+                  "Server not initialized: send initialize first (only ping is "
+                  "allowed before it)");
     return dispatch;
   }
   if (method == "tools/list") {
@@ -103,10 +103,9 @@ McpServer::Dispatch McpServer::Accept(absl::string_view line) {
 
 std::optional<std::string> McpServer::HandleNotification(
     const Message& message) {
-  if (message.method == "notifications/initialized") {
-    std::lock_guard<std::mutex> lock(mu_);
-    client_initialized_ = true;
-  } else if (message.method == "notifications/cancelled") {
+  // notifications/initialized needs nothing: requests are served as soon
+  // as initialize has been answered.
+  if (message.method == "notifications/cancelled") {
     auto request_id = message.params.find("requestId");
     if (request_id == message.params.end() ||
         !jsonrpc::IsValidId(*request_id)) {
@@ -159,10 +158,10 @@ std::string McpServer::Initialize(const Message& message) {
                           {"protocol_version", version}});
   OJson result;
   result["protocolVersion"] = version;
-  result["capabilities"] = OJson{{"tools", {{"listChanged", true}}},
-                                 {"logging", OJson::object()}};
-  result["serverInfo"] = OJson{{"name", kServerName},
-                               {"version", kServerVersion}};
+  result["capabilities"] =
+      OJson{{"tools", {{"listChanged", true}}}, {"logging", OJson::object()}};
+  result["serverInfo"] =
+      OJson{{"name", kServerName}, {"version", kServerVersion}};
   if (HasStructuredContent(version)) {
     result["serverInfo"]["title"] = "Latchkey credential broker";
   }
@@ -189,9 +188,9 @@ McpServer::Dispatch McpServer::CallTool(const Message& message) {
   Dispatch dispatch;
   auto name = message.params.find("name");
   if (name == message.params.end() || !name->is_string()) {
-    dispatch.response = ErrorLine(
-        message.id, jsonrpc::kInvalidParams,
-        "Invalid params: tools/call needs \"name\" (a string)");
+    dispatch.response =
+        ErrorLine(message.id, jsonrpc::kInvalidParams,
+                  "Invalid params: tools/call needs \"name\" (a string)");
     return dispatch;
   }
   const std::string& tool = name->get_ref<const std::string&>();
@@ -256,10 +255,12 @@ std::optional<std::string> McpServer::RunTool(
   // A cancelled request gets no response, even if its answer arrived.
   if (cancel->IsCancelled()) return std::nullopt;
   if (!result.ok()) {
-    LogError("tool_call_failed",
-             {{"tool", name}, {"message", std::string(result.status().message())}});
-    return ErrorLine(id, jsonrpc::kInternalError,
-                     absl::StrCat("Internal error: ", result.status().message()));
+    LogError(
+        "tool_call_failed",
+        {{"tool", name}, {"message", std::string(result.status().message())}});
+    return ErrorLine(
+        id, jsonrpc::kInternalError,
+        absl::StrCat("Internal error: ", result.status().message()));
   }
   return ResultLine(id, *std::move(result));
 }

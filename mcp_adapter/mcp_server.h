@@ -95,9 +95,8 @@ class McpServer {
   ToolRunner runner_;
 
   mutable std::mutex mu_;
-  bool initialized_ = false;         // initialize answered.
-  bool client_initialized_ = false;  // notifications/initialized received.
-  std::string version_;              // Negotiated protocol revision.
+  bool initialized_ = false;  // initialize answered.
+  std::string version_;       // Negotiated protocol revision.
   // In-flight tools/call, by jsonrpc::IdKey.
   std::map<std::string, std::shared_ptr<Cancellation>> in_flight_;
 };

@@ -99,11 +99,11 @@ class McpServerTest : public ::testing::Test {
   }
 
   Json Initialize(absl::string_view version = "2025-11-25") {
-    Json result = Send(Request(
-        0, "initialize",
-        Json{{"protocolVersion", version},
-             {"capabilities", Json::object()},
-             {"clientInfo", {{"name", "test"}, {"version", "1"}}}}));
+    Json result = Send(
+        Request(0, "initialize",
+                Json{{"protocolVersion", version},
+                     {"capabilities", Json::object()},
+                     {"clientInfo", {{"name", "test"}, {"version", "1"}}}}));
     Send(R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
     return result;
   }
@@ -165,10 +165,9 @@ TEST_F(McpServerTest, InitializeResultDescribesServer) {
 }
 
 TEST_F(McpServerTest, InitializeNeedsProtocolVersion) {
-  EXPECT_EQ(ErrorCode(Send(Request(1, "initialize", Json::object()))),
-            -32602);
-  EXPECT_EQ(ErrorCode(Send(Request(2, "initialize",
-                                   Json{{"protocolVersion", 20250618}}))),
+  EXPECT_EQ(ErrorCode(Send(Request(1, "initialize", Json::object()))), -32602);
+  EXPECT_EQ(ErrorCode(Send(
+                Request(2, "initialize", Json{{"protocolVersion", 20250618}}))),
             -32602);
   // A failed initialize leaves the server uninitialized.
   EXPECT_EQ(ErrorCode(Send(Request(3, "tools/list"))), -32600);
@@ -177,8 +176,8 @@ TEST_F(McpServerTest, InitializeNeedsProtocolVersion) {
 
 TEST_F(McpServerTest, SecondInitializeIsRefused) {
   Initialize();
-  Json again = Send(
-      Request(9, "initialize", Json{{"protocolVersion", "2025-06-18"}}));
+  Json again =
+      Send(Request(9, "initialize", Json{{"protocolVersion", "2025-06-18"}}));
   EXPECT_EQ(ErrorCode(again), -32600);
   EXPECT_EQ(again["id"], 9);
 }
@@ -196,9 +195,8 @@ TEST_F(McpServerTest, RequestsBeforeInitializeAreRefusedButPingWorks) {
                 HasSubstr("not initialized"));
   }
   // Notifications before initialize are silently accepted.
-  EXPECT_TRUE(
-      Send(R"({"jsonrpc":"2.0","method":"notifications/initialized"})")
-          .is_null());
+  EXPECT_TRUE(Send(R"({"jsonrpc":"2.0","method":"notifications/initialized"})")
+                  .is_null());
   EXPECT_TRUE(broker_.execute_requests.empty());
 }
 
@@ -258,8 +256,8 @@ TEST_F(McpServerTest, ToolsListForOldClientsHasNoOutputSchema) {
 
 TEST_F(McpServerTest, ExecuteAllowedJsonBodyIsStructured) {
   Initialize();
-  broker_.executes.push_back(Allowed(
-      200, "application/json; charset=utf-8", R"({"b":[1,2],"a":"x"})"));
+  broker_.executes.push_back(Allowed(200, "application/json; charset=utf-8",
+                                     R"({"b":[1,2],"a":"x"})"));
   Json result = CallTool("execute", ExecuteArgs());
   EXPECT_FALSE(result.value("isError", false)) << result.dump();
   Json structured = result["structuredContent"];
@@ -366,6 +364,18 @@ TEST_F(McpServerTest, RateLimitedDenialCarriesRetryAfter) {
   EXPECT_EQ(result["structuredContent"]["retry_after_seconds"], 12.0);
   EXPECT_THAT(result["content"][0]["text"].get<std::string>(),
               HasSubstr("Retry after: 12 s"));
+}
+
+TEST_F(McpServerTest, DenialWithoutNextStepStillSaysWhatToDo) {
+  Initialize();
+  v1::ExecuteResponse denied = Denied(v1::REASON_CAPABILITY_NOT_FOUND);
+  denied.mutable_denial()->clear_next_step();
+  broker_.executes.push_back(denied);
+  Json result = CallTool("execute", ExecuteArgs());
+  EXPECT_THAT(result["structuredContent"]["next_step"].get<std::string>(),
+              HasSubstr("list_capabilities"));
+  EXPECT_THAT(result["content"][0]["text"].get<std::string>(),
+              HasSubstr("What to do: Call list_capabilities"));
 }
 
 TEST_F(McpServerTest, OldClientsGetTextOnly) {
@@ -588,8 +598,8 @@ TEST_F(McpServerTest, ParseErrorHasNullId) {
 
 TEST_F(McpServerTest, BatchIsInvalidRequest) {
   Initialize();
-  Json response = Send("[" + Request(1, "ping") + "," + Request(2, "ping") +
-                       "]");
+  Json response =
+      Send("[" + Request(1, "ping") + "," + Request(2, "ping") + "]");
   EXPECT_EQ(ErrorCode(response), -32600);
   EXPECT_TRUE(response["id"].is_null());
   EXPECT_EQ(ErrorCode(Send("[]")), -32600);
@@ -597,11 +607,11 @@ TEST_F(McpServerTest, BatchIsInvalidRequest) {
 
 TEST_F(McpServerTest, SetLogLevel) {
   Initialize();
-  EXPECT_EQ(Send(Request(1, "logging/setLevel", Json{{"level", "info"}}))
-                ["result"],
-            Json::object());
-  EXPECT_EQ(ErrorCode(Send(Request(2, "logging/setLevel",
-                                   Json{{"level", "verbose"}}))),
+  EXPECT_EQ(
+      Send(Request(1, "logging/setLevel", Json{{"level", "info"}}))["result"],
+      Json::object());
+  EXPECT_EQ(ErrorCode(Send(
+                Request(2, "logging/setLevel", Json{{"level", "verbose"}}))),
             -32602);
   EXPECT_EQ(ErrorCode(Send(Request(3, "logging/setLevel", Json::object()))),
             -32602);
@@ -623,12 +633,14 @@ TEST_F(McpServerTest, IdsAreEchoedExactly) {
   Initialize();
   std::string huge(200'000, 'x');
   EXPECT_EQ(Send(Request(huge, "ping"))["id"], huge);
-  EXPECT_EQ(Send(R"({"jsonrpc":"2.0","id":9223372036854775807,"method":"ping"})")
-                ["id"],
-            INT64_MAX);
-  EXPECT_EQ(Send(R"({"jsonrpc":"2.0","id":-9223372036854775808,"method":"ping"})")
-                ["id"],
-            INT64_MIN);
+  EXPECT_EQ(
+      Send(R"({"jsonrpc":"2.0","id":9223372036854775807,"method":"ping"})")
+          ["id"],
+      INT64_MAX);
+  EXPECT_EQ(
+      Send(R"({"jsonrpc":"2.0","id":-9223372036854775808,"method":"ping"})")
+          ["id"],
+      INT64_MIN);
   std::optional<std::string> raw = server_->HandleLine(
       R"({"jsonrpc":"2.0","id":18446744073709551615,"method":"ping"})");
   ASSERT_TRUE(raw.has_value());
@@ -636,8 +648,8 @@ TEST_F(McpServerTest, IdsAreEchoedExactly) {
   EXPECT_EQ(Send(R"({"jsonrpc":"2.0","id":0,"method":"ping"})")["id"], 0);
   EXPECT_EQ(Send(R"({"jsonrpc":"2.0","id":"","method":"ping"})")["id"], "");
   // Beyond 64 bits the id cannot be echoed exactly: refused, id null.
-  Json too_big = Send(
-      R"({"jsonrpc":"2.0","id":18446744073709551616,"method":"ping"})");
+  Json too_big =
+      Send(R"({"jsonrpc":"2.0","id":18446744073709551616,"method":"ping"})");
   EXPECT_EQ(ErrorCode(too_big), -32600);
   EXPECT_TRUE(too_big["id"].is_null());
   Json fraction = Send(R"({"jsonrpc":"2.0","id":1.5,"method":"ping"})");
@@ -649,8 +661,8 @@ TEST_F(McpServerTest, UnicodeSurvivesBothWays) {
   std::string id = "ünïcødé-🔑-\u2028-\"quoted\"-\\";
   Json ping = Send(Request(id, "ping"));
   EXPECT_EQ(ping["id"], id);
-  broker_.executes.push_back(Allowed(200, "application/json",
-                                     R"({"title":"日本語 ✓ 🚀"})"));
+  broker_.executes.push_back(
+      Allowed(200, "application/json", R"({"title":"日本語 ✓ 🚀"})"));
   Json args = ExecuteArgs();
   args["path"] = "/repos/ü/日本";
   static constexpr char kBody[] = "héllo \0 wörld";
@@ -711,18 +723,18 @@ std::vector<Adversarial> AdversarialLines() {
        false},
       {"no method", R"({"jsonrpc":"2.0","id":1})", -32600, false},
       {"params string",
-       R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":"x"})",
-       -32600, false},
+       R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":"x"})", -32600,
+       false},
       {"params array",
-       R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":[1]})",
-       -32602, false},
-      {"unknown method", R"({"jsonrpc":"2.0","id":1,"method":"nope"})",
-       -32601, false},
+       R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":[1]})", -32602,
+       false},
+      {"unknown method", R"({"jsonrpc":"2.0","id":1,"method":"nope"})", -32601,
+       false},
       {"method case", R"({"jsonrpc":"2.0","id":1,"method":"PING"})", -32601,
        false},
       {"call without name",
-       R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}})",
-       -32602, false},
+       R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}})", -32602,
+       false},
       {"call name number",
        R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":1}})",
        -32602, false},
@@ -751,8 +763,7 @@ std::vector<Adversarial> AdversarialLines() {
        -32700, true},
       {"unknown notification",
        R"({"jsonrpc":"2.0","method":"notifications/whatever"})", 0, false},
-      {"client response", R"({"jsonrpc":"2.0","id":1,"result":{}})", 0,
-       false},
+      {"client response", R"({"jsonrpc":"2.0","id":1,"result":{}})", 0, false},
       {"client error response",
        R"({"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"x"}})", 0,
        false},
@@ -782,7 +793,9 @@ std::vector<Adversarial> AdversarialLines() {
       {"extra members ignored",
        R"({"jsonrpc":"2.0","id":"1","method":"ping","x":[1,{"y":2}]})", 1,
        false},
-      {"utf8 bom", "\xEF\xBB\xBF" R"({"jsonrpc":"2.0","id":1,"method":"ping"})",
+      {"utf8 bom",
+       "\xEF\xBB\xBF"
+       R"({"jsonrpc":"2.0","id":1,"method":"ping"})",
        1, false},
       {"crlf leftover", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\r",
        1, false},
@@ -809,8 +822,8 @@ TEST_F(McpServerTest, AdversarialLinesAreAnsweredAndServingContinues) {
       if (c.expect == 1) {
         EXPECT_TRUE(response.contains("result")) << c.name << ": " << *raw;
       } else {
-        EXPECT_EQ(ErrorCode(response), c.expect) << c.name << ": "
-                                                 << raw->substr(0, 300);
+        EXPECT_EQ(ErrorCode(response), c.expect)
+            << c.name << ": " << raw->substr(0, 300);
         EXPECT_TRUE(response["error"]["message"].is_string()) << c.name;
         if (c.null_id) {
           EXPECT_TRUE(response["id"].is_null()) << c.name;
@@ -842,8 +855,8 @@ TEST_F(McpServerTest, PingIsServedWhileACallIsInFlightAndCancelDropsIt) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   };
-  McpServer::Dispatch dispatch = server_->Accept(ToolCall(
-      "call-1", "execute", ExecuteArgs()));
+  McpServer::Dispatch dispatch =
+      server_->Accept(ToolCall("call-1", "execute", ExecuteArgs()));
   ASSERT_TRUE(dispatch.deferred);
   EXPECT_FALSE(dispatch.response.has_value());
   auto worker = std::async(std::launch::async, dispatch.deferred);

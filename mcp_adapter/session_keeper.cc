@@ -66,7 +66,8 @@ absl::StatusOr<SessionInfo> SessionKeeper::Acquire(const std::string& stale_id,
   // Empty capabilities: every capability the agent may use. No TTL: each
   // capability's default.
   v1::OpenSessionRequest request;
-  LK_ASSIGN_OR_RETURN(v1::Session opened, broker_->OpenSession(request, cancel));
+  LK_ASSIGN_OR_RETURN(v1::Session opened,
+                      broker_->OpenSession(request, cancel));
   if (opened.id().empty()) {
     return absl::InternalError("the broker opened a session without an id");
   }

@@ -176,7 +176,8 @@ TEST_F(SessionKeeperTest, ConcurrentExpiryOpensOneNewSession) {
   constexpr int kCalls = 8;
   ExpiringBroker broker("5e55100112233445566778899aabbccddeeff");
   SessionKeeper keeper(&broker, [this] { return now_; });
-  ASSERT_EQ(keeper.Current(nullptr)->id, "5e55100112233445566778899aabbccddeeff");
+  ASSERT_EQ(keeper.Current(nullptr)->id,
+            "5e55100112233445566778899aabbccddeeff");
   std::vector<std::future<bool>> calls;
   for (int i = 0; i < kCalls; ++i) {
     calls.push_back(std::async(std::launch::async, [&] {

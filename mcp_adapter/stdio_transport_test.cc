@@ -151,7 +151,8 @@ TEST(LineReaderTest, StopFdInterruptsABlockedRead) {
   Pipe pipe;
   int stop = ::eventfd(0, EFD_CLOEXEC);
   LineReader reader(pipe.read_fd, 64, {stop});
-  auto next = std::async(std::launch::async, [&reader] { return reader.Next(); });
+  auto next =
+      std::async(std::launch::async, [&reader] { return reader.Next(); });
   EXPECT_EQ(next.wait_for(std::chrono::milliseconds(50)),
             std::future_status::timeout);
   uint64_t one = 1;
@@ -197,8 +198,7 @@ class StdioTransportTest : public ::testing::Test {
     options.max_line_bytes = max_line;
     transport_ =
         std::make_unique<StdioTransport>(server_.get(), &writer_, options);
-    return std::async(std::launch::async,
-                      [this] { return transport_->Run(); });
+    return std::async(std::launch::async, [this] { return transport_->Run(); });
   }
 
   // ReadLine reads one response line from the server's output.
@@ -261,21 +261,23 @@ TEST_F(StdioTransportTest, PingAndCancelWhileACallIsInFlight) {
   auto run = Start();
   in_.Write(Init());
   ReadLine();
-  in_.Write(
-      R"({"jsonrpc":"2.0","id":"slow","method":"tools/call","params":)"
-      R"({"name":"execute","arguments":{"capability":"c","method":"GET",)"
-      R"("path":"/"}}})"
-      "\n");
+  in_.Write(R"({"jsonrpc":"2.0","id":"slow","method":"tools/call","params":)"
+            R"({"name":"execute","arguments":{"capability":"c","method":"GET",)"
+            R"("path":"/"}}})"
+            "\n");
   entered.get_future().wait();
-  in_.Write(R"({"jsonrpc":"2.0","id":"p","method":"ping"})" "\n");
+  in_.Write(R"({"jsonrpc":"2.0","id":"p","method":"ping"})"
+            "\n");
   EXPECT_EQ(ReadLine(), R"({"jsonrpc":"2.0","id":"p","result":{}})");
   in_.Write(R"({"jsonrpc":"2.0","method":"notifications/cancelled",)"
-            R"("params":{"requestId":"slow"}})" "\n");
+            R"("params":{"requestId":"slow"}})"
+            "\n");
   // No response for the cancelled call: the next line is the next ping.
   while (server_->tool_calls_in_flight() > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  in_.Write(R"({"jsonrpc":"2.0","id":"p2","method":"ping"})" "\n");
+  in_.Write(R"({"jsonrpc":"2.0","id":"p2","method":"ping"})"
+            "\n");
   EXPECT_EQ(ReadLine(), R"({"jsonrpc":"2.0","id":"p2","result":{}})");
   in_.CloseWrite();
   EXPECT_EQ(run.get(), StdioTransport::Exit::kEof);
@@ -293,11 +295,10 @@ TEST_F(StdioTransportTest, EofWaitsForInFlightCallsToAnswer) {
   auto run = Start();
   in_.Write(Init());
   ReadLine();
-  in_.Write(
-      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":)"
-      R"({"name":"execute","arguments":{"capability":"c","method":"GET",)"
-      R"("path":"/"}}})"
-      "\n");
+  in_.Write(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":)"
+            R"({"name":"execute","arguments":{"capability":"c","method":"GET",)"
+            R"("path":"/"}}})"
+            "\n");
   in_.CloseWrite();
   std::string response = ReadLine();
   EXPECT_THAT(response, HasSubstr(R"("id":1)"));
@@ -316,11 +317,10 @@ TEST_F(StdioTransportTest, StopCancelsInFlightCalls) {
   auto run = Start();
   in_.Write(Init());
   ReadLine();
-  in_.Write(
-      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":)"
-      R"({"name":"execute","arguments":{"capability":"c","method":"GET",)"
-      R"("path":"/"}}})"
-      "\n");
+  in_.Write(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":)"
+            R"({"name":"execute","arguments":{"capability":"c","method":"GET",)"
+            R"("path":"/"}}})"
+            "\n");
   entered.get_future().wait();
   Stop();
   EXPECT_EQ(run.get(), StdioTransport::Exit::kStopped);
@@ -329,7 +329,8 @@ TEST_F(StdioTransportTest, StopCancelsInFlightCalls) {
 TEST_F(StdioTransportTest, ClosedOutputEndsTheLoop) {
   auto run = Start();
   out_.CloseRead();
-  in_.Write(R"({"jsonrpc":"2.0","id":1,"method":"ping"})" "\n");
+  in_.Write(R"({"jsonrpc":"2.0","id":1,"method":"ping"})"
+            "\n");
   EXPECT_EQ(run.get(), StdioTransport::Exit::kOutputClosed);
 }
 

@@ -22,7 +22,8 @@ std::string Errno() { return std::strerror(errno); }
 }  // namespace
 
 absl::Status ValidateToken(absl::string_view token) {
-  if (token.empty()) return absl::InvalidArgumentError("the agent token is empty");
+  if (token.empty())
+    return absl::InvalidArgumentError("the agent token is empty");
   if (token.size() > kMaxTokenBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the agent token is longer than ", kMaxTokenBytes, " bytes"));
@@ -58,9 +59,9 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   }
   if (st.st_uid != ::geteuid() && st.st_uid != 0) {
     ::close(fd);
-    return absl::FailedPreconditionError(absl::StrCat(
-        "token file ", path, " is owned by uid ", st.st_uid,
-        ", not by this user (uid ", ::geteuid(), ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("token file ", path, " is owned by uid ", st.st_uid,
+                     ", not by this user (uid ", ::geteuid(), ")"));
   }
   if ((st.st_mode & 077) != 0) {
     ::close(fd);

@@ -89,11 +89,10 @@ OJson ListCapabilitiesOutput() {
          StringSchema("RFC 3339 time your session for it expires; absent "
                       "when you have no session.")}}},
       {"required", {"name", "description", "origin", "rules"}}};
-  return OJson{
-      {"type", "object"},
-      {"properties",
-       {{"capabilities", {{"type", "array"}, {"items", capability}}}}},
-      {"required", {"capabilities"}}};
+  return OJson{{"type", "object"},
+               {"properties",
+                {{"capabilities", {{"type", "array"}, {"items", capability}}}}},
+               {"required", {"capabilities"}}};
 }
 
 OJson ExecuteInput() {
@@ -172,8 +171,7 @@ OJson SessionStatusOutput() {
         {"agent", StringSchema("The agent identity the session belongs to.")},
         {"expire_time", StringSchema("RFC 3339 expiry time.")},
         {"expires_in_seconds", {{"type", "integer"}}},
-        {"capabilities",
-         {{"type", "array"}, {"items", {{"type", "string"}}}}},
+        {"capabilities", {{"type", "array"}, {"items", {{"type", "string"}}}}},
         {"revoked", {{"type", "boolean"}}}}},
       {"required", {"session_id_prefix", "capabilities", "revoked"}}};
 }
@@ -214,7 +212,8 @@ OJson ToolList(absl::string_view version) {
                       {"idempotentHint", false},
                       {"openWorldHint", true}};
   OJson tools = OJson::array();
-  tools.push_back(Tool(version, "list_capabilities", "List Latchkey capabilities",
+  tools.push_back(Tool(version, "list_capabilities",
+                       "List Latchkey capabilities",
                        kListCapabilitiesDescription, ListCapabilitiesInput(),
                        ListCapabilitiesOutput(), read_only));
   tools.push_back(Tool(version, "execute", "Call an API through Latchkey",

@@ -51,6 +51,35 @@ OJson HeadersObject(const v1::HttpResponse& response) {
   return headers;
 }
 
+// DefaultNextStep is used when the broker sent no next_step: a model must
+// always be told what to do.
+std::string DefaultNextStep(v1::ReasonCode code) {
+  switch (code) {
+    case v1::REASON_CAPABILITY_NOT_FOUND:
+    case v1::REASON_AGENT_NOT_ALLOWED:
+      return "Call list_capabilities and use one of the capabilities listed.";
+    case v1::REASON_RULE_DENY:
+    case v1::REASON_NO_RULE_MATCHED:
+      return "Use a method and path the capability's rules allow (see "
+             "list_capabilities), or tell the user an operator must change "
+             "the policy.";
+    case v1::REASON_PATH_REJECTED:
+    case v1::REASON_INVALID_REQUEST:
+      return "Fix the request: a plain absolute path without '..', "
+             "encoded slashes or a full URL, and no credential headers.";
+    case v1::REASON_RATE_LIMITED:
+      return "Wait before retrying.";
+    case v1::REASON_REASON_REQUIRED:
+      return "Retry with a short \"reason\" saying why you make the request.";
+    case v1::REASON_APPROVAL_PENDING:
+      return "Tell the user a human must approve this request; retry later.";
+    case v1::REASON_SESSION_REVOKED:
+      return "Stop and tell the user: an operator revoked this session.";
+    default:
+      return "Tell the user; an operator has to look at Latchkey.";
+  }
+}
+
 OJson AllowedResult(const v1::ExecuteResponse& response,
                     absl::string_view capability, bool with_structured) {
   const v1::HttpResponse& http = response.response();
@@ -85,12 +114,13 @@ OJson DeniedResult(const v1::ExecuteResponse& response,
                    absl::string_view capability, bool with_structured) {
   const v1::Denial& denial = response.denial();
   std::string code = ReasonName(denial.code());
-  std::string text = absl::StrCat("Latchkey denied this request to capability \"",
-                                  capability, "\" (", code, "): ",
-                                  denial.message());
-  if (!denial.next_step().empty()) {
-    absl::StrAppend(&text, "\nWhat to do: ", denial.next_step());
-  }
+  std::string next_step = denial.next_step().empty()
+                              ? DefaultNextStep(denial.code())
+                              : denial.next_step();
+  std::string text =
+      absl::StrCat("Latchkey denied this request to capability \"", capability,
+                   "\" (", code, "): ", denial.message());
+  absl::StrAppend(&text, "\nWhat to do: ", next_step);
   if (!denial.rule().empty()) {
     absl::StrAppend(&text, "\nDeciding rule: ", denial.rule());
   }
@@ -108,7 +138,7 @@ OJson DeniedResult(const v1::ExecuteResponse& response,
   structured["denied"] = true;
   structured["code"] = code;
   structured["message"] = denial.message();
-  structured["next_step"] = denial.next_step();
+  structured["next_step"] = next_step;
   structured["rule"] = denial.rule();
   structured["request_id"] = response.request_id();
   if (denial.has_retry_after()) structured["retry_after_seconds"] = retry_after;
@@ -147,11 +177,11 @@ OJson CapabilitiesResult(const v1::ListCapabilitiesResponse& response,
   for (const v1::CapabilityInfo& info : response.capabilities()) {
     OJson rules = OJson::array();
     for (const v1::Rule& rule : info.rules()) {
-      rules.push_back(OJson{
-          {"effect", EffectName(rule.effect())},
-          {"methods", OJson(std::vector<std::string>(rule.methods().begin(),
-                                                     rule.methods().end()))},
-          {"path", rule.path()}});
+      rules.push_back(
+          OJson{{"effect", EffectName(rule.effect())},
+                {"methods", OJson(std::vector<std::string>(
+                                rule.methods().begin(), rule.methods().end()))},
+                {"path", rule.path()}});
     }
     OJson capability;
     capability["name"] = info.name();
@@ -171,8 +201,8 @@ OJson CapabilitiesResult(const v1::ListCapabilitiesResponse& response,
         "No capabilities are available to this agent. Tell the user that an "
         "operator must grant this agent a capability in Latchkey.";
   } else {
-    text = absl::StrCat(response.capabilities_size(),
-                        " capabilities available:");
+    text =
+        absl::StrCat(response.capabilities_size(), " capabilities available:");
     for (const v1::CapabilityInfo& info : response.capabilities()) {
       absl::StrAppend(&text, "\n- ", info.name(), " (", info.origin(),
                       "): ", info.description());
@@ -280,10 +310,9 @@ OJson BrokerErrorResult(const absl::Status& status,
                           status.message(), " Wait before retrying.");
       break;
     default:
-      text = absl::StrCat("Latchkey broker error (",
-                          absl::StatusCodeToString(status.code()),
-                          "): ", status.message(),
-                          " Tell the user if it persists.");
+      text = absl::StrCat(
+          "Latchkey broker error (", absl::StatusCodeToString(status.code()),
+          "): ", status.message(), " Tell the user if it persists.");
       break;
   }
   return ToolResult(std::move(text), std::nullopt, true, false);

@@ -92,14 +92,13 @@ absl::StatusOr<OJson> ToolRunner::Execute(const Json& arguments,
   if (cancel != nullptr && cancel->IsCancelled()) return Cancelled();
   // Path, query, headers and bodies stay out of the log: they may carry
   // personal data. The request id finds the full record in the audit log.
-  LogInfo("execute",
-          {{"capability", capability},
-           {"method", method},
-           {"decision", v1::Decision_Name(response->decision())},
-           {"code", response->decision() == v1::DECISION_DENY
-                        ? ReasonName(response->denial().code())
-                        : std::string()},
-           {"request_id", response->request_id()}});
+  LogInfo("execute", {{"capability", capability},
+                      {"method", method},
+                      {"decision", v1::Decision_Name(response->decision())},
+                      {"code", response->decision() == v1::DECISION_DENY
+                                   ? ReasonName(response->denial().code())
+                                   : std::string()},
+                      {"request_id", response->request_id()}});
   return ExecuteResult(*response, capability, with_structured);
 }
 

@@ -40,6 +40,9 @@ def main():
                              for s in root.iter("testsuite"))
         if suite_failures and not t_fail:
             t_fail = 1
+        if t_fail:
+            print(f"FAILED: {label} ({t_fail} case(s)); log: "
+                  f"bazel-testlogs/{package}/{name}/test.log", file=sys.stderr)
         passed += t_pass
         failed += t_fail
         skipped += t_skip

@@ -74,8 +74,8 @@ absl::Status ValidateRequestMethod(absl::string_view method) {
 absl::StatusOr<std::string> NormalizeRuleMethod(absl::string_view method) {
   if (method == "*") return std::string("*");
   if (method.size() > kMaxMethodBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "method is longer than ", kMaxMethodBytes, " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("method is longer than ", kMaxMethodBytes, " bytes"));
   }
   if (!IsHttpToken(method)) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -8,14 +8,14 @@ namespace latchkey::policy {
 namespace {
 
 TEST(HttpMethodTest, RequestMethods) {
-  for (const char* ok : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
-                         "OPTIONS", "TRACE", "CONNECT", "PURGE", "M-SEARCH",
-                         "MKCOL", "X_1.2~"}) {
+  for (const char* ok :
+       {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE",
+        "CONNECT", "PURGE", "M-SEARCH", "MKCOL", "X_1.2~"}) {
     EXPECT_TRUE(ValidateRequestMethod(ok).ok()) << ok;
   }
-  for (const char* bad : {"", "get", "Get", "gET", "*", "GET ", " GET",
-                          "GE T", "GET\r\n", "GET\t", "GE:T", "G/T", "GÉT",
-                          "GET\x7f"}) {
+  for (const char* bad :
+       {"", "get", "Get", "gET", "*", "GET ", " GET", "GE T", "GET\r\n",
+        "GET\t", "GE:T", "G/T", "GÉT", "GET\x7f"}) {
     absl::Status s = ValidateRequestMethod(bad);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
   }
@@ -32,8 +32,8 @@ TEST(HttpMethodTest, RuleMethodsAreUpperCased) {
   EXPECT_EQ(NormalizeRuleMethod("Delete").value_or(""), "DELETE");
   EXPECT_EQ(NormalizeRuleMethod("*").value_or(""), "*");
   EXPECT_EQ(NormalizeRuleMethod("m-search").value_or(""), "M-SEARCH");
-  for (const char* bad : {"", " ", "GET POST", "GET,POST", "GE*", "**",
-                          "G\nT"}) {
+  for (const char* bad :
+       {"", " ", "GET POST", "GET,POST", "GE*", "**", "G\nT"}) {
     EXPECT_FALSE(NormalizeRuleMethod(bad).ok()) << bad;
   }
 }

@@ -28,8 +28,7 @@ int HexValue(char c) {
 // (section 6.2.2.2), so "%7E" and "~" become one form.
 bool IsUnreserved(uint8_t c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-         c == '~';
+         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
 // Characters RFC 3986 allows raw in a path besides unreserved: sub-delims,
@@ -217,8 +216,8 @@ absl::StatusOr<std::string> NormalizePath(absl::string_view raw) {
             ": '%' must be followed by two hex digits (write a literal '%' "
             "as %25)"));
       }
-      const uint8_t v =
-          static_cast<uint8_t>(HexValue(raw[i + 1]) * 16 + HexValue(raw[i + 2]));
+      const uint8_t v = static_cast<uint8_t>(HexValue(raw[i + 1]) * 16 +
+                                             HexValue(raw[i + 2]));
       if (v == '/' || v == '\\') {
         // Servers disagree on whether %2F separates segments; an encoded
         // separator could smuggle "/admin" past a "/v1/*" rule.
@@ -228,10 +227,10 @@ absl::StatusOr<std::string> NormalizePath(absl::string_view raw) {
             "'/' between segments"));
       }
       if (IsControl(v)) {
-        return Reject(absl::StrCat(
-            "encoded control character ", ControlName(v), " (%",
-            raw.substr(i + 1, 2), ") at byte ", i,
-            "; control characters are not allowed in a path"));
+        return Reject(
+            absl::StrCat("encoded control character ", ControlName(v), " (%",
+                         raw.substr(i + 1, 2), ") at byte ", i,
+                         "; control characters are not allowed in a path"));
       }
       // Feed also refuses an ASCII byte inside a multi-byte sequence.
       if (!utf8.Feed(v)) return InvalidUtf8(i);
@@ -266,8 +265,7 @@ absl::StatusOr<std::string> NormalizePath(absl::string_view raw) {
     }
     if (IsControl(c)) {
       return Reject(absl::StrCat("control character ", ControlName(c),
-                                 " at byte ", i,
-                                 " is not allowed in a path"));
+                                 " at byte ", i, " is not allowed in a path"));
     }
     if (c == '\\') {
       return Reject(absl::StrCat(
@@ -292,8 +290,7 @@ absl::StatusOr<std::string> NormalizePath(absl::string_view raw) {
 
   // A final "", "." or ".." segment means the result names a directory, so
   // it keeps (or, per RFC 3986 5.2.4, gains) a trailing '/'.
-  const absl::string_view last(out.data() + seg_begin,
-                               out.size() - seg_begin);
+  const absl::string_view last(out.data() + seg_begin, out.size() - seg_begin);
   const bool last_segment_is_dir = last.empty() || last == "." || last == "..";
   if (absl::Status s = ResolveSegment(&out, seg_begin, raw.size()); !s.ok()) {
     return s;

@@ -98,7 +98,8 @@ const std::vector<Accepted>& AcceptedCases() {
       {"/%252F", "/%252F"},
       {"/%252f", "/%252f"},
       {"/%2A", "/%2A"},
-      {"/%21%24%26%27%28%29%2A%2B%2C%3B%3D", "/%21%24%26%27%28%29%2A%2B%2C%3B%3D"},
+      {"/%21%24%26%27%28%29%2A%2B%2C%3B%3D",
+       "/%21%24%26%27%28%29%2A%2B%2C%3B%3D"},
       {"/%22%3C%3E%5B%5D%5E%60%7B%7C%7D", "/%22%3C%3E%5B%5D%5E%60%7B%7C%7D"},
       // Raw characters that are not valid in a path are encoded.
       {"/a b", "/a%20b"},
@@ -109,23 +110,30 @@ const std::vector<Accepted>& AcceptedCases() {
       {"/caf%c3%a9", "/caf%C3%A9"},
       {"/caf\xC3%A9", "/caf%C3%A9"},
       {"/caf%C3\xA9", "/caf%C3%A9"},
-      {"/\xE2\x82\xAC", "/%E2%82%AC"},                  // U+20AC
-      {"/\xF0\x9F\x94\x91", "/%F0%9F%94%91"},           // U+1F511
-      {"/\xEF\xBF\xBF", "/%EF%BF%BF"},                  // U+FFFF
-      {"/\xF4\x8F\xBF\xBF", "/%F4%8F%BF%BF"},           // U+10FFFF
-      {"/\xC2\x80", "/%C2%80"},                         // U+0080
-      {"/\xE0\xA0\x80", "/%E0%A0%80"},                  // U+0800
-      {"/\xF0\x90\x80\x80", "/%F0%90%80%80"},           // U+10000
-      {"/\xED\x9F\xBF", "/%ED%9F%BF"},                  // U+D7FF
-      {"/\xEE\x80\x80", "/%EE%80%80"},                  // U+E000
+      {"/\xE2\x82\xAC", "/%E2%82%AC"},         // U+20AC
+      {"/\xF0\x9F\x94\x91", "/%F0%9F%94%91"},  // U+1F511
+      {"/\xEF\xBF\xBF", "/%EF%BF%BF"},         // U+FFFF
+      {"/\xF4\x8F\xBF\xBF", "/%F4%8F%BF%BF"},  // U+10FFFF
+      {"/\xC2\x80", "/%C2%80"},                // U+0080
+      {"/\xE0\xA0\x80", "/%E0%A0%80"},         // U+0800
+      {"/\xF0\x90\x80\x80", "/%F0%90%80%80"},  // U+10000
+      {"/\xED\x9F\xBF", "/%ED%9F%BF"},         // U+D7FF
+      {"/\xEE\x80\x80", "/%EE%80%80"},         // U+E000
       // Lookalikes stay what they are: never '/', '.' or 'a'.
-      {"/v1\xEF\xBC\x8F" "admin", "/v1%EF%BC%8Fadmin"},  // U+FF0F
-      {"/v1\xE2\x88\x95" "admin", "/v1%E2%88%95admin"},  // U+2215
-      {"/v1/\xD0\xB0" "dmin", "/v1/%D0%B0dmin"},          // Cyrillic a
+      {"/v1\xEF\xBC\x8F"
+       "admin",
+       "/v1%EF%BC%8Fadmin"},  // U+FF0F
+      {"/v1\xE2\x88\x95"
+       "admin",
+       "/v1%E2%88%95admin"},  // U+2215
+      {"/v1/\xD0\xB0"
+       "dmin",
+       "/v1/%D0%B0dmin"},                                    // Cyrillic a
       {"/\xEF\xBC\x8E\xEF\xBC\x8E", "/%EF%BC%8E%EF%BC%8E"},  // U+FF0E x2
       {"/\xE2\x80\xA4\xE2\x80\xA4", "/%E2%80%A4%E2%80%A4"},  // U+2024 x2
       // Limits: raw and normalized lengths up to kMaxPathBytes.
-      {"/" + Repeat("a", kMaxPathBytes - 1), "/" + Repeat("a", kMaxPathBytes - 1)},
+      {"/" + Repeat("a", kMaxPathBytes - 1),
+       "/" + Repeat("a", kMaxPathBytes - 1)},
       {"/" + Repeat("%61", (kMaxPathBytes - 1) / 3),
        "/" + Repeat("a", (kMaxPathBytes - 1) / 3)},
       {"/" + Repeat("\xC3\xA9", (kMaxPathBytes - 1) / 6),
@@ -179,34 +187,36 @@ const std::vector<Refused>& RefusedCases() {
       {"/%u002e", "malformed percent escape"},
       {"/%-1", "malformed percent escape"},
       // Invalid UTF-8, raw and encoded.
-      {"/%C0%AF", "UTF-8"},          // overlong '/'
+      {"/%C0%AF", "UTF-8"},  // overlong '/'
       {"/\xC0\xAF", "UTF-8"},
-      {"/%C0%AE", "UTF-8"},          // overlong '.'
+      {"/%C0%AE", "UTF-8"},  // overlong '.'
       {"/%C0%AE%C0%AE/x", "UTF-8"},
-      {"/%C1%9C", "UTF-8"},          // overlong '\'
+      {"/%C1%9C", "UTF-8"},  // overlong '\'
       {"/%C1%BF", "UTF-8"},
-      {"/%E0%80%AF", "UTF-8"},       // 3-byte overlong '/'
-      {"/%E0%9F%BF", "UTF-8"},       // 3-byte overlong U+07FF
-      {"/%F0%80%80%AF", "UTF-8"},    // 4-byte overlong '/'
-      {"/%F0%8F%BF%BF", "UTF-8"},    // 4-byte overlong U+FFFF
-      {"/%F8%88%80%80%80", "UTF-8"}, // 5-byte form
+      {"/%E0%80%AF", "UTF-8"},        // 3-byte overlong '/'
+      {"/%E0%9F%BF", "UTF-8"},        // 3-byte overlong U+07FF
+      {"/%F0%80%80%AF", "UTF-8"},     // 4-byte overlong '/'
+      {"/%F0%8F%BF%BF", "UTF-8"},     // 4-byte overlong U+FFFF
+      {"/%F8%88%80%80%80", "UTF-8"},  // 5-byte form
       {"/%FC%80%80%80%80%AF", "UTF-8"},
-      {"/%ED%A0%80", "UTF-8"},       // U+D800
-      {"/%ED%BF%BF", "UTF-8"},       // U+DFFF
+      {"/%ED%A0%80", "UTF-8"},  // U+D800
+      {"/%ED%BF%BF", "UTF-8"},  // U+DFFF
       {"/\xED\xA0\x80", "UTF-8"},
-      {"/%F4%90%80%80", "UTF-8"},    // U+110000
+      {"/%F4%90%80%80", "UTF-8"},  // U+110000
       {"/%F5%80%80%80", "UTF-8"},
       {"/%FE", "UTF-8"},
       {"/%FF", "UTF-8"},
       {"/\xFF", "UTF-8"},
-      {"/%80", "UTF-8"},             // stray continuation
+      {"/%80", "UTF-8"},  // stray continuation
       {"/\xBF", "UTF-8"},
-      {"/%C3", "UTF-8"},             // truncated at end
+      {"/%C3", "UTF-8"},  // truncated at end
       {"/\xC3", "UTF-8"},
       {"/%E2%82", "UTF-8"},
-      {"/%C3/", "UTF-8"},            // truncated by '/'
-      {"/%C3%41", "UTF-8"},          // ASCII escape inside a sequence
-      {"/\xC3" "A", "UTF-8"},
+      {"/%C3/", "UTF-8"},    // truncated by '/'
+      {"/%C3%41", "UTF-8"},  // ASCII escape inside a sequence
+      {"/\xC3"
+       "A",
+       "UTF-8"},
       {"/%C3%C3%A9", "UTF-8"},
       // '..' above the root is refused, never clamped.
       {"/..", "above the root"},
@@ -230,8 +240,7 @@ const std::vector<Refused>& RefusedCases() {
       // Length.
       {"/" + Repeat("a", kMaxPathBytes), "more than the limit"},
       {Repeat("/", kMaxPathBytes + 1), "more than the limit"},
-      {"/" + Repeat("\xC3\xA9", (kMaxPathBytes - 1) / 6 + 1),
-       "once non-ASCII"},
+      {"/" + Repeat("\xC3\xA9", (kMaxPathBytes - 1) / 6 + 1), "once non-ASCII"},
       {"/" + Repeat(" ", kMaxPathBytes / 3 + 1), "once non-ASCII"},
   };
   return *v;
@@ -273,8 +282,9 @@ TEST(PathNormalizerTest, EveryPercentEscape) {
       const std::string in = absl::StrCat("/a", "%", hex, "b");
       absl::StatusOr<std::string> got = NormalizePath(in);
       const char c = static_cast<char>(v);
-      const bool unreserved = absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-                              c == '-' || c == '.' || c == '_' || c == '~';
+      const bool unreserved =
+          absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+          c == '.' || c == '_' || c == '~';
       if (v == '/' || v == '\\' || v < 0x20 || v == 0x7F || v >= 0x80) {
         EXPECT_FALSE(got.ok()) << in;
       } else if (unreserved) {
@@ -317,9 +327,9 @@ TEST(PathNormalizerTest, EveryTwoByteSequence) {
     for (int cont = 0x00; cont < 0x100; cont += 0x11) {
       const bool valid =
           lead >= 0xC2 && lead <= 0xDF && cont >= 0x80 && cont <= 0xBF;
-      const std::string raw = absl::StrCat(
-          "/", std::string(1, static_cast<char>(lead)),
-          std::string(1, static_cast<char>(cont)));
+      const std::string raw =
+          absl::StrCat("/", std::string(1, static_cast<char>(lead)),
+                       std::string(1, static_cast<char>(cont)));
       const std::string enc = absl::StrFormat("/%%%02X%%%02X", lead, cont);
       if (valid) {
         EXPECT_EQ(NormalizePath(raw).value_or("err"), enc);
@@ -341,8 +351,8 @@ TEST(PathNormalizerTest, IdempotentOnEveryAcceptedInput) {
     if (!once.ok()) continue;
     ++checked;
     absl::StatusOr<std::string> twice = NormalizePath(*once);
-    ASSERT_TRUE(twice.ok()) << absl::CEscape(in) << " -> " << *once << ": "
-                            << twice.status();
+    ASSERT_TRUE(twice.ok())
+        << absl::CEscape(in) << " -> " << *once << ": " << twice.status();
     EXPECT_EQ(*twice, *once) << absl::CEscape(in);
     EXPECT_LE(once->size(), kMaxPathBytes);
     EXPECT_EQ((*once)[0], '/');
@@ -367,8 +377,8 @@ std::vector<std::string> AllAcceptedInputs() {
   for (int v = 0; v < 256; ++v) {
     all.push_back(absl::StrFormat("/a%%%02Xb", v));
     all.push_back(absl::StrFormat("/a%%%02xb/", v));
-    all.push_back(absl::StrCat("/a", std::string(1, static_cast<char>(v)),
-                               "b"));
+    all.push_back(
+        absl::StrCat("/a", std::string(1, static_cast<char>(v)), "b"));
   }
   return all;
 }

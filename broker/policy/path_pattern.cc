@@ -81,8 +81,8 @@ absl::StatusOr<PathPattern> PathPattern::Compile(absl::string_view pattern) {
         continue;
       }
       if (seg.find('*') != absl::string_view::npos) {
-        return Invalid(pattern, absl::StrCat(
-                                    "'*' inside the segment \"", seg,
+        return Invalid(pattern,
+                       absl::StrCat("'*' inside the segment \"", seg,
                                     "\"; '*' and '**' must be a whole "
                                     "segment (write a literal '*' as %2A)"));
       }

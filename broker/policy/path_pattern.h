@@ -60,9 +60,9 @@ class PathPattern {
   // two shortcuts are exact equivalents for the most common shapes (the
   // fuzzer checks all three against a naive matcher).
   enum class Kind {
-    kLiteral,     // no wildcard: path == literal_prefix_
-    kSubtree,     // "<literal>/**": path is literal_prefix_ or below it
-    kRegex,       // anything else: prefix pre-check, then RE2
+    kLiteral,  // no wildcard: path == literal_prefix_
+    kSubtree,  // "<literal>/**": path is literal_prefix_ or below it
+    kRegex,    // anything else: prefix pre-check, then RE2
   };
   Kind kind_ = Kind::kRegex;
   // Every matching path (trailing '/' removed) starts with literal_prefix_,

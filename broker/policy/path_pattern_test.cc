@@ -36,9 +36,18 @@ const std::vector<MatchCase>& MatchCases() {
       {"/v1/admin", "/v1/%61dmin", true},
       {"/v1/admin", "/v1/x/../admin", true},
       {"/v1/admin", "/v1//admin", true},
-      {"/v1/admin", "/v1/\xD0\xB0" "dmin", false},
-      {"/v1/admin", "/v1\xEF\xBC\x8F" "admin", false},
-      {"/v1/admin", "/v1\xE2\x88\x95" "admin", false},
+      {"/v1/admin",
+       "/v1/\xD0\xB0"
+       "dmin",
+       false},
+      {"/v1/admin",
+       "/v1\xEF\xBC\x8F"
+       "admin",
+       false},
+      {"/v1/admin",
+       "/v1\xE2\x88\x95"
+       "admin",
+       false},
       // Root.
       {"/", "/", true},
       {"/", "//", true},
@@ -49,7 +58,7 @@ const std::vector<MatchCase>& MatchCases() {
       {"/v1/*", "/v1", false},
       {"/v1/*", "/v1/", false},
       {"/v1/*", "/v1/x/y", false},
-      {"/v1/*", "/v1//x", true},  // collapses to /v1/x
+      {"/v1/*", "/v1//x", true},    // collapses to /v1/x
       {"/v1/*", "/v1/%2e", false},  // "/v1/" once normalized
       {"/v1/*", "/v1/...", true},
       {"/v1/*", "/v1/%20", true},

@@ -18,16 +18,19 @@ absl::Status RuleError(int index, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("rules[", index, "]: ", why));
 }
 
-// MethodBit gives each standard method (RFC 9110 and PATCH) its own bit, so
-// that Decide tests a rule's methods with one AND; 0 for any other method.
-uint32_t MethodBit(absl::string_view m) {
+// StandardMethodIndex numbers the standard methods so that each rule's
+// methods become a bit set and each method a shortlist of rules; -1 for any
+// other (extension) method.
+int StandardMethodIndex(absl::string_view m) {
   static constexpr absl::string_view kStandard[] = {
-      "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE",
-      "CONNECT"};
-  for (size_t i = 0; i < sizeof(kStandard) / sizeof(kStandard[0]); ++i) {
-    if (m == kStandard[i]) return uint32_t{1} << i;
+      "GET",    "HEAD",    "POST",  "PUT",    "PATCH",
+      "DELETE", "OPTIONS", "TRACE", "CONNECT"};
+  static_assert(sizeof(kStandard) / sizeof(kStandard[0]) == 9,
+                "kStandardMethods");
+  for (int i = 0; i < 9; ++i) {
+    if (m == kStandard[i]) return i;
   }
-  return 0;
+  return -1;
 }
 
 PolicyDecision Denied(latchkey::v1::ReasonCode code, std::string message) {
@@ -40,14 +43,23 @@ PolicyDecision Denied(latchkey::v1::ReasonCode code, std::string message) {
 
 }  // namespace
 
-bool PolicyEngine::CompiledRule::MatchesMethod(uint32_t method_bit,
-                                               absl::string_view method) const {
-  if (method_bit != 0) return (method_bits & method_bit) != 0;
-  if (any_method) return true;
-  for (const std::string& m : extension_methods) {
-    if (m == method) return true;
+const PolicyEngine::CompiledRule* PolicyEngine::RuleGroup::FirstMatch(
+    int method_index, absl::string_view method, absl::string_view path) const {
+  if (method_index >= 0) {
+    for (uint16_t i : by_method[method_index]) {
+      if (rules[i].pattern.Matches(path)) return &rules[i];
+    }
+    return nullptr;
   }
-  return false;
+  // Extension methods are rare: walk every rule of the group.
+  for (const CompiledRule& r : rules) {
+    bool method_ok = r.any_method;
+    for (const std::string& m : r.extension_methods) {
+      method_ok = method_ok || m == method;
+    }
+    if (method_ok && r.pattern.Matches(path)) return &r;
+  }
+  return nullptr;
 }
 
 absl::StatusOr<PolicyEngine> PolicyEngine::Compile(
@@ -67,8 +79,9 @@ absl::StatusOr<PolicyEngine> PolicyEngine::Compile(
                                        static_cast<int>(rule.effect())));
     }
     if (rule.methods().empty()) {
-      return RuleError(i, "no methods; list methods such as \"GET\", or "
-                          "\"*\" for any method");
+      return RuleError(i,
+                       "no methods; list methods such as \"GET\", or "
+                       "\"*\" for any method");
     }
     absl::StatusOr<PathPattern> pattern = PathPattern::Compile(rule.path());
     if (!pattern.ok()) return RuleError(i, pattern.status().message());
@@ -81,28 +94,34 @@ absl::StatusOr<PolicyEngine> PolicyEngine::Compile(
       if (!method.ok()) return RuleError(i, method.status().message());
       if (*method == "*") {
         compiled.any_method = true;
-        compiled.method_bits = ~uint32_t{0};
-      } else if (uint32_t bit = MethodBit(*method); bit != 0) {
-        compiled.method_bits |= bit;
+        compiled.standard_methods = ~uint32_t{0};
+      } else if (int m = StandardMethodIndex(*method); m >= 0) {
+        compiled.standard_methods |= uint32_t{1} << m;
       } else {
         compiled.extension_methods.push_back(*method);
       }
       methods.push_back(*std::move(method));
     }
-    compiled.text = absl::StrCat(
-        "rules[", i, "] ", deny ? "DENY " : "ALLOW ",
-        compiled.any_method ? "*" : absl::StrJoin(methods, ","), " ",
-        compiled.pattern.pattern());
+    compiled.text =
+        absl::StrCat("rules[", i, "] ", deny ? "DENY " : "ALLOW ",
+                     compiled.any_method ? "*" : absl::StrJoin(methods, ","),
+                     " ", compiled.pattern.pattern());
     if (deny) {
       compiled.message = absl::StrCat(
           "Denied by ", compiled.text,
           "; a deny rule overrides every allow rule, so this capability "
           "cannot make this request.");
-      engine.deny_rules_.push_back(std::move(compiled));
     } else {
       compiled.message = absl::StrCat("Allowed by ", compiled.text, ".");
-      engine.allow_rules_.push_back(std::move(compiled));
     }
+    RuleGroup& group = deny ? engine.deny_ : engine.allow_;
+    const auto position = static_cast<uint16_t>(group.rules.size());
+    for (int m = 0; m < kStandardMethods; ++m) {
+      if (compiled.standard_methods & (uint32_t{1} << m)) {
+        group.by_method[m].push_back(position);
+      }
+    }
+    group.rules.push_back(std::move(compiled));
   }
   return engine;
 }
@@ -113,29 +132,25 @@ PolicyDecision PolicyEngine::Decide(absl::string_view method,
     return Denied(latchkey::v1::REASON_INVALID_REQUEST,
                   absl::StrCat("Invalid request: ", s.message(), "."));
   }
-  const uint32_t method_bit = MethodBit(method);
+  const int method_index = StandardMethodIndex(method);
   // Every DENY is consulted before any ALLOW: an ALLOW listed earlier must
   // not shadow a DENY listed later.
-  for (const CompiledRule& r : deny_rules_) {
-    if (r.MatchesMethod(method_bit, method) &&
-        r.pattern.Matches(normalized_path)) {
-      PolicyDecision d = Denied(latchkey::v1::REASON_RULE_DENY, r.message);
-      d.rule_index = r.index;
-      d.rule = r.text;
-      return d;
-    }
+  if (const CompiledRule* r =
+          deny_.FirstMatch(method_index, method, normalized_path)) {
+    PolicyDecision d = Denied(latchkey::v1::REASON_RULE_DENY, r->message);
+    d.rule_index = r->index;
+    d.rule = r->text;
+    return d;
   }
-  for (const CompiledRule& r : allow_rules_) {
-    if (r.MatchesMethod(method_bit, method) &&
-        r.pattern.Matches(normalized_path)) {
-      PolicyDecision d;
-      d.allowed = true;
-      d.code = latchkey::v1::REASON_ALLOWED;
-      d.rule_index = r.index;
-      d.rule = r.text;
-      d.message = r.message;
-      return d;
-    }
+  if (const CompiledRule* r =
+          allow_.FirstMatch(method_index, method, normalized_path)) {
+    PolicyDecision d;
+    d.allowed = true;
+    d.code = latchkey::v1::REASON_ALLOWED;
+    d.rule_index = r->index;
+    d.rule = r->text;
+    d.message = r->message;
+    return d;
   }
   if (rule_count_ == 0) {
     return Denied(latchkey::v1::REASON_NO_RULE_MATCHED,

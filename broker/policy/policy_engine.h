@@ -21,6 +21,7 @@
 #ifndef LATCHKEY_BROKER_POLICY_POLICY_ENGINE_H_
 #define LATCHKEY_BROKER_POLICY_POLICY_ENGINE_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -82,29 +83,41 @@ class PolicyEngine {
   int rule_count() const { return rule_count_; }
 
  private:
+  // The standard methods (RFC 9110, plus PATCH) get their own index so
+  // Decide can go straight to the rules that name them.
+  static constexpr int kStandardMethods = 9;
+
   struct CompiledRule {
     explicit CompiledRule(PathPattern p) : pattern(std::move(p)) {}
 
     int index = 0;
-    // Standard methods as bits (see MethodBit in policy_engine.cc), so the
-    // method test for most rules is one AND; "*" sets every bit and
-    // any_method. Extension methods ("PURGE") are compared as strings.
-    uint32_t method_bits = 0;
     bool any_method = false;
-    std::vector<std::string> extension_methods;  // upper case
+    // Bit i set: the rule names standard method i ("*" sets them all).
+    uint32_t standard_methods = 0;
+    std::vector<std::string> extension_methods;  // upper case, e.g. "PURGE"
     PathPattern pattern;
     std::string text;     // "rules[2] DENY DELETE /v1/**"
     std::string message;  // precomputed PolicyDecision::message
+  };
 
-    // method_bit is MethodBit(method): nonzero for a standard method.
-    bool MatchesMethod(uint32_t method_bit, absl::string_view method) const;
+  // Rules of one effect, in rule order, with per-method shortlists.
+  struct RuleGroup {
+    std::vector<CompiledRule> rules;
+    // by_method[i]: indexes into `rules` of those that can match standard
+    // method i, in order; computed once so Decide skips the others.
+    std::array<std::vector<uint16_t>, kStandardMethods> by_method;
+
+    // FirstMatch returns the first rule matching the request, or null.
+    // method_index is StandardMethodIndex(method), -1 for an extension.
+    const CompiledRule* FirstMatch(int method_index, absl::string_view method,
+                                   absl::string_view path) const;
   };
 
   PolicyEngine() = default;
 
-  // In rule order, split by effect so Decide can check every DENY first.
-  std::vector<CompiledRule> deny_rules_;
-  std::vector<CompiledRule> allow_rules_;
+  // Split by effect so Decide can check every DENY before any ALLOW.
+  RuleGroup deny_;
+  RuleGroup allow_;
   int rule_count_ = 0;
 };
 

@@ -36,7 +36,8 @@ TEST(PolicyEngineTest, CompileErrorsNameTheRule) {
            {"ALLOW G/T /x", "rules[0]: method"},
            {"ALLOW GE* /x", "rules[0]: method"},
            {"ALLOW GET x", "rules[0]: path pattern"},
-           {"ALLOW GET /ok\nDENY GET /ok\nDENY GET /a*", "rules[2]: path pattern"},
+           {"ALLOW GET /ok\nDENY GET /ok\nDENY GET /a*",
+            "rules[2]: path pattern"},
            {"ALLOW GET /v1//x", "rules[0]: path pattern"},
            {"ALLOW GET /v1/%2F", "rules[0]: path pattern"},
            {"ALLOW GET /v1?x", "rules[0]: path pattern"},
@@ -119,8 +120,8 @@ TEST(PolicyEngineTest, NoRulesDeniesEverything) {
 
 // Engines are copied into per-capability maps and shared across threads.
 TEST(PolicyEngineTest, CopiesAndConcurrentUse) {
-  absl::StatusOr<PolicyEngine> e = PolicyEngine::Compile(
-      cases::RuleSetByName("github"));
+  absl::StatusOr<PolicyEngine> e =
+      PolicyEngine::Compile(cases::RuleSetByName("github"));
   ASSERT_TRUE(e.ok());
   const PolicyEngine copy = *e;
   std::vector<std::thread> threads;

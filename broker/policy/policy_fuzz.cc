@@ -71,8 +71,8 @@ using RuleList = google::protobuf::RepeatedPtrField<Rule>;
   std::fprintf(stderr,
                "policy_fuzz invariant broken: %s\n  method: \"%s\"\n  path: "
                "\"%s\"\n  %s\n",
-               what, absl::CEscape(method).c_str(),
-               absl::CEscape(path).c_str(), std::string(detail).c_str());
+               what, absl::CEscape(method).c_str(), absl::CEscape(path).c_str(),
+               std::string(detail).c_str());
   std::abort();
 }
 
@@ -81,7 +81,8 @@ using RuleList = google::protobuf::RepeatedPtrField<Rule>;
 RuleList ParseRuleLines(absl::string_view text) {
   RuleList rules;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    std::vector<absl::string_view> f = absl::StrSplit(line, absl::MaxSplits(' ', 2));
+    std::vector<absl::string_view> f =
+        absl::StrSplit(line, absl::MaxSplits(' ', 2));
     if (f.size() != 3) continue;
     Rule r;
     if (f[0] == "ALLOW") {
@@ -190,19 +191,20 @@ bool SameDecision(const PolicyDecision& a, const PolicyDecision& b) {
 
 void CheckCanonicalShape(absl::string_view method, absl::string_view raw,
                          absl::string_view n) {
-  if (n.empty() || n[0] != '/') Fail("output must start with '/'", method, raw, n);
+  if (n.empty() || n[0] != '/')
+    Fail("output must start with '/'", method, raw, n);
   if (n.size() > kMaxPathBytes) Fail("output over the limit", method, raw, n);
   for (char c : n) {
     if (static_cast<unsigned char>(c) <= 0x20 ||
         static_cast<unsigned char>(c) >= 0x7F || c == '\\' || c == '?' ||
         c == '#') {
-      Fail("output has a byte that must be refused or encoded", method, raw,
-           n);
+      Fail("output has a byte that must be refused or encoded", method, raw, n);
     }
   }
   if (absl::StrContains(n, "//")) Fail("output has '//'", method, raw, n);
   for (absl::string_view seg : Segments(n)) {
-    if (seg == "." || seg == "..") Fail("output has a dot segment", method, raw, n);
+    if (seg == "." || seg == "..")
+      Fail("output has a dot segment", method, raw, n);
   }
 }
 
@@ -246,8 +248,8 @@ void RunOne(const uint8_t* data, size_t size) {
       if (!PolicyEngine::Compile(one).ok()) some_rule_bad = true;
     }
     if (!some_rule_bad) {
-      Fail("Compile refused a rule list whose rules compile one by one",
-           method, raw, engine.status().ToString());
+      Fail("Compile refused a rule list whose rules compile one by one", method,
+           raw, engine.status().ToString());
     }
     rules.Clear();
     engine = PolicyEngine::Compile(rules);
@@ -255,7 +257,9 @@ void RunOne(const uint8_t* data, size_t size) {
   std::vector<std::string> canonical;
   for (const Rule& r : rules) {
     absl::StatusOr<PathPattern> p = PathPattern::Compile(r.path());
-    if (!p.ok()) Fail("engine accepted a pattern PathPattern refuses", method, raw, r.path());
+    if (!p.ok())
+      Fail("engine accepted a pattern PathPattern refuses", method, raw,
+           r.path());
     canonical.push_back(p->pattern());
   }
 
@@ -276,13 +280,18 @@ void RunOne(const uint8_t* data, size_t size) {
   // 1. Fixed point and shape.
   CheckCanonicalShape(method, raw, *n);
   absl::StatusOr<std::string> n2 = NormalizePath(*n);
-  if (!n2.ok()) Fail("normalized path refused when normalized again", method, raw, n2.status().ToString());
-  if (*n2 != *n) Fail("NormalizePath is not idempotent", method, raw, *n + " -> " + *n2);
+  if (!n2.ok())
+    Fail("normalized path refused when normalized again", method, raw,
+         n2.status().ToString());
+  if (*n2 != *n)
+    Fail("NormalizePath is not idempotent", method, raw, *n + " -> " + *n2);
 
   // 2. Same decision on the re-normalized path.
   const PolicyDecision d = engine->Decide(method, *n);
   const PolicyDecision d2 = engine->Decide(method, *n2);
-  if (!SameDecision(d, d2)) Fail("decision changed after re-normalizing", method, raw, d.rule + " vs " + d2.rule);
+  if (!SameDecision(d, d2))
+    Fail("decision changed after re-normalizing", method, raw,
+         d.rule + " vs " + d2.rule);
 
   // 3. CheckRequest is normalize + Decide.
   if (!SameDecision(checked, d) || checked.normalized_path != *n) {
@@ -300,8 +309,8 @@ void RunOne(const uint8_t* data, size_t size) {
       ref.rule_index != d.rule_index) {
     Fail("Decide disagrees with the reference", method, raw,
          absl::StrCat("engine: ", d.rule_index, " ",
-                      latchkey::v1::ReasonCode_Name(d.code), "; reference: ",
-                      ref.rule_index, " ",
+                      latchkey::v1::ReasonCode_Name(d.code),
+                      "; reference: ", ref.rule_index, " ",
                       latchkey::v1::ReasonCode_Name(ref.code)));
   }
 

@@ -47,8 +47,8 @@ TEST_P(PolicyTableTest, Decides) {
   EXPECT_EQ(d.rule_index, c.rule_index) << d.rule;
   EXPECT_FALSE(d.message.empty());
   if (c.rule_index >= 0) {
-    EXPECT_TRUE(absl::StartsWith(d.rule, absl::StrCat("rules[", c.rule_index,
-                                                      "] ")))
+    EXPECT_TRUE(
+        absl::StartsWith(d.rule, absl::StrCat("rules[", c.rule_index, "] ")))
         << d.rule;
   } else {
     EXPECT_EQ(d.rule, "");

@@ -163,12 +163,14 @@ std::vector<PolicyCase> BuildCases() {
   t.Add("non_hex_escape", "GET", "/v1/%zz", kRejected);
   t.Add("percent_percent", "GET", "/v1/%%32%46", kRejected);
   t.Add("iis_u_escape", "GET", "/v1/%u002e%u002e/admin", kRejected);
-  t.Add("double_encoded_slash_kept", "GET", "/v1/%252F", Allow(0),
-        "/v1/%252F");
+  t.Add("double_encoded_slash_kept", "GET", "/v1/%252F", Allow(0), "/v1/%252F");
   t.Add("double_encoded_dots_kept", "GET", "/v1/%252e%252e/admin", Allow(0),
         "/v1/%252e%252e/admin");
   t.Add("overlong_slash_enc", "GET", "/v1/%C0%AFadmin", kRejected);
-  t.Add("overlong_slash_raw", "GET", "/v1/\xC0\xAF" "admin", kRejected);
+  t.Add("overlong_slash_raw", "GET",
+        "/v1/\xC0\xAF"
+        "admin",
+        kRejected);
   t.Add("overlong_dots_enc", "GET", "/v1/%C0%AE%C0%AE/admin", kRejected);
   t.Add("overlong_dots_raw", "GET", "/v1/\xC0\xAE\xC0\xAE/admin", kRejected);
   t.Add("overlong_slash_3byte", "GET", "/v1/%E0%80%AF", kRejected);
@@ -186,16 +188,26 @@ std::vector<PolicyCase> BuildCases() {
   t.Add("utf8_lower_hex", "GET", "/v1/caf%c3%a9", Allow(0), "/v1/caf%C3%A9");
   t.Add("utf8_raw_and_encoded_mixed", "GET", "/v1/caf\xC3%A9", Allow(0),
         "/v1/caf%C3%A9");
-  t.Add("fullwidth_solidus_in_prefix", "GET", "/v1\xEF\xBC\x8F" "admin",
+  t.Add("fullwidth_solidus_in_prefix", "GET",
+        "/v1\xEF\xBC\x8F"
+        "admin",
         kNoMatch, "/v1%EF%BC%8Fadmin");
-  t.Add("division_slash_in_prefix", "GET", "/v1\xE2\x88\x95" "admin",
+  t.Add("division_slash_in_prefix", "GET",
+        "/v1\xE2\x88\x95"
+        "admin",
         kNoMatch, "/v1%E2%88%95admin");
-  t.Add("division_slash_not_admin", "GET", "/v1/\xE2\x88\x95" "admin",
+  t.Add("division_slash_not_admin", "GET",
+        "/v1/\xE2\x88\x95"
+        "admin",
         Allow(0), "/v1/%E2%88%95admin");
-  t.Add("fullwidth_solidus_not_admin", "GET", "/v1/\xEF\xBC\x8F" "admin",
+  t.Add("fullwidth_solidus_not_admin", "GET",
+        "/v1/\xEF\xBC\x8F"
+        "admin",
         Allow(0), "/v1/%EF%BC%8Fadmin");
-  t.Add("cyrillic_a_not_admin", "GET", "/v1/\xD0\xB0" "dmin", Allow(0),
-        "/v1/%D0%B0dmin");
+  t.Add("cyrillic_a_not_admin", "GET",
+        "/v1/\xD0\xB0"
+        "dmin",
+        Allow(0), "/v1/%D0%B0dmin");
   t.Add("fullwidth_dots_not_dotdot", "GET",
         "/v1/\xEF\xBC\x8E\xEF\xBC\x8E/admin", Allow(0),
         "/v1/%EF%BC%8E%EF%BC%8E/admin");
@@ -242,10 +254,19 @@ std::vector<PolicyCase> BuildCases() {
   t.Set("admin_literal");
   t.Add("literal", "GET", "/v1/admin", Allow(0));
   t.Add("literal_trailing", "GET", "/v1/admin/", Allow(0), "/v1/admin/");
-  t.Add("cyrillic_a", "GET", "/v1/\xD0\xB0" "dmin", kNoMatch);
+  t.Add("cyrillic_a", "GET",
+        "/v1/\xD0\xB0"
+        "dmin",
+        kNoMatch);
   t.Add("cyrillic_a_encoded", "GET", "/v1/%D0%B0dmin", kNoMatch);
-  t.Add("fullwidth_a", "GET", "/v1/\xEF\xBD\x81" "dmin", kNoMatch);
-  t.Add("greek_alpha", "GET", "/v1/\xCE\xB1" "dmin", kNoMatch);
+  t.Add("fullwidth_a", "GET",
+        "/v1/\xEF\xBD\x81"
+        "dmin",
+        kNoMatch);
+  t.Add("greek_alpha", "GET",
+        "/v1/\xCE\xB1"
+        "dmin",
+        kNoMatch);
   t.Add("literal_case", "GET", "/v1/Admin", kNoMatch);
   t.Add("literal_child", "GET", "/v1/admin/x", kNoMatch);
   t.Add("literal_longer", "GET", "/v1/admins", kNoMatch);
@@ -256,8 +277,7 @@ std::vector<PolicyCase> BuildCases() {
   t.Add("star_collapsed", "GET", "/v1/public//x", Allow(1), "/v1/public/x");
   t.Add("star_trailing", "GET", "/v1/public/x/", Allow(1));
   t.Add("star_enc_dot", "GET", "/v1/public/%2e", kNoMatch, "/v1/public/");
-  t.Add("star_dotdot_back", "GET", "/v1/public/x/..", kNoMatch,
-        "/v1/public/");
+  t.Add("star_dotdot_back", "GET", "/v1/public/x/..", kNoMatch, "/v1/public/");
   t.Add("star_dotdot_up", "GET", "/v1/public/..", kNoMatch, "/v1/");
   t.Add("star_matches_encoded", "GET", "/v1/public/a%20b", Allow(1));
 
@@ -267,8 +287,10 @@ std::vector<PolicyCase> BuildCases() {
   t.Add("denied", "GET", "/v1/admin", Deny(0));
   t.Add("denied_child", "GET", "/v1/admin/x", Deny(1));
   t.Add("denied_trailing_first", "POST", "/v1/admin/", Deny(0));
-  t.Add("cyrillic_is_other_resource", "GET", "/v1/\xD0\xB0" "dmin", Allow(2),
-        "/v1/%D0%B0dmin");
+  t.Add("cyrillic_is_other_resource", "GET",
+        "/v1/\xD0\xB0"
+        "dmin",
+        Allow(2), "/v1/%D0%B0dmin");
   t.Add("star_allow", "GET", "/v1/users", Allow(2));
   t.Add("dstar_allow", "GET", "/v1/users/1", Allow(3));
   t.Add("enc_slash_after_admin", "GET", "/v1/admin%2F", kRejected);
@@ -367,8 +389,7 @@ std::vector<PolicyCase> BuildCases() {
   t.Add("pattern_slash_path_slash", "GET", "/v1/users/", Allow(0),
         "/v1/users/");
   t.Add("double_trailing", "GET", "/v1/users//", Allow(0), "/v1/users/");
-  t.Add("pattern_none_path_slash", "GET", "/v1/items/", Allow(1),
-        "/v1/items/");
+  t.Add("pattern_none_path_slash", "GET", "/v1/items/", Allow(1), "/v1/items/");
   t.Add("deny_slash_path_none", "GET", "/v1/items/secret", Deny(2));
   t.Add("deny_slash_path_slash", "GET", "/v1/items/secret/", Deny(2));
   t.Add("deny_final_dot", "GET", "/v1/items/secret/.", Deny(2),
@@ -392,8 +413,8 @@ std::vector<PolicyCase> BuildCases() {
   t.Add("users_unlisted", "GET", "/users", kNoMatch);
   t.Add("dotdot_to_hooks", "GET", "/repos/o/r/issues/1/../../hooks", Deny(4),
         "/repos/o/r/hooks");
-  t.Add("enc_dotdot_to_hooks", "GET", "/repos/o/r/issues/%2e%2e/hooks",
-        Deny(4), "/repos/o/r/hooks");
+  t.Add("enc_dotdot_to_hooks", "GET", "/repos/o/r/issues/%2e%2e/hooks", Deny(4),
+        "/repos/o/r/hooks");
   t.Add("enc_slash_repo", "GET", "/repos/o/r%2Fhooks", kRejected);
   t.Add("enc_slash_chain", "GET", "/repos/o/r/issues/1/%2e%2e%2f..%2fhooks",
         kRejected);
@@ -544,8 +565,7 @@ google::protobuf::RepeatedPtrField<Rule> ParseRules(absl::string_view text) {
   return rules;
 }
 
-google::protobuf::RepeatedPtrField<Rule> RuleSetByName(
-    absl::string_view name) {
+google::protobuf::RepeatedPtrField<Rule> RuleSetByName(absl::string_view name) {
   for (const auto& [set_name, text] : RuleSets()) {
     if (set_name == name) return ParseRules(text);
   }
