@@ -131,7 +131,13 @@ absl::StatusOr<std::unique_ptr<UdsServer>> UdsServer::Start(
   if (options.reflection) {
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   }
+  auto calls = std::make_unique<InFlightCalls>();
   grpc::ServerBuilder builder;
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(calls->Factory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
   builder.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
   for (grpc::Service* service : services) builder.RegisterService(service);
@@ -141,8 +147,9 @@ absl::StatusOr<std::unique_ptr<UdsServer>> UdsServer::Start(
     ::close(wake_fd);
     return absl::InternalError("gRPC server failed to start");
   }
-  std::unique_ptr<UdsServer> uds(new UdsServer(
-      options, listen_fd, wake_fd, owns_socket_file, std::move(server)));
+  std::unique_ptr<UdsServer> uds(
+      new UdsServer(options, listen_fd, wake_fd, owns_socket_file,
+                    std::move(calls), std::move(server)));
   uds->accept_thread_ = std::thread([raw = uds.get()] { raw->AcceptLoop(); });
   LogInfo("listening", {{"socket", options.socket_path},
                         {"activated", owns_socket_file ? "no" : "systemd"}});
@@ -151,11 +158,13 @@ absl::StatusOr<std::unique_ptr<UdsServer>> UdsServer::Start(
 
 UdsServer::UdsServer(const UdsServerOptions& options, int listen_fd,
                      int wake_fd, bool owns_socket_file,
+                     std::unique_ptr<InFlightCalls> calls,
                      std::unique_ptr<grpc::Server> server)
     : options_(options),
       listen_fd_(listen_fd),
       wake_fd_(wake_fd),
       owns_socket_file_(owns_socket_file),
+      calls_(std::move(calls)),
       server_(std::move(server)) {}
 
 UdsServer::~UdsServer() { Shutdown(); }
@@ -210,8 +219,11 @@ void UdsServer::Shutdown(absl::Duration grace) {
   if (accept_thread_.joinable()) accept_thread_.join();
   ::close(listen_fd_);
   if (owns_socket_file_) ::unlink(options_.socket_path.c_str());
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    absl::ToChronoMilliseconds(grace));
+  // Let calls in progress finish (up to `grace`), then shut down at once:
+  // idle client connections must not hold the stop up.
+  bool idle = calls_->WaitForIdle(grace);
+  server_->Shutdown(std::chrono::system_clock::now());
+  if (!idle) LogWarning("calls_cancelled_at_shutdown");
   server_->Wait();
   ::close(wake_fd_);
   LogInfo("stopped", {{"socket", options_.socket_path}});

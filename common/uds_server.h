@@ -21,6 +21,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
+#include "common/in_flight_calls.h"
 #include "common/peer_guard.h"
 
 namespace latchkey {
@@ -57,13 +58,15 @@ class UdsServer {
 
  private:
   UdsServer(const UdsServerOptions& options, int listen_fd, int wake_fd,
-            bool owns_socket_file, std::unique_ptr<grpc::Server> server);
+            bool owns_socket_file, std::unique_ptr<InFlightCalls> calls,
+            std::unique_ptr<grpc::Server> server);
   void AcceptLoop();
 
   const UdsServerOptions options_;
   const int listen_fd_;
   const int wake_fd_;  // eventfd that interrupts the accept loop.
   const bool owns_socket_file_;
+  std::unique_ptr<InFlightCalls> calls_;  // Outlives server_.
   std::unique_ptr<grpc::Server> server_;
   std::thread accept_thread_;
   std::atomic<bool> stopped_{false};

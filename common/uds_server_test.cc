@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "common/peer_guard.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "proto/audit.grpc.pb.h"
 
@@ -158,6 +159,31 @@ TEST(ParseUidListTest, NumbersAndNames) {
   ASSERT_TRUE(uids.ok());
   EXPECT_EQ(*uids, (std::vector<uid_t>{0, 1000, 0}));
   EXPECT_FALSE(ParseUidList("no-such-user-xyz").ok());
+}
+
+}  // namespace
+}  // namespace latchkey
+
+namespace latchkey {
+namespace {
+
+TEST_F(UdsServerTest, ShutdownDoesNotWaitForIdleClientConnections) {
+  PeerGuard guard;
+  guard.AllowUids("writer", {getuid()});
+  guard.Permit(kAppend, "writer");
+  EchoUidService service(&guard);
+  auto server = UdsServer::Start({socket_path_, 0660, &guard, false},
+                                 {&service});
+  ASSERT_TRUE(server.ok());
+  // A client that keeps its channel open, as the broker does.
+  auto channel = CreateUdsChannel(socket_path_);
+  auto stub = v1::AuditAppend::NewStub(channel);
+  grpc::ClientContext context;
+  v1::AppendResponse response;
+  ASSERT_TRUE(stub->Append(&context, v1::AppendRequest(), &response).ok());
+  absl::Time start = absl::Now();
+  (*server)->Shutdown(absl::Seconds(5));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
 }
 
 }  // namespace
