@@ -143,7 +143,10 @@ cmd_test() {
   cmd_deps
   install_packages "${TEST_PACKAGES[@]}"
   local rc=0
-  bazel test //... --test_output=errors --test_summary=terse "$@" || rc=$?
+  # --nocache_test_results: run every test now, even when the disk cache
+  # holds a result for the same inputs.
+  bazel test //... --nocache_test_results --test_output=errors \
+    --test_summary=terse "$@" || rc=$?
   python3 tests/summarize_results.py "$rc"
 }
 

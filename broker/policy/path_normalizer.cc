@@ -168,7 +168,7 @@ absl::Status ResolveSegment(std::string* out, size_t seg_begin,
       // Clamping ("/../x" -> "/x") would hide an attempt to leave the API
       // prefix; refusing it tells the model its path is wrong.
       return Reject(absl::StrCat(
-          "'..' at byte ", raw_offset,
+          "'..' segment ending at byte ", raw_offset,
           " would go above the root '/'; remove the '..' segments"));
     }
     out->resize(out->rfind('/'));

@@ -109,6 +109,28 @@ TEST(PolicyEngineTest, RuleTextAndMessages) {
   EXPECT_EQ(d.normalized_path, "/v1/b");
 }
 
+// Extension methods are not in the per-method shortlists; they take the
+// slower path through every rule and must still follow deny-wins.
+TEST(PolicyEngineTest, ExtensionMethods) {
+  absl::StatusOr<PolicyEngine> e = PolicyEngine::Compile(
+      ParseRules("ALLOW purge,GET /x/**\nDENY PURGE /x/locked\n"
+                 "ALLOW * /y\nDENY * /y/z"));
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->Decide("PURGE", "/x/a").rule_index, 0);
+  EXPECT_TRUE(e->Decide("PURGE", "/x/a").allowed);
+  EXPECT_EQ(e->Decide("PURGE", "/x/locked").code,
+            latchkey::v1::REASON_RULE_DENY);
+  EXPECT_EQ(e->Decide("PURGE", "/x/locked").rule_index, 1);
+  EXPECT_EQ(e->Decide("GET", "/x/locked").rule_index, 0);
+  EXPECT_EQ(e->Decide("MKCOL", "/x/a").code,
+            latchkey::v1::REASON_NO_RULE_MATCHED);
+  EXPECT_EQ(e->Decide("MKCOL", "/y").rule_index, 2);
+  EXPECT_EQ(e->Decide("MKCOL", "/y/z").rule_index, 3);
+  EXPECT_EQ(e->Decide("PURGE", "/y/z").code, latchkey::v1::REASON_RULE_DENY);
+  EXPECT_EQ(e->Decide("CONNECT", "/y/z").rule_index, 3);
+  EXPECT_EQ(e->Decide("CONNECT", "/y").rule_index, 2);
+}
+
 TEST(PolicyEngineTest, NoRulesDeniesEverything) {
   absl::StatusOr<PolicyEngine> e = PolicyEngine::Compile({});
   ASSERT_TRUE(e.ok());
