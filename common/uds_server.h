@@ -34,7 +34,10 @@ struct UdsServerOptions {
   // guard is consulted at accept time to log unknown peers; it must
   // outlive the server.
   const PeerGuard* guard = nullptr;
-  // reflection enables gRPC server reflection (admin sockets).
+  // reflection makes sure gRPC server reflection is initialized. Note that
+  // Debian's libgrpc++_reflection also registers itself when it is loaded,
+  // so every socket of a daemon that links it answers reflection; each
+  // socket only serves (and so only lists) its own services.
   bool reflection = false;
 };
 
