@@ -154,7 +154,10 @@ cmd_bench() {
   cmd_deps
   install_packages "${TEST_PACKAGES[@]}"
   bazel build -c opt //bench:stack_bench //tests:stack_binaries >/dev/null 2>&1
-  bazel run -c opt //bench:stack_bench -- --seconds="${1:-5}"
+  # Once with durable state on disk (what production pays: one fsync per
+  # audit batch), once on tmpfs to show what the hops cost without it.
+  bazel run -c opt //bench:stack_bench -- --seconds="${1:-5}" --state_base=/tmp
+  bazel run -c opt //bench:stack_bench -- --seconds="${1:-5}" --state_base=/dev/shm
 }
 
 cmd_fuzz() {

@@ -93,8 +93,10 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> Stack::StartMcp(
 }
 
 absl::Status Stack::StartAll(const StackOptions& options) {
-  char templ[] = "/tmp/lk-XXXXXX";
-  if (mkdtemp(templ) == nullptr) return absl::InternalError("mkdtemp failed");
+  std::string templ = options.base_dir + "/lk-XXXXXX";
+  if (mkdtemp(templ.data()) == nullptr) {
+    return absl::InternalError("mkdtemp failed in " + options.base_dir);
+  }
   dir_ = templ;
   mkdir((dir_ + "/state").c_str(), 0700);
 

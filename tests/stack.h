@@ -21,6 +21,9 @@ struct StackOptions {
   // upstream (for example nginx in the benchmark).
   std::string upstream_origin;
   bool start_mcp = true;
+  // base_dir holds the stack's temporary directory (state and sockets).
+  // The benchmark uses /dev/shm to separate fsync cost from the rest.
+  std::string base_dir = "/tmp";
 };
 
 class Stack {
