@@ -33,8 +33,8 @@ absl::Status Assign(absl::StatusOr<T> result, T* response) {
 void ConfigureVaultPermissions(PeerGuard* guard) {
   guard->Permit("/latchkey.v1.VaultEgress/Execute", "broker");
   for (const char* method :
-       {"GetStatus", "Init", "Unseal", "Seal", "PutSecret",
-        "GetSecretMetadata", "ListSecrets", "DeleteSecret"}) {
+       {"GetStatus", "Init", "Unseal", "Seal", "PutSecret", "GetSecretMetadata",
+        "ListSecrets", "DeleteSecret", "Rekey", "RotateKeyring"}) {
     guard->Permit(absl::StrCat(kService, method), "operator");
   }
 }
@@ -53,20 +53,33 @@ grpc::Status AdminService::Init(grpc::ServerContext* context,
                                 v1::InitResponse* response) {
   return Authorized(guard_, context, "Init", [&](const PeerCredentials& peer) {
     LogInfo("init_requested", {{"uid", absl::StrCat(peer.uid)}});
-    return Assign(core_->Init(*request), response);
+    absl::Status status = Assign(core_->Init(*request), response);
+    // The passphrase arrived in a protobuf string; wipe our copy of it.
+    // The unseal keys in `response` are serialized by gRPC after this
+    // returns and freed with the reply (they leave exactly once).
+    CleanseString(const_cast<v1::InitRequest*>(request)->mutable_passphrase());
+    return status;
   });
 }
 
 grpc::Status AdminService::Unseal(grpc::ServerContext* context,
                                   const v1::UnsealRequest* request,
                                   v1::VaultStatus* response) {
-  return Authorized(guard_, context, "Unseal", [&](const PeerCredentials& peer) {
-    LogInfo("unseal_requested", {{"uid", absl::StrCat(peer.uid)}});
-    absl::Status status = Assign(core_->Unseal(*request), response);
-    // The key share arrived in a protobuf string; wipe our copy of it.
-    CleanseString(const_cast<v1::UnsealRequest*>(request)->mutable_key());
-    return status;
-  });
+  return Authorized(
+      guard_, context, "Unseal", [&](const PeerCredentials& peer) {
+        LogInfo("unseal_requested", {{"uid", absl::StrCat(peer.uid)}});
+        absl::Status status = Assign(core_->Unseal(*request), response);
+        // The key share arrived in a protobuf string; wipe our copy of it.
+        CleanseString(const_cast<v1::UnsealRequest*>(request)->mutable_key());
+        CleanseString(
+            const_cast<v1::UnsealRequest*>(request)->mutable_passphrase());
+        LogInfo("unseal_result",
+                {{"uid", absl::StrCat(peer.uid)},
+                 {"result", status.ok() ? "ok" : status.ToString()},
+                 {"sealed", response->sealed() ? "yes" : "no"},
+                 {"progress", absl::StrCat(response->progress())}});
+        return status;
+      });
 }
 
 grpc::Status AdminService::Seal(grpc::ServerContext* context,
@@ -82,27 +95,25 @@ grpc::Status AdminService::Seal(grpc::ServerContext* context,
 grpc::Status AdminService::PutSecret(grpc::ServerContext* context,
                                      const v1::PutSecretRequest* request,
                                      v1::SecretMetadata* response) {
-  return Authorized(guard_, context, "PutSecret",
-                    [&](const PeerCredentials& peer) {
-                      absl::Status status =
-                          Assign(core_->PutSecret(*request), response);
-                      CleanseString(const_cast<v1::PutSecretRequest*>(request)
-                                        ->mutable_value());
-                      LogInfo("put_secret", {{"uid", absl::StrCat(peer.uid)},
-                                             {"secret_id", request->id()},
-                                             {"result", status.ToString()}});
-                      return status;
-                    });
+  return Authorized(
+      guard_, context, "PutSecret", [&](const PeerCredentials& peer) {
+        absl::Status status = Assign(core_->PutSecret(*request), response);
+        CleanseString(
+            const_cast<v1::PutSecretRequest*>(request)->mutable_value());
+        LogInfo("put_secret", {{"uid", absl::StrCat(peer.uid)},
+                               {"secret_id", request->id()},
+                               {"result", status.ToString()}});
+        return status;
+      });
 }
 
 grpc::Status AdminService::GetSecretMetadata(
     grpc::ServerContext* context, const v1::GetSecretMetadataRequest* request,
     v1::SecretMetadata* response) {
-  return Authorized(guard_, context, "GetSecretMetadata",
-                    [&](const PeerCredentials&) {
-                      return Assign(core_->GetSecretMetadata(request->id()),
-                                    response);
-                    });
+  return Authorized(
+      guard_, context, "GetSecretMetadata", [&](const PeerCredentials&) {
+        return Assign(core_->GetSecretMetadata(request->id()), response);
+      });
 }
 
 grpc::Status AdminService::ListSecrets(grpc::ServerContext* context,
@@ -114,16 +125,41 @@ grpc::Status AdminService::ListSecrets(grpc::ServerContext* context,
                     });
 }
 
-grpc::Status AdminService::DeleteSecret(
-    grpc::ServerContext* context, const v1::DeleteSecretRequest* request,
-    v1::DeleteSecretResponse* response) {
-  return Authorized(guard_, context, "DeleteSecret",
-                    [&](const PeerCredentials& peer) {
-                      LogInfo("delete_secret", {{"uid", absl::StrCat(peer.uid)},
-                                                {"secret_id", request->id()}});
-                      return Assign(core_->DeleteSecret(request->id()),
-                                    response);
-                    });
+grpc::Status AdminService::DeleteSecret(grpc::ServerContext* context,
+                                        const v1::DeleteSecretRequest* request,
+                                        v1::DeleteSecretResponse* response) {
+  return Authorized(
+      guard_, context, "DeleteSecret", [&](const PeerCredentials& peer) {
+        LogInfo("delete_secret", {{"uid", absl::StrCat(peer.uid)},
+                                  {"secret_id", request->id()}});
+        return Assign(core_->DeleteSecret(request->id()), response);
+      });
+}
+
+grpc::Status AdminService::Rekey(grpc::ServerContext* context,
+                                 const v1::RekeyRequest* request,
+                                 v1::RekeyResponse* response) {
+  return Authorized(guard_, context, "Rekey", [&](const PeerCredentials& peer) {
+    absl::Status status = Assign(core_->Rekey(*request), response);
+    auto* mutable_request = const_cast<v1::RekeyRequest*>(request);
+    CleanseString(mutable_request->mutable_key());
+    CleanseString(mutable_request->mutable_passphrase());
+    CleanseString(mutable_request->mutable_new_passphrase());
+    LogInfo("rekey", {{"uid", absl::StrCat(peer.uid)},
+                      {"result", status.ok() ? "ok" : status.ToString()},
+                      {"complete", response->complete() ? "yes" : "no"}});
+    return status;
+  });
+}
+
+grpc::Status AdminService::RotateKeyring(grpc::ServerContext* context,
+                                         const v1::RotateKeyringRequest*,
+                                         v1::RotateKeyringResponse* response) {
+  return Authorized(
+      guard_, context, "RotateKeyring", [&](const PeerCredentials& peer) {
+        LogInfo("rotate_keyring_requested", {{"uid", absl::StrCat(peer.uid)}});
+        return Assign(core_->RotateKeyring(), response);
+      });
 }
 
 }  // namespace latchkey::vault

@@ -38,6 +38,12 @@ class AdminService final : public v1::VaultAdmin::Service {
   grpc::Status DeleteSecret(grpc::ServerContext* context,
                             const v1::DeleteSecretRequest* request,
                             v1::DeleteSecretResponse* response) override;
+  grpc::Status Rekey(grpc::ServerContext* context,
+                     const v1::RekeyRequest* request,
+                     v1::RekeyResponse* response) override;
+  grpc::Status RotateKeyring(grpc::ServerContext* context,
+                             const v1::RotateKeyringRequest* request,
+                             v1::RotateKeyringResponse* response) override;
 
  private:
   VaultCore* core_;

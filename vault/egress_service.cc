@@ -14,6 +14,22 @@
 #include "vault/auth_scheme.h"
 #include "vault/response_scrubber.h"
 
+// Secret-bearing buffers during one Execute, and how long each lives:
+//  - the decrypted secret: VaultCore::UseSecret's SecureBuffer, alive only
+//    while the lambda below runs, zeroized when UseSecret returns.
+//  - the credential header / query values built by the AuthScheme:
+//    SecureBuffers in `outgoing`, destroyed (zeroized) when the lambda
+//    returns.
+//  - the scrubber's search forms (raw, base64, hex, percent-encoded):
+//    SecureBuffers in `scrubber`, destroyed at the end of the lambda.
+//  - UpstreamClient's header lines and URL: std::strings with reserved
+//    capacity, cleansed right after the call; the curl_slist copies are
+//    cleansed before curl frees them (see upstream_client.cc).
+//  - copies we do not control: libcurl's internal copy of the URL for
+//    query-parameter auth, and OpenSSL's TLS record buffers; both are
+//    freed at the end of the transfer without our zeroization.
+// If the vault is sealed while the upstream call runs, UseSecret fails
+// with FAILED_PRECONDITION and the response built below is discarded.
 namespace latchkey::vault {
 namespace {
 

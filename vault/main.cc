@@ -1,5 +1,6 @@
 // latchkey-vault: the sealed secret store and the only process that makes
 // credentialed upstream calls. main() only wires the pieces together.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -17,6 +18,7 @@
 #include "vault/egress_service.h"
 #include "vault/process_hardening.h"
 #include "vault/secret_store.h"
+#include "vault/unseal_credential.h"
 #include "vault/upstream_client.h"
 #include "vault/vault_core.h"
 
@@ -28,6 +30,10 @@ ABSL_FLAG(std::string, broker_uids, "",
           "uids/users allowed to call VaultEgress (default: own uid)");
 ABSL_FLAG(std::string, operator_uids, "",
           "uids/users allowed to call VaultAdmin (default: own uid)");
+ABSL_FLAG(std::string, unseal_credential, "",
+          "unseal at start-up from the systemd credential of this NAME "
+          "($CREDENTIALS_DIRECTORY/NAME, from LoadCredentialEncrypted=); "
+          "for vaults initialized with UNSEAL_METHOD_SYSTEMD_CREDENTIAL");
 
 namespace {
 
@@ -56,6 +62,8 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   latchkey::SetLogComponent("vault");
   latchkey::BlockTerminationSignals();
+  // Everything the vault creates (database, WAL, socket dir) is private.
+  ::umask(077);
 
   absl::Status hardened = latchkey::vault::HardenVaultProcess();
   if (!hardened.ok()) return Fail(hardened);
@@ -76,6 +84,22 @@ int main(int argc, char** argv) {
   latchkey::vault::ConfigureVaultPermissions(&guard);
 
   latchkey::vault::VaultCore core(std::move(*store));
+  const std::string credential = absl::GetFlag(FLAGS_unseal_credential);
+  if (!credential.empty()) {
+    if (!core.Status().initialized()) {
+      latchkey::LogWarning(
+          "unseal_credential_skipped",
+          {{"why", "vault is not initialized; run Init with "
+                   "UNSEAL_METHOD_SYSTEMD_CREDENTIAL, provision the key, "
+                   "restart"}});
+    } else {
+      // root_key: moved into the core (or zeroized on failure).
+      auto root_key = latchkey::vault::ReadRootKeyCredential(credential);
+      if (!root_key.ok()) return Fail(root_key.status());
+      auto unsealed = core.UnsealWithRootKey(std::move(*root_key));
+      if (!unsealed.ok()) return Fail(unsealed.status());
+    }
+  }
   latchkey::vault::UpstreamClient upstream;
   latchkey::vault::EgressService egress(&core, &upstream, &guard);
   latchkey::vault::AdminService admin(&core, &guard);

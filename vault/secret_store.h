@@ -6,6 +6,7 @@
 #define LATCHKEY_VAULT_SECRET_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,9 +25,9 @@ struct KeyringRow {
 struct SecretRow {
   std::string id;
   uint32_t version = 0;
-  uint32_t term = 0;          // keyring term that sealed the value.
-  std::string metadata;       // serialized v1::SecretMetadata (authenticated).
-  std::string sealed_value;   // AES-GCM of the value under the data key.
+  uint32_t term = 0;         // keyring term that sealed the value.
+  std::string metadata;      // serialized v1::SecretMetadata (authenticated).
+  std::string sealed_value;  // AES-GCM of the value under the data key.
 };
 
 class SecretStore {
@@ -36,11 +37,22 @@ class SecretStore {
   // Meta holds small settings such as the seal configuration.
   virtual absl::StatusOr<std::optional<std::string>> GetMeta(
       absl::string_view key) = 0;
-  // Initialize writes the seal configuration and the first keyring term in
-  // one transaction; it fails if the store is already initialized.
-  virtual absl::Status Initialize(absl::string_view seal_config,
-                                  const KeyringRow& first_term) = 0;
+  // Initialize writes the seal configuration (meta key "seal_config"),
+  // any other `meta` entries and the first keyring term in one
+  // transaction; it fails if the store is already initialized.
+  virtual absl::Status Initialize(
+      const std::map<std::string, std::string>& meta,
+      const KeyringRow& first_term) = 0;
   virtual absl::StatusOr<std::vector<KeyringRow>> ListKeyring() = 0;
+  // AddKeyringTerm inserts a new, newest term.
+  virtual absl::Status AddKeyringTerm(const KeyringRow& row) = 0;
+  // ReplaceSealMaterial (Rekey) upserts `meta` entries, deletes the meta
+  // keys in `delete_meta` and replaces every keyring row's sealed key, in
+  // one transaction. `keyring` must name exactly the existing terms.
+  virtual absl::Status ReplaceSealMaterial(
+      const std::map<std::string, std::string>& meta,
+      const std::vector<std::string>& delete_meta,
+      const std::vector<KeyringRow>& keyring) = 0;
 
   // NextVersion is one more than the newest version of `id` (1 if none).
   virtual absl::StatusOr<uint32_t> NextVersion(absl::string_view id) = 0;
@@ -55,9 +67,35 @@ class SecretStore {
   // Delete destroys every version of `id` and returns how many there were.
   virtual absl::StatusOr<uint32_t> Delete(absl::string_view id) = 0;
   virtual absl::Status IntegrityCheck() = 0;
+
+  // Rewrap support: up to `limit` versions (any, not only the newest)
+  // sealed under a term older than `newest_term`, and how many there are.
+  virtual absl::StatusOr<std::vector<SecretRow>> ListOnOlderTerms(
+      uint32_t newest_term, size_t limit) = 0;
+  virtual absl::StatusOr<uint32_t> CountOnOlderTerms(uint32_t newest_term) = 0;
+  // Rewrap replaces, in one transaction, each (id, version) row whose term
+  // is still `old_term` with the new term, metadata and sealed value. A row
+  // deleted or pruned meanwhile is skipped. Returns how many rows changed.
+  struct Rewrapped {
+    std::string id;
+    uint32_t version = 0;
+    uint32_t old_term = 0;
+    uint32_t new_term = 0;
+    std::string metadata;  // with keyring_term set to new_term.
+    std::string sealed_value;
+  };
+  virtual absl::StatusOr<uint32_t> Rewrap(
+      const std::vector<Rewrapped>& rows) = 0;
 };
 
-// OpenSqliteSecretStore opens (creating) `dir`/vault.db. `dir` must exist.
+// The store's schema version, kept in meta "schema_version". A store with a
+// newer version than this binary knows is refused.
+inline constexpr int kStoreSchemaVersion = 2;
+
+// OpenSqliteSecretStore opens (creating) `dir`/vault.db. `dir` is created
+// 0700 if missing; an existing `dir` or database file (vault.db, -wal,
+// -shm) that is group/world accessible or owned by another user is refused
+// with FAILED_PRECONDITION saying how to fix it.
 absl::StatusOr<std::unique_ptr<SecretStore>> OpenSqliteSecretStore(
     const std::string& dir);
 

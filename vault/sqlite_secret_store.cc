@@ -1,7 +1,11 @@
+#include <sys/stat.h>
+
 #include <mutex>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/sqlite_db.h"
+#include "common/state_dir.h"
 #include "common/status_macros.h"
 #include "vault/secret_store.h"
 
@@ -23,6 +27,14 @@ CREATE TABLE IF NOT EXISTS secrets(
   sealed_value BLOB NOT NULL,
   PRIMARY KEY(id, version));
 INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');
+)sql";
+
+// Version 2: an index for the background rewrap's "older term" scans.
+constexpr char kMigrateTo2[] = R"sql(
+BEGIN IMMEDIATE;
+CREATE INDEX IF NOT EXISTS secrets_by_term ON secrets(term);
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
+COMMIT;
 )sql";
 
 SecretRow ReadSecretRow(const SqliteStatement& stmt) {
@@ -54,11 +66,11 @@ class SqliteSecretStore final : public SecretStore {
     return std::optional<std::string>(stmt.ColumnBlob(0));
   }
 
-  absl::Status Initialize(absl::string_view seal_config,
+  absl::Status Initialize(const std::map<std::string, std::string>& meta,
                           const KeyringRow& first_term) override {
     std::lock_guard<std::mutex> lock(mu_);
     LK_RETURN_IF_ERROR(db_->Begin());
-    absl::Status status = InitializeLocked(seal_config, first_term);
+    absl::Status status = InitializeLocked(meta, first_term);
     if (!status.ok()) {
       db_->Rollback();
       return status;
@@ -75,10 +87,75 @@ class SqliteSecretStore final : public SecretStore {
     while (true) {
       LK_ASSIGN_OR_RETURN(bool row, stmt.Step());
       if (!row) break;
-      rows.push_back({static_cast<uint32_t>(stmt.ColumnInt(0)),
-                      stmt.ColumnBlob(1)});
+      rows.push_back(
+          {static_cast<uint32_t>(stmt.ColumnInt(0)), stmt.ColumnBlob(1)});
     }
     return rows;
+  }
+
+  absl::Status AddKeyringTerm(const KeyringRow& row) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    LK_ASSIGN_OR_RETURN(
+        SqliteStatement insert,
+        db_->Prepare("INSERT INTO keyring(term, sealed_key) VALUES(?, ?)"));
+    insert.Bind(1, static_cast<int64_t>(row.term)).BindBlob(2, row.sealed_key);
+    return insert.Run();
+  }
+
+  absl::Status ReplaceSealMaterial(
+      const std::map<std::string, std::string>& meta,
+      const std::vector<std::string>& delete_meta,
+      const std::vector<KeyringRow>& keyring) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    LK_RETURN_IF_ERROR(db_->Begin());
+    absl::Status status = ReplaceSealMaterialLocked(meta, delete_meta, keyring);
+    if (!status.ok()) {
+      db_->Rollback();
+      return status;
+    }
+    return db_->Commit();
+  }
+
+  absl::StatusOr<std::vector<SecretRow>> ListOnOlderTerms(
+      uint32_t newest_term, size_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    LK_ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        db_->Prepare("SELECT id, version, term, metadata, sealed_value "
+                     "FROM secrets WHERE term < ? ORDER BY term, id, version "
+                     "LIMIT ?"));
+    stmt.Bind(1, static_cast<int64_t>(newest_term))
+        .Bind(2, static_cast<int64_t>(limit));
+    std::vector<SecretRow> rows;
+    while (true) {
+      LK_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      rows.push_back(ReadSecretRow(stmt));
+    }
+    return rows;
+  }
+
+  absl::StatusOr<uint32_t> CountOnOlderTerms(uint32_t newest_term) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    LK_ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        db_->Prepare("SELECT COUNT(*) FROM secrets WHERE term < ?"));
+    stmt.Bind(1, static_cast<int64_t>(newest_term));
+    LK_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    return static_cast<uint32_t>(row ? stmt.ColumnInt(0) : 0);
+  }
+
+  absl::StatusOr<uint32_t> Rewrap(const std::vector<Rewrapped>& rows) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    LK_RETURN_IF_ERROR(db_->Begin());
+    uint32_t changed = 0;
+    absl::Status status = RewrapLocked(rows, &changed);
+    if (!status.ok()) {
+      db_->Rollback();
+      return status;
+    }
+    LK_RETURN_IF_ERROR(db_->Commit());
+    return changed;
   }
 
   absl::StatusOr<uint32_t> NextVersion(absl::string_view id) override {
@@ -162,7 +239,71 @@ class SqliteSecretStore final : public SecretStore {
   }
 
  private:
-  absl::Status InitializeLocked(absl::string_view seal_config,
+  absl::Status RewrapLocked(const std::vector<Rewrapped>& rows,
+                            uint32_t* changed) {
+    LK_ASSIGN_OR_RETURN(
+        SqliteStatement update,
+        db_->Prepare("UPDATE secrets SET term = ?, metadata = ?, "
+                     "sealed_value = ? WHERE id = ? AND version = ? AND "
+                     "term = ?"));
+    for (const Rewrapped& row : rows) {
+      update.Bind(1, static_cast<int64_t>(row.new_term))
+          .BindBlob(2, row.metadata)
+          .BindBlob(3, row.sealed_value)
+          .Bind(4, row.id)
+          .Bind(5, static_cast<int64_t>(row.version))
+          .Bind(6, static_cast<int64_t>(row.old_term));
+      LK_RETURN_IF_ERROR(update.Run());
+      *changed += static_cast<uint32_t>(db_->Changes());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status UpsertMetaLocked(
+      const std::map<std::string, std::string>& meta) {
+    LK_ASSIGN_OR_RETURN(
+        SqliteStatement upsert,
+        db_->Prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)"));
+    for (const auto& [key, value] : meta) {
+      upsert.Bind(1, key).BindBlob(2, value);
+      LK_RETURN_IF_ERROR(upsert.Run());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ReplaceSealMaterialLocked(
+      const std::map<std::string, std::string>& meta,
+      const std::vector<std::string>& delete_meta,
+      const std::vector<KeyringRow>& keyring) {
+    LK_RETURN_IF_ERROR(UpsertMetaLocked(meta));
+    LK_ASSIGN_OR_RETURN(SqliteStatement remove,
+                        db_->Prepare("DELETE FROM meta WHERE key = ?"));
+    for (const std::string& key : delete_meta) {
+      remove.Bind(1, key);
+      LK_RETURN_IF_ERROR(remove.Run());
+    }
+    LK_ASSIGN_OR_RETURN(
+        SqliteStatement update,
+        db_->Prepare("UPDATE keyring SET sealed_key = ? WHERE term = ?"));
+    for (const KeyringRow& row : keyring) {
+      update.BindBlob(1, row.sealed_key)
+          .Bind(2, static_cast<int64_t>(row.term));
+      LK_RETURN_IF_ERROR(update.Run());
+      if (db_->Changes() != 1) {
+        return absl::AbortedError(
+            absl::StrCat("keyring changed during rekey (term ", row.term, ")"));
+      }
+    }
+    LK_ASSIGN_OR_RETURN(SqliteStatement count,
+                        db_->Prepare("SELECT COUNT(*) FROM keyring"));
+    LK_ASSIGN_OR_RETURN(bool row, count.Step());
+    if (!row || count.ColumnInt(0) != static_cast<int64_t>(keyring.size())) {
+      return absl::AbortedError("keyring changed during rekey");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status InitializeLocked(const std::map<std::string, std::string>& meta,
                                 const KeyringRow& first_term) {
     LK_ASSIGN_OR_RETURN(
         SqliteStatement check,
@@ -171,11 +312,10 @@ class SqliteSecretStore final : public SecretStore {
     if (row && check.ColumnInt(0) != 0) {
       return absl::AlreadyExistsError("vault is already initialized");
     }
-    LK_ASSIGN_OR_RETURN(
-        SqliteStatement meta,
-        db_->Prepare("INSERT INTO meta(key, value) VALUES('seal_config', ?)"));
-    meta.BindBlob(1, seal_config);
-    LK_RETURN_IF_ERROR(meta.Run());
+    if (meta.count("seal_config") == 0) {
+      return absl::InternalError("Initialize needs a seal_config");
+    }
+    LK_RETURN_IF_ERROR(UpsertMetaLocked(meta));
     LK_ASSIGN_OR_RETURN(
         SqliteStatement keyring,
         db_->Prepare("INSERT INTO keyring(term, sealed_key) VALUES(?, ?)"));
@@ -212,9 +352,38 @@ class SqliteSecretStore final : public SecretStore {
 
 absl::StatusOr<std::unique_ptr<SecretStore>> OpenSqliteSecretStore(
     const std::string& dir) {
-  LK_ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db,
-                      SqliteDb::Open(dir + "/vault.db"));
+  LK_RETURN_IF_ERROR(EnsurePrivateDirectory(dir));
+  const std::string path = dir + "/vault.db";
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const std::string file = path + suffix;
+    struct stat st;
+    if (::lstat(file.c_str(), &st) != 0) continue;  // not created yet
+    if (!S_ISREG(st.st_mode)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(file, " is not a regular file; refusing to open it"));
+    }
+    LK_RETURN_IF_ERROR(CheckPrivateFile(file));
+  }
+  LK_ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db, SqliteDb::Open(path));
   LK_RETURN_IF_ERROR(db->Exec(kSchema));
+  int version = 0;
+  {
+    LK_ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        db->Prepare("SELECT value FROM meta WHERE key = 'schema_version'"));
+    LK_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row || !absl::SimpleAtoi(stmt.ColumnText(0), &version)) {
+      return absl::DataLossError(path + " has no readable schema_version");
+    }
+  }
+  if (version > kStoreSchemaVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " has schema version ", version,
+                     " but this latchkey-vault "
+                     "supports up to ",
+                     kStoreSchemaVersion, "; run a newer binary"));
+  }
+  if (version < 2) LK_RETURN_IF_ERROR(db->Exec(kMigrateTo2));
   return std::unique_ptr<SecretStore>(new SqliteSecretStore(std::move(db)));
 }
 

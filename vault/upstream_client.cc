@@ -122,7 +122,19 @@ absl::StatusOr<UpstreamResult> UpstreamClient::Perform(
 
   // The URL may carry a credential (query-parameter auth), so it is built in
   // a string that is cleansed after the call.
-  std::string url = request.origin + request.path;
+  // Reserve the worst case (every query byte percent-encoded) up front:
+  // a reallocation would leave an uncleansed copy of the credential in
+  // freed heap memory.
+  size_t url_capacity = request.origin.size() + request.path.size() + 1;
+  for (const auto& [name, value] : request.query) {
+    url_capacity += 2 + 3 * (name.size() + value.size());
+  }
+  for (const auto& [name, value] : request.credential_query) {
+    url_capacity += 2 + 3 * (name.size() + value.size());
+  }
+  std::string url;
+  url.reserve(url_capacity);
+  url.append(request.origin).append(request.path);
   bool first = true;
   auto add_param = [&](absl::string_view name, absl::string_view value) {
     url.push_back(first ? '?' : '&');

@@ -1,5 +1,7 @@
 #include "vault/vault_core.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -18,6 +20,20 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 constexpr char kSealConfigKey[] = "seal_config";
+constexpr char kPassphraseWrapKey[] = "passphrase_wrap";
+
+std::string MethodName(v1::UnsealMethod method) {
+  switch (method) {
+    case v1::UNSEAL_METHOD_SHAMIR:
+      return "shamir";
+    case v1::UNSEAL_METHOD_PASSPHRASE:
+      return "passphrase";
+    case v1::UNSEAL_METHOD_SYSTEMD_CREDENTIAL:
+      return "systemd_credential";
+    default:
+      return "unknown";
+  }
+}
 
 // Associated data binds each sealed blob to where it belongs, so a row
 // copied to another id, version or term (or a swapped keyring row) fails to
@@ -50,135 +66,618 @@ absl::Status ValidateSecretId(absl::string_view id) {
   return absl::OkStatus();
 }
 
-VaultCore::VaultCore(std::unique_ptr<SecretStore> store)
-    : store_(std::move(store)) {
+VaultCore::VaultCore(std::unique_ptr<SecretStore> store,
+                     VaultCoreOptions options)
+    : options_(options), store_(std::move(store)) {
   absl::StatusOr<std::optional<std::string>> config =
       store_->GetMeta(kSealConfigKey);
-  absl::MutexLock lock(&mu_);
-  if (config.ok() && config->has_value()) {
-    initialized_ = config_.ParseFromString(**config);
+  absl::StatusOr<std::optional<std::string>> wrap =
+      store_->GetMeta(kPassphraseWrapKey);
+  {
+    absl::MutexLock lock(&mu_);
+    if (config.ok() && config->has_value()) {
+      initialized_ = config_.ParseFromString(**config);
+    }
+    if (wrap.ok() && wrap->has_value()) passphrase_wrap_ = **wrap;
+  }
+  if (options_.background_rewrap) {
+    rewrap_thread_ = std::thread([this] { RewrapLoop(); });
+  }
+}
+
+VaultCore::~VaultCore() {
+  if (rewrap_thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(rewrap_mu_);
+      rewrap_stop_ = true;
+    }
+    rewrap_cv_.notify_all();
+    rewrap_thread_.join();
   }
 }
 
 v1::VaultStatus VaultCore::Status() const {
   absl::ReaderMutexLock lock(&mu_);
+  return StatusLocked();
+}
+
+v1::VaultStatus VaultCore::StatusLocked() const {
   v1::VaultStatus status = config_;
   status.set_initialized(initialized_);
-  status.set_sealed(root_key_.empty());
-  status.set_keyring_term(root_key_.empty() ? 0 : newest_term_);
-  status.set_progress(0);
+  const bool sealed = root_key_.empty();
+  status.set_sealed(sealed);
+  status.set_keyring_term(sealed ? 0 : newest_term_);
+  status.set_progress(sealed ? static_cast<uint32_t>(pending_shares_.size())
+                             : 0);
+  status.set_rekey_progress(static_cast<uint32_t>(rekey_shares_.size()));
   status.set_version(LATCHKEY_VERSION);
+  absl::Duration wait = retry_at_ - absl::Now();
+  if (wait > absl::ZeroDuration()) {
+    status.set_unseal_retry_after_ms(
+        static_cast<uint32_t>(absl::ToInt64Milliseconds(wait)) + 1);
+  }
+  if (!sealed) {
+    absl::StatusOr<uint32_t> old = store_->CountOnOlderTerms(newest_term_);
+    if (old.ok()) status.set_versions_on_old_terms(*old);
+  }
   return status;
+}
+
+absl::StatusOr<VaultCore::SealPlan> VaultCore::MakePlan(
+    v1::UnsealMethod method, uint32_t shares, uint32_t threshold,
+    absl::string_view passphrase) {
+  SealPlan plan;
+  plan.method = method == v1::UNSEAL_METHOD_UNSPECIFIED
+                    ? v1::UNSEAL_METHOD_SHAMIR
+                    : method;
+  switch (plan.method) {
+    case v1::UNSEAL_METHOD_SHAMIR:
+      if (shares == 0 && threshold == 0) {
+        shares = kDefaultShares;
+        threshold = kDefaultThreshold;
+      }
+      if (threshold < 1 || threshold > shares || shares > 255) {
+        return absl::InvalidArgumentError(
+            "Shamir needs 1 <= threshold <= shares <= 255 (default 3 of 5)");
+      }
+      if (shares > 1 && threshold < 2) {
+        return absl::InvalidArgumentError(
+            "with several shares the threshold must be at least 2, or any "
+            "single share would be the whole root key");
+      }
+      plan.shares = shares;
+      plan.threshold = threshold;
+      break;
+    case v1::UNSEAL_METHOD_PASSPHRASE:
+      if (passphrase.size() < kMinPassphraseBytes ||
+          passphrase.size() > kMaxPassphraseBytes) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("the passphrase must be ", kMinPassphraseBytes, " to ",
+                         kMaxPassphraseBytes, " bytes"));
+      }
+      break;
+    case v1::UNSEAL_METHOD_SYSTEMD_CREDENTIAL:
+      break;
+    default:
+      return absl::InvalidArgumentError("unknown unseal method");
+  }
+  if (plan.method != v1::UNSEAL_METHOD_SHAMIR &&
+      (shares != 0 || threshold != 0)) {
+    return absl::InvalidArgumentError(
+        "shares and threshold apply to UNSEAL_METHOD_SHAMIR only");
+  }
+  if (plan.method != v1::UNSEAL_METHOD_PASSPHRASE && !passphrase.empty()) {
+    return absl::InvalidArgumentError(
+        "a passphrase applies to UNSEAL_METHOD_PASSPHRASE only");
+  }
+  return plan;
+}
+
+absl::StatusOr<VaultCore::SealMaterial> VaultCore::MakeMaterial(
+    const SealPlan& plan, const SecureBuffer& root_key,
+    absl::string_view passphrase) {
+  SealMaterial material;
+  v1::VaultStatus config;
+  config.set_method(plan.method);
+  config.set_shares(plan.shares);
+  config.set_threshold(plan.threshold);
+  material.meta[kSealConfigKey] = config.SerializeAsString();
+  if (plan.method == v1::UNSEAL_METHOD_PASSPHRASE) {
+    LK_ASSIGN_OR_RETURN(WrappedRootKey wrapped,
+                        WrapRootKey(root_key, passphrase, options_.scrypt));
+    material.meta[kPassphraseWrapKey] = wrapped.Serialize();
+  } else {
+    material.delete_meta.push_back(kPassphraseWrapKey);
+  }
+  if (plan.method == v1::UNSEAL_METHOD_SHAMIR) {
+    // shares: locals, zeroized on return; only their text form leaves.
+    LK_ASSIGN_OR_RETURN(std::vector<ShamirShare> shares,
+                        ShamirSplit(root_key, plan.shares, plan.threshold));
+    for (const ShamirShare& share : shares) {
+      material.unseal_keys.push_back(EncodeShare(share));
+    }
+  } else if (plan.method == v1::UNSEAL_METHOD_SYSTEMD_CREDENTIAL) {
+    material.unseal_keys.push_back(HexEncode(root_key.view()));
+  }
+  return material;
 }
 
 absl::StatusOr<v1::InitResponse> VaultCore::Init(
     const v1::InitRequest& request) {
-  v1::UnsealMethod method = request.method();
-  if (method == v1::UNSEAL_METHOD_UNSPECIFIED) method = v1::UNSEAL_METHOD_SHAMIR;
-  if (method != v1::UNSEAL_METHOD_SHAMIR) {
-    return absl::UnimplementedError(
-        "only UNSEAL_METHOD_SHAMIR with shares=1, threshold=1 (a single "
-        "unseal key) is available in this version");
+  LK_ASSIGN_OR_RETURN(SealPlan plan,
+                      MakePlan(request.method(), request.shares(),
+                               request.threshold(), request.passphrase()));
+  absl::MutexLock material_lock(&material_mu_);
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (initialized_) {
+      return absl::AlreadyExistsError(
+          "vault is already initialized; unseal it with the material from "
+          "Init");
+    }
   }
-  uint32_t shares = request.shares() == 0 ? 1 : request.shares();
-  uint32_t threshold = request.threshold() == 0 ? 1 : request.threshold();
-  if (shares != 1 || threshold != 1) {
-    return absl::UnimplementedError(
-        "k-of-n Shamir shares are not available yet; use shares=1, "
-        "threshold=1 (a single unseal key)");
-  }
-  absl::MutexLock lock(&mu_);
-  if (initialized_) {
-    return absl::AlreadyExistsError(
-        "vault is already initialized; unseal it with the key from Init");
-  }
+  // root, data_key: locals of Init, zeroized on return. The vault stays
+  // sealed after Init: operators prove they kept the material by unsealing.
   SecureBuffer root = SecureBuffer::Random(kAeadKeyBytes);
   SecureBuffer data_key = SecureBuffer::Random(kAeadKeyBytes);
   if (root.empty() || data_key.empty()) {
     return absl::InternalError("random key generation failed");
   }
-
   constexpr uint32_t kFirstTerm = 1;
-  LK_ASSIGN_OR_RETURN(std::string sealed_data_key,
-                      vault::Seal(root, data_key.view(), KeyringAad(kFirstTerm)));
-  v1::VaultStatus config;
-  config.set_method(method);
-  config.set_shares(shares);
-  config.set_threshold(threshold);
-  LK_RETURN_IF_ERROR(store_->Initialize(config.SerializeAsString(),
-                                        {kFirstTerm, sealed_data_key}));
-  config_ = config;
-  initialized_ = true;
-
+  LK_ASSIGN_OR_RETURN(
+      std::string sealed_data_key,
+      vault::Seal(root, data_key.view(), KeyringAad(kFirstTerm)));
+  LK_ASSIGN_OR_RETURN(SealMaterial material,
+                      MakeMaterial(plan, root, request.passphrase()));
+  LK_RETURN_IF_ERROR(
+      store_->Initialize(material.meta, {kFirstTerm, sealed_data_key}));
   v1::InitResponse response;
-  response.add_unseal_keys(HexEncode(root.view()));
-  LogInfo("vault_initialized", {{"method", "shamir"},
-                                {"shares", absl::StrCat(shares)},
-                                {"threshold", absl::StrCat(threshold)}});
-  // The vault stays sealed after Init: the operator proves they kept the
-  // unseal key by unsealing with it.
-  *response.mutable_status() = config_;
-  response.mutable_status()->set_initialized(true);
-  response.mutable_status()->set_sealed(true);
+  {
+    absl::MutexLock lock(&mu_);
+    config_.ParseFromString(material.meta[kSealConfigKey]);
+    auto wrap = material.meta.find(kPassphraseWrapKey);
+    passphrase_wrap_ = wrap == material.meta.end() ? "" : wrap->second;
+    initialized_ = true;
+    *response.mutable_status() = StatusLocked();
+  }
+  for (std::string& key : material.unseal_keys) {
+    response.add_unseal_keys(key);
+    CleanseString(&key);
+  }
+  LogInfo("vault_initialized", {{"method", MethodName(plan.method)},
+                                {"shares", absl::StrCat(plan.shares)},
+                                {"threshold", absl::StrCat(plan.threshold)}});
   return response;
+}
+
+absl::Status VaultCore::CheckBackoff() const {
+  absl::Duration wait = retry_at_ - absl::Now();
+  if (wait > absl::ZeroDuration()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "too many failed unseal attempts (", failed_attempts_,
+        " in a row); retry in ", absl::ToInt64Milliseconds(wait) + 1, " ms"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VaultCore::RecordFailure(absl::string_view why) {
+  ++failed_attempts_;
+  absl::Duration backoff = options_.unseal_backoff_base;
+  for (uint32_t i = 1;
+       i < failed_attempts_ && backoff < options_.unseal_backoff_max; ++i) {
+    backoff *= 2;
+  }
+  backoff = std::min(backoff, options_.unseal_backoff_max);
+  retry_at_ = absl::Now() + backoff;
+  LogWarning(
+      "unseal_failed",
+      {{"why", std::string(why)},
+       {"consecutive_failures", absl::StrCat(failed_attempts_)},
+       {"backoff_ms", absl::StrCat(absl::ToInt64Milliseconds(backoff))}});
+  return absl::OkStatus();
+}
+
+absl::Status VaultCore::InstallRootKey(SecureBuffer candidate) {
+  LK_ASSIGN_OR_RETURN(std::vector<KeyringRow> keyring, store_->ListKeyring());
+  if (keyring.empty()) return absl::DataLossError("keyring is empty");
+  std::map<uint32_t, SecureBuffer> keys;
+  for (const KeyringRow& row : keyring) {
+    absl::StatusOr<SecureBuffer> key =
+        vault::Open(candidate, row.sealed_key, KeyringAad(row.term));
+    if (!key.ok()) {
+      if (row.term == keyring.front().term) {
+        return absl::PermissionDeniedError("root key is not valid");
+      }
+      LogError("keyring_tampered", {{"term", absl::StrCat(row.term)}});
+      return absl::DataLossError(
+          absl::StrCat("keyring term ", row.term, " failed authentication"));
+    }
+    keys.emplace(row.term, std::move(*key));
+  }
+  newest_term_ = keyring.back().term;
+  data_keys_ = std::move(keys);
+  root_key_ = std::move(candidate);
+  failed_attempts_ = 0;
+  retry_at_ = absl::InfinitePast();
+  pending_shares_.clear();
+  LogInfo("vault_unsealed", {{"keyring_term", absl::StrCat(newest_term_)}});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<SecureBuffer>> VaultCore::AddShare(
+    absl::string_view text, std::map<uint8_t, ShamirShare>* pending) {
+  LK_ASSIGN_OR_RETURN(ShamirShare share, DecodeShare(text));
+  if (share.index > config_.shares() || share.bytes.size() != kAeadKeyBytes) {
+    return absl::InvalidArgumentError(
+        "this share does not belong to this vault's current share set");
+  }
+  if (pending->count(share.index) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a share with this index was already submitted; progress stays ",
+        pending->size(), " of ", config_.threshold()));
+  }
+  pending->emplace(share.index, std::move(share));
+  if (pending->size() < config_.threshold())
+    return std::optional<SecureBuffer>();
+  std::vector<const ShamirShare*> shares;
+  for (const auto& [index, item] : *pending) shares.push_back(&item);
+  absl::StatusOr<SecureBuffer> combined = ShamirCombine(shares);
+  pending->clear();  // zeroizes the shares whatever happens next.
+  if (!combined.ok()) return combined.status();
+  return std::optional<SecureBuffer>(std::move(*combined));
 }
 
 absl::StatusOr<v1::VaultStatus> VaultCore::Unseal(
     const v1::UnsealRequest& request) {
+  absl::MutexLock material_lock(&material_mu_);
+  std::string wrap_text;
   {
     absl::MutexLock lock(&mu_);
     if (!initialized_) {
       return absl::FailedPreconditionError(
           "vault is not initialized; run Init first");
     }
-    if (request.reset() || !root_key_.empty()) {
-      // Nothing to accumulate with a single key; reset is a no-op.
+    if (request.reset()) {
+      pending_shares_.clear();
+      LogInfo("unseal_progress_reset");
     }
-    if (root_key_.empty() && !request.key().empty()) {
-      absl::StatusOr<std::string> key_bytes = HexDecode(request.key());
-      if (!key_bytes.ok() || key_bytes->size() != kAeadKeyBytes) {
-        return absl::InvalidArgumentError(
-            "unseal key must be 64 hex characters");
-      }
-      SecureBuffer candidate = SecureBuffer::CopyOf(*key_bytes);
-      CleanseString(&*key_bytes);
-      LK_ASSIGN_OR_RETURN(std::vector<KeyringRow> keyring,
-                          store_->ListKeyring());
-      if (keyring.empty()) return absl::DataLossError("keyring is empty");
-      std::map<uint32_t, SecureBuffer> keys;
-      for (const KeyringRow& row : keyring) {
-        absl::StatusOr<SecureBuffer> key =
-            vault::Open(candidate, row.sealed_key, KeyringAad(row.term));
-        if (!key.ok()) {
-          if (row.term == keyring.front().term) {
-            LogWarning("unseal_rejected", {{"why", "wrong unseal key"}});
-            return absl::PermissionDeniedError("unseal key is not valid");
-          }
-          LogError("keyring_tampered", {{"term", absl::StrCat(row.term)}});
-          return absl::DataLossError(absl::StrCat(
-              "keyring term ", row.term, " failed authentication"));
+    const bool nothing = request.key().empty() && request.passphrase().empty();
+    if (!root_key_.empty() || nothing) return StatusLocked();
+    LK_RETURN_IF_ERROR(CheckBackoff());
+    switch (config_.method()) {
+      case v1::UNSEAL_METHOD_SHAMIR: {
+        if (request.key().empty()) {
+          return absl::InvalidArgumentError(
+              "this vault unseals with Shamir shares: set key");
         }
-        keys.emplace(row.term, std::move(*key));
+        LK_ASSIGN_OR_RETURN(std::optional<SecureBuffer> candidate,
+                            AddShare(request.key(), &pending_shares_));
+        if (!candidate.has_value()) {
+          LogInfo("unseal_share_accepted",
+                  {{"progress", absl::StrCat(pending_shares_.size())},
+                   {"threshold", absl::StrCat(config_.threshold())}});
+          return StatusLocked();
+        }
+        absl::Status installed = InstallRootKey(std::move(*candidate));
+        if (installed.code() == absl::StatusCode::kPermissionDenied) {
+          RecordFailure("shares do not reconstruct the root key").IgnoreError();
+          return absl::PermissionDeniedError(
+              "the submitted shares do not reconstruct the root key (at least "
+              "one is wrong or from an older share set); progress was reset, "
+              "submit the shares again");
+        }
+        LK_RETURN_IF_ERROR(installed);
+        WakeRewrap();
+        return StatusLocked();
       }
-      newest_term_ = keyring.back().term;
-      data_keys_ = std::move(keys);
-      root_key_ = std::move(candidate);
-      LogInfo("vault_unsealed", {{"keyring_term", absl::StrCat(newest_term_)}});
+      case v1::UNSEAL_METHOD_PASSPHRASE:
+        if (request.passphrase().empty()) {
+          return absl::InvalidArgumentError(
+              "this vault unseals with a passphrase: set passphrase");
+        }
+        wrap_text = passphrase_wrap_;
+        break;
+      case v1::UNSEAL_METHOD_SYSTEMD_CREDENTIAL:
+        return absl::FailedPreconditionError(
+            "this vault unseals from its systemd credential at start-up "
+            "(latchkey-vault --unseal_credential=NAME); restart the service");
+      default:
+        return absl::DataLossError("stored seal configuration is unknown");
     }
   }
-  return Status();
+  // Passphrase: derive outside mu_ (it takes a while); material_mu_ keeps
+  // attempts serialized so the backoff holds.
+  LK_ASSIGN_OR_RETURN(WrappedRootKey wrapped, WrappedRootKey::Parse(wrap_text));
+  absl::StatusOr<SecureBuffer> candidate =
+      UnwrapRootKey(wrapped, request.passphrase());
+  absl::MutexLock lock(&mu_);
+  if (candidate.status().code() == absl::StatusCode::kPermissionDenied) {
+    RecordFailure("wrong passphrase").IgnoreError();
+    return candidate.status();
+  }
+  if (!candidate.ok()) return candidate.status();
+  absl::Status installed = InstallRootKey(std::move(*candidate));
+  if (installed.code() == absl::StatusCode::kPermissionDenied) {
+    return absl::DataLossError(
+        "the passphrase opened the wrapped root key but it does not open the "
+        "keyring: the store was modified");
+  }
+  LK_RETURN_IF_ERROR(installed);
+  WakeRewrap();
+  return StatusLocked();
+}
+
+absl::StatusOr<v1::VaultStatus> VaultCore::UnsealWithRootKey(
+    SecureBuffer root_key) {
+  absl::MutexLock material_lock(&material_mu_);
+  absl::MutexLock lock(&mu_);
+  if (!initialized_) {
+    return absl::FailedPreconditionError(
+        "vault is not initialized; run Init first");
+  }
+  if (config_.method() != v1::UNSEAL_METHOD_SYSTEMD_CREDENTIAL) {
+    return absl::FailedPreconditionError(
+        "this vault was not initialized with UNSEAL_METHOD_SYSTEMD_CREDENTIAL");
+  }
+  if (!root_key_.empty()) return StatusLocked();
+  LK_RETURN_IF_ERROR(CheckBackoff());
+  if (root_key.size() != kAeadKeyBytes) {
+    return absl::InvalidArgumentError("the root key must be 32 bytes");
+  }
+  absl::Status installed = InstallRootKey(std::move(root_key));
+  if (installed.code() == absl::StatusCode::kPermissionDenied) {
+    RecordFailure("wrong credential key").IgnoreError();
+    return absl::PermissionDeniedError(
+        "the credential does not hold this vault's root key");
+  }
+  LK_RETURN_IF_ERROR(installed);
+  WakeRewrap();
+  return StatusLocked();
 }
 
 v1::VaultStatus VaultCore::Seal() {
+  v1::VaultStatus status;
   {
     absl::MutexLock lock(&mu_);
-    // SecureBuffer destructors zeroize the keys.
+    // Bump first: an in-flight UseSecret that already holds a decrypted
+    // value will see the change and discard its response.
+    seal_generation_.fetch_add(1);
+    // SecureBuffer destructors zeroize the keys, shares and passphrase.
     data_keys_.clear();
     root_key_.Clear();
+    pending_shares_.clear();
+    rekey_shares_.clear();
+    rekey_plan_.reset();
+    rekey_new_passphrase_.Clear();
     newest_term_ = 0;
+    status = StatusLocked();
   }
   LogInfo("vault_sealed");
-  return Status();
+  return status;
+}
+
+absl::StatusOr<v1::RekeyResponse> VaultCore::Rekey(
+    const v1::RekeyRequest& request) {
+  absl::MutexLock material_lock(&material_mu_);
+  v1::RekeyResponse response;
+  std::string wrap_text;
+  SealPlan plan;
+  {
+    absl::MutexLock lock(&mu_);
+    LK_RETURN_IF_ERROR(RequireUnsealed());
+    if (request.reset()) {
+      rekey_plan_.reset();
+      rekey_shares_.clear();
+      rekey_new_passphrase_.Clear();
+      LogInfo("rekey_reset");
+      if (request.key().empty() && request.passphrase().empty() &&
+          request.new_passphrase().empty() &&
+          request.method() == v1::UNSEAL_METHOD_UNSPECIFIED) {
+        *response.mutable_status() = StatusLocked();
+        return response;
+      }
+    }
+    LK_ASSIGN_OR_RETURN(
+        plan, MakePlan(request.method(), request.shares(), request.threshold(),
+                       request.new_passphrase()));
+    if (rekey_plan_.has_value() && (rekey_plan_->method != plan.method ||
+                                    rekey_plan_->shares != plan.shares ||
+                                    rekey_plan_->threshold != plan.threshold)) {
+      return absl::InvalidArgumentError(
+          "a rekey with a different configuration is in progress; send "
+          "reset first");
+    }
+    if (!rekey_plan_.has_value()) {
+      rekey_plan_ = plan;
+      rekey_new_passphrase_ = SecureBuffer::CopyOf(request.new_passphrase());
+    }
+    LK_RETURN_IF_ERROR(CheckBackoff());
+    response.set_threshold(config_.threshold());
+    switch (config_.method()) {
+      case v1::UNSEAL_METHOD_SHAMIR: {
+        if (request.key().empty()) {
+          return absl::InvalidArgumentError(
+              "rekeying a Shamir vault needs the threshold of current shares, "
+              "one per call: set key");
+        }
+        LK_ASSIGN_OR_RETURN(std::optional<SecureBuffer> candidate,
+                            AddShare(request.key(), &rekey_shares_));
+        if (!candidate.has_value()) {
+          response.set_progress(static_cast<uint32_t>(rekey_shares_.size()));
+          *response.mutable_status() = StatusLocked();
+          return response;
+        }
+        if (!ConstantTimeEquals(candidate->view(), root_key_.view())) {
+          rekey_plan_.reset();
+          rekey_new_passphrase_.Clear();
+          RecordFailure("rekey shares do not reconstruct the root key")
+              .IgnoreError();
+          return absl::PermissionDeniedError(
+              "the submitted shares do not reconstruct the root key; the "
+              "rekey was reset");
+        }
+        break;
+      }
+      case v1::UNSEAL_METHOD_PASSPHRASE:
+        if (request.passphrase().empty()) {
+          return absl::InvalidArgumentError(
+              "rekeying a passphrase vault needs the current passphrase");
+        }
+        wrap_text = passphrase_wrap_;
+        break;
+      case v1::UNSEAL_METHOD_SYSTEMD_CREDENTIAL:
+        // The running, unsealed vault already proved it holds the
+        // credential; an operator replaces the credential file afterwards.
+        break;
+      default:
+        return absl::DataLossError("stored seal configuration is unknown");
+    }
+  }
+  if (!wrap_text.empty()) {
+    LK_ASSIGN_OR_RETURN(WrappedRootKey wrapped,
+                        WrappedRootKey::Parse(wrap_text));
+    absl::StatusOr<SecureBuffer> current =
+        UnwrapRootKey(wrapped, request.passphrase());
+    absl::MutexLock lock(&mu_);
+    if (!current.ok()) {
+      rekey_plan_.reset();
+      rekey_new_passphrase_.Clear();
+      RecordFailure("rekey with a wrong passphrase").IgnoreError();
+      return current.status();
+    }
+  }
+
+  // Complete: a new root key re-seals the data keys; no secret is touched.
+  absl::MutexLock write_lock(&write_mu_);
+  absl::MutexLock lock(&mu_);
+  LK_RETURN_IF_ERROR(RequireUnsealed());
+  if (!rekey_plan_.has_value()) {
+    return absl::AbortedError("the rekey was reset meanwhile");
+  }
+  // new_root: a local until it replaces root_key_.
+  SecureBuffer new_root = SecureBuffer::Random(kAeadKeyBytes);
+  if (new_root.empty()) return absl::InternalError("random generation failed");
+  std::vector<KeyringRow> keyring;
+  for (const auto& [term, key] : data_keys_) {
+    LK_ASSIGN_OR_RETURN(std::string sealed,
+                        vault::Seal(new_root, key.view(), KeyringAad(term)));
+    keyring.push_back({term, std::move(sealed)});
+  }
+  LK_ASSIGN_OR_RETURN(
+      SealMaterial material,
+      MakeMaterial(*rekey_plan_, new_root, rekey_new_passphrase_.view()));
+  LK_RETURN_IF_ERROR(store_->ReplaceSealMaterial(
+      material.meta, material.delete_meta, keyring));
+  root_key_ = std::move(new_root);  // zeroizes the old root key.
+  config_.ParseFromString(material.meta[kSealConfigKey]);
+  auto wrap = material.meta.find(kPassphraseWrapKey);
+  passphrase_wrap_ = wrap == material.meta.end() ? "" : wrap->second;
+  rekey_plan_.reset();
+  rekey_new_passphrase_.Clear();
+  rekey_shares_.clear();
+  response.set_complete(true);
+  for (std::string& key : material.unseal_keys) {
+    response.add_unseal_keys(key);
+    CleanseString(&key);
+  }
+  response.set_threshold(config_.threshold());
+  *response.mutable_status() = StatusLocked();
+  LogInfo("vault_rekeyed", {{"method", MethodName(config_.method())},
+                            {"shares", absl::StrCat(config_.shares())},
+                            {"threshold", absl::StrCat(config_.threshold())}});
+  return response;
+}
+
+absl::StatusOr<v1::RotateKeyringResponse> VaultCore::RotateKeyring() {
+  absl::MutexLock material_lock(&material_mu_);
+  absl::MutexLock write_lock(&write_mu_);
+  v1::RotateKeyringResponse response;
+  {
+    absl::MutexLock lock(&mu_);
+    LK_RETURN_IF_ERROR(RequireUnsealed());
+    const uint32_t term = newest_term_ + 1;
+    // data_key: moved into data_keys_ (lives until Seal).
+    SecureBuffer data_key = SecureBuffer::Random(kAeadKeyBytes);
+    if (data_key.empty())
+      return absl::InternalError("random generation failed");
+    LK_ASSIGN_OR_RETURN(
+        std::string sealed,
+        vault::Seal(root_key_, data_key.view(), KeyringAad(term)));
+    LK_RETURN_IF_ERROR(store_->AddKeyringTerm({term, std::move(sealed)}));
+    data_keys_.emplace(term, std::move(data_key));
+    newest_term_ = term;
+    response.set_keyring_term(term);
+    *response.mutable_status() = StatusLocked();
+  }
+  LogInfo("keyring_rotated",
+          {{"keyring_term", absl::StrCat(response.keyring_term())}});
+  WakeRewrap();
+  return response;
+}
+
+absl::StatusOr<uint32_t> VaultCore::RewrapBatch(size_t limit) {
+  std::vector<SecretStore::Rewrapped> updates;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (root_key_.empty()) return 0u;
+    const uint32_t newest = newest_term_;
+    LK_ASSIGN_OR_RETURN(std::vector<SecretRow> rows,
+                        store_->ListOnOlderTerms(newest, limit));
+    for (const SecretRow& row : rows) {
+      // value: decrypted for the time it takes to re-seal it.
+      absl::StatusOr<SecureBuffer> value = OpenValue(row);
+      if (!value.ok()) continue;  // logged by OpenValue; left as it is.
+      absl::StatusOr<v1::SecretMetadata> metadata = DecodeMetadata(row);
+      if (!metadata.ok()) continue;
+      metadata->set_keyring_term(newest);
+      SecretRow moved = row;
+      moved.term = newest;
+      moved.metadata = metadata->SerializeAsString();
+      LK_ASSIGN_OR_RETURN(
+          std::string sealed,
+          vault::Seal(data_keys_.at(newest), value->view(), SecretAad(moved)));
+      updates.push_back({row.id, row.version, row.term, newest,
+                         std::move(moved.metadata), std::move(sealed)});
+    }
+  }
+  if (updates.empty()) return 0u;
+  // A Seal in between does not matter: the rows are already sealed.
+  LK_ASSIGN_OR_RETURN(uint32_t changed, store_->Rewrap(updates));
+  LogInfo("keyring_rewrap", {{"versions", absl::StrCat(changed)}});
+  return changed;
+}
+
+void VaultCore::WakeRewrap() {
+  if (!rewrap_thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(rewrap_mu_);
+    rewrap_wake_ = true;
+  }
+  rewrap_cv_.notify_all();
+}
+
+void VaultCore::RewrapLoop() {
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(rewrap_mu_);
+      rewrap_cv_.wait(lock, [this] { return rewrap_wake_ || rewrap_stop_; });
+      if (rewrap_stop_) return;
+      rewrap_wake_ = false;
+    }
+    while (true) {
+      {
+        std::lock_guard<std::mutex> lock(rewrap_mu_);
+        if (rewrap_stop_) return;
+      }
+      absl::StatusOr<uint32_t> moved = RewrapBatch(options_.rewrap_batch);
+      if (!moved.ok()) {
+        LogWarning("keyring_rewrap_failed",
+                   {{"error", moved.status().ToString()}});
+        break;
+      }
+      if (*moved == 0) break;
+    }
+  }
 }
 
 absl::Status VaultCore::RequireUnsealed() const {
@@ -249,8 +748,10 @@ absl::StatusOr<v1::SecretMetadata> VaultCore::PutSecret(
                       vault::Seal(data_keys_.at(newest_term_), request.value(),
                                   SecretAad(row)));
   LK_RETURN_IF_ERROR(store_->PutVersion(row, kSecretVersionsKept));
-  LogInfo("secret_stored", {{"secret_id", row.id},
-                            {"version", absl::StrCat(version)}});
+  // The request's copy of the value is the caller's (AdminService cleanses
+  // it); nothing here kept a plaintext copy.
+  LogInfo("secret_stored",
+          {{"secret_id", row.id}, {"version", absl::StrCat(version)}});
   return metadata;
 }
 
@@ -274,11 +775,12 @@ absl::StatusOr<SecureBuffer> VaultCore::OpenValue(const SecretRow& row) const {
   absl::StatusOr<SecureBuffer> value =
       vault::Open(key->second, row.sealed_value, SecretAad(row));
   if (!value.ok()) {
-    LogError("secret_tampered", {{"secret_id", row.id},
-                                 {"version", absl::StrCat(row.version)}});
-    return absl::DataLossError(absl::StrCat(
-        "secret '", row.id, "' failed authentication: the stored value or "
-        "its metadata was modified"));
+    LogError("secret_tampered",
+             {{"secret_id", row.id}, {"version", absl::StrCat(row.version)}});
+    return absl::DataLossError(
+        absl::StrCat("secret '", row.id,
+                     "' failed authentication: the stored value or "
+                     "its metadata was modified"));
   }
   return value;
 }
@@ -332,10 +834,14 @@ absl::StatusOr<v1::DeleteSecretResponse> VaultCore::DeleteSecret(
 absl::Status VaultCore::UseSecret(absl::string_view id, const SecretUse& use) {
   LK_RETURN_IF_ERROR(ValidateSecretId(id));
   v1::SecretMetadata metadata;
+  // value: the decrypted secret, alive for this call only; zeroized by its
+  // destructor on every return path.
   SecureBuffer value;
+  uint64_t generation = 0;
   {
     absl::ReaderMutexLock lock(&mu_);
     LK_RETURN_IF_ERROR(RequireUnsealed());
+    generation = seal_generation_.load();
     LK_ASSIGN_OR_RETURN(std::optional<SecretRow> row, store_->GetLatest(id));
     if (!row.has_value()) {
       return absl::NotFoundError(absl::StrCat("no secret '", id, "'"));
@@ -343,8 +849,16 @@ absl::Status VaultCore::UseSecret(absl::string_view id, const SecretUse& use) {
     LK_ASSIGN_OR_RETURN(value, OpenValue(*row));
     LK_ASSIGN_OR_RETURN(metadata, DecodeMetadata(*row));
   }
-  // `value` is zeroized when this function returns.
-  return use(metadata, value);
+  absl::Status status = use(metadata, value);
+  value.Clear();
+  if (seal_generation_.load() != generation) {
+    // Sealed while the request was in flight: whatever `use` produced was
+    // obtained with a key that no longer exists; refuse it.
+    return absl::FailedPreconditionError(
+        "vault is sealed; it was sealed while this request was in flight and "
+        "the response was discarded");
+  }
+  return status;
 }
 
 }  // namespace latchkey::vault
