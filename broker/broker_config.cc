@@ -11,6 +11,7 @@
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/time_util.h"
+#include "re2/re2.h"
 
 namespace latchkey::broker {
 namespace {
@@ -43,10 +44,57 @@ bool IsValidName(absl::string_view name, size_t max) {
   return true;
 }
 
+absl::Status CheckRateLimit(const v1::RateLimit& limit,
+                            const std::string& where) {
+  if (limit.requests_per_minute() == 0 && limit.burst() != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ".burst: set requests_per_minute too (0 means unlimited)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Duration ToDuration(const google::protobuf::Duration& d,
                           absl::Duration fallback) {
   if (d.seconds() == 0 && d.nanos() == 0) return fallback;
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+// LocateError finds where the entry and field named at the start of a
+// Compile error ("capabilities[1] (gh).rules[2]: ...") are in the text and
+// returns "line L column C: ", or "" if it cannot tell.
+std::string LocateError(const google::protobuf::TextFormat::ParseInfoTree& tree,
+                        absl::string_view message) {
+  static const LazyRE2 kWhere = {
+      R"(^(capabilities|agents)\[(\d+)\] \(.*?\)\.(\w+)(?:\[(\d+)\])?)"};
+  std::string list, field;
+  int index = 0;
+  std::string sub_index;
+  if (!RE2::PartialMatch(re2::StringPiece(message.data(), message.size()),
+                         *kWhere, &list, &index, &field, &sub_index)) {
+    return "";
+  }
+  const google::protobuf::Descriptor* root = v1::BrokerConfig::descriptor();
+  const google::protobuf::FieldDescriptor* list_field =
+      root->FindFieldByName(list);
+  if (list_field == nullptr) return "";
+  google::protobuf::TextFormat::ParseLocation where =
+      tree.GetLocation(list_field, index);
+  const google::protobuf::TextFormat::ParseInfoTree* entry =
+      tree.GetTreeForNested(list_field, index);
+  const google::protobuf::FieldDescriptor* inner =
+      list_field->message_type()->FindFieldByName(field);
+  if (entry != nullptr && inner != nullptr) {
+    int inner_index = -1;
+    if (inner->is_repeated()) {
+      inner_index = sub_index.empty() ? 0 : std::stoi(sub_index);
+    }
+    google::protobuf::TextFormat::ParseLocation at =
+        entry->GetLocation(inner, inner_index);
+    if (at.line >= 0) where = at;
+  }
+  if (where.line < 0) return "";
+  return absl::StrCat("line ", where.line + 1, " column ", where.column + 1,
+                      ": ");
 }
 
 }  // namespace
@@ -63,14 +111,45 @@ absl::StatusOr<v1::BrokerConfig> ParseBrokerConfig(absl::string_view text) {
   return config;
 }
 
-absl::StatusOr<v1::BrokerConfig> LoadBrokerConfigFile(const std::string& path) {
+absl::StatusOr<std::string> ReadFileText(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
     return absl::NotFoundError(absl::StrCat("cannot read config ", path));
   }
   std::stringstream buffer;
   buffer << in.rdbuf();
-  absl::StatusOr<v1::BrokerConfig> config = ParseBrokerConfig(buffer.str());
+  if (in.bad()) {
+    return absl::DataLossError(absl::StrCat("error reading ", path));
+  }
+  return buffer.str();
+}
+
+absl::StatusOr<CompiledConfig> CompileBrokerConfigText(absl::string_view text) {
+  CompiledConfig out;
+  google::protobuf::TextFormat::Parser parser;
+  FirstErrorCollector errors;
+  parser.RecordErrorsTo(&errors);
+  google::protobuf::TextFormat::ParseInfoTree tree;
+  parser.WriteLocationsTo(&tree);
+  if (!parser.ParseFromString(std::string(text), &out.config)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config is not valid: ", errors.error()));
+  }
+  absl::StatusOr<std::shared_ptr<const BrokerState>> state =
+      BrokerState::Compile(out.config);
+  if (!state.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config is not valid: ", LocateError(tree, state.status().message()),
+        state.status().message()));
+  }
+  out.state = *std::move(state);
+  return out;
+}
+
+absl::StatusOr<v1::BrokerConfig> LoadBrokerConfigFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFileText(path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<v1::BrokerConfig> config = ParseBrokerConfig(*text);
   if (!config.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": ", config.status().message()));
@@ -86,19 +165,24 @@ absl::StatusOr<std::shared_ptr<const BrokerState>> BrokerState::Compile(
     const v1::Agent& agent = config.agents(i);
     std::string where = absl::StrCat("agents[", i, "] (", agent.name(), ")");
     if (!IsValidName(agent.name(), 64)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": name must match [a-z0-9][a-z0-9._-]{0,63}"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".name: must match [a-z0-9][a-z0-9._-]{0,63}"));
     }
     if (!agent_names.insert(agent.name()).second) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, ": duplicate agent name"));
+          absl::StrCat(where, ".name: duplicate agent name"));
     }
     absl::StatusOr<std::string> hash = HexDecode(agent.token_sha256());
     if (!hash.ok() || hash->size() != 32) {
       return absl::InvalidArgumentError(absl::StrCat(
-          where, ": token_sha256 must be 64 hex characters (the SHA-256 of "
-                 "the agent's token)"));
+          where,
+          ".token_sha256: must be 64 hex characters (the SHA-256 of "
+          "the agent's token)"));
     }
+    LK_RETURN_IF_ERROR(
+        CheckRateLimit(agent.rate_limit(), where + ".rate_limit"));
+    LK_RETURN_IF_ERROR(CheckRateLimit(agent.session_rate_limit(),
+                                      where + ".session_rate_limit"));
     state->agents_.push_back({agent, *hash});
   }
   for (int i = 0; i < config.capabilities_size(); ++i) {
@@ -106,17 +190,18 @@ absl::StatusOr<std::shared_ptr<const BrokerState>> BrokerState::Compile(
     std::string where =
         absl::StrCat("capabilities[", i, "] (", cap.name(), ")");
     if (!IsValidName(cap.name(), 64)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": name must match [a-z0-9][a-z0-9._-]{0,63}"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".name: must match [a-z0-9][a-z0-9._-]{0,63}"));
     }
     if (state->capabilities_.count(cap.name()) != 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, ": duplicate capability name"));
+          absl::StrCat(where, ".name: duplicate capability name"));
     }
     if (cap.secret_id().empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, ": secret_id is required"));
+          absl::StrCat(where, ".secret_id: is required"));
     }
+    LK_RETURN_IF_ERROR(CheckRateLimit(cap.rate_limit(), where + ".rate_limit"));
     absl::StatusOr<Origin> origin = ParseOrigin(cap.origin());
     if (!origin.ok()) {
       return absl::InvalidArgumentError(
@@ -128,10 +213,10 @@ absl::StatusOr<std::shared_ptr<const BrokerState>> BrokerState::Compile(
       return absl::InvalidArgumentError(
           absl::StrCat(where, ".", engine.status().message()));
     }
-    for (const std::string& agent : cap.agents()) {
-      if (agent_names.count(agent) == 0) {
+    for (int k = 0; k < cap.agents_size(); ++k) {
+      if (agent_names.count(cap.agents(k)) == 0) {
         return absl::InvalidArgumentError(absl::StrCat(
-            where, ".agents: no agent named '", agent, "'"));
+            where, ".agents[", k, "]: no agent named '", cap.agents(k), "'"));
       }
     }
     absl::Duration max_ttl =
@@ -140,7 +225,7 @@ absl::StatusOr<std::shared_ptr<const BrokerState>> BrokerState::Compile(
         ToDuration(cap.default_session_ttl(), kDefaultSessionTtl), max_ttl);
     if (max_ttl <= absl::ZeroDuration()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, ".max_session_ttl must be positive"));
+          absl::StrCat(where, ".max_session_ttl: must be positive"));
     }
     state->capabilities_.emplace(
         cap.name(), CompiledCapability{cap, std::move(*engine), *origin,

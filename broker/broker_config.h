@@ -65,6 +65,21 @@ class BrokerState {
 // C: ..." on syntax or field errors.
 absl::StatusOr<v1::BrokerConfig> ParseBrokerConfig(absl::string_view text);
 
+// CompiledConfig is a parsed and compiled configuration.
+struct CompiledConfig {
+  v1::BrokerConfig config;
+  std::shared_ptr<const BrokerState> state;
+};
+
+// CompileBrokerConfigText parses and compiles `text` completely. Every
+// error is INVALID_ARGUMENT and starts with "line L column C: ", followed
+// for semantic errors by the entry and field, e.g. "line 7 column 3:
+// capabilities[1] (gh).origin: ...".
+absl::StatusOr<CompiledConfig> CompileBrokerConfigText(absl::string_view text);
+
+// ReadFileText reads a whole file.
+absl::StatusOr<std::string> ReadFileText(const std::string& path);
+
 // LoadBrokerConfigFile reads and parses `path`.
 absl::StatusOr<v1::BrokerConfig> LoadBrokerConfigFile(const std::string& path);
 

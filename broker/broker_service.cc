@@ -34,7 +34,11 @@ void ConfigureBrokerPermissions(PeerGuard* guard) {
     guard->Permit(absl::StrCat(kBroker, method), "agent");
   }
   for (const char* method :
-       {"ListCapabilities", "ListSessions", "RevokeSession", "Explain"}) {
+       {"ListCapabilities", "ListSessions", "RevokeSession", "Explain",
+        "CreateCapability", "UpdateCapability", "DeleteCapability",
+        "CreateAgent", "UpdateAgent", "DeleteAgent", "ListAgents",
+        "RevokeAgent", "RevokeCapability", "RevokeAll", "LiftRevocation",
+        "ListRevocations", "Apply", "GetConfig"}) {
     guard->Permit(absl::StrCat(kAdmin, method), "operator");
   }
 }
@@ -79,18 +83,26 @@ grpc::Status BrokerService::OpenSession(grpc::ServerContext* context,
   std::vector<std::string> names(request->capabilities().begin(),
                                  request->capabilities().end());
   if (names.empty()) {
+    // All it may use, minus revoked capabilities (if every one is revoked,
+    // Open below says why).
+    std::vector<std::string> revoked;
     for (const auto& [name, capability] : state->capabilities()) {
-      if (BrokerState::AgentMayUse(agent, capability)) names.push_back(name);
+      if (!BrokerState::AgentMayUse(agent, capability)) continue;
+      if (sessions_->Refusal(agent.config.name(), name).has_value()) {
+        revoked.push_back(name);
+      } else {
+        names.push_back(name);
+      }
     }
+    if (names.empty()) names = std::move(revoked);
   }
   if (names.empty()) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         "this agent may not use any capability");
   }
   absl::Duration ttl = absl::InfiniteDuration();
-  absl::Duration requested =
-      absl::Seconds(request->ttl().seconds()) +
-      absl::Nanoseconds(request->ttl().nanos());
+  absl::Duration requested = absl::Seconds(request->ttl().seconds()) +
+                             absl::Nanoseconds(request->ttl().nanos());
   for (const std::string& name : names) {
     const CompiledCapability* capability = state->FindCapability(name);
     if (capability == nullptr) {
@@ -99,13 +111,12 @@ grpc::Status BrokerService::OpenSession(grpc::ServerContext* context,
                                        name.substr(0, 128), "'"));
     }
     if (!BrokerState::AgentMayUse(agent, *capability)) {
-      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                          absl::StrCat("agent may not use capability '", name,
-                                       "'"));
+      return grpc::Status(
+          grpc::StatusCode::PERMISSION_DENIED,
+          absl::StrCat("agent may not use capability '", name, "'"));
     }
-    absl::Duration wanted = requested > absl::ZeroDuration()
-                                ? requested
-                                : capability->default_ttl;
+    absl::Duration wanted =
+        requested > absl::ZeroDuration() ? requested : capability->default_ttl;
     ttl = std::min(ttl, std::min(wanted, capability->max_ttl));
   }
   absl::StatusOr<v1::Session> session =
@@ -181,29 +192,26 @@ grpc::Status AdminAuthorized(const PeerGuard* guard,
 grpc::Status AdminService::ListCapabilities(
     grpc::ServerContext* context, const v1::ListCapabilitiesRequest*,
     v1::ListCapabilitiesResponse* response) {
-  return AdminAuthorized(guard_, context, "ListCapabilities",
-                         [&](const PeerCredentials&) {
-                           std::shared_ptr<const BrokerState> state =
-                               state_->Get();
-                           for (const auto& [name, capability] :
-                                state->capabilities()) {
-                             *response->add_capabilities() =
-                                 AgentInfo(capability);
-                           }
-                           return absl::OkStatus();
-                         });
+  return AdminAuthorized(
+      guard_, context, "ListCapabilities", [&](const PeerCredentials&) {
+        std::shared_ptr<const BrokerState> state = state_->Get();
+        for (const auto& [name, capability] : state->capabilities()) {
+          *response->add_capabilities() = AgentInfo(capability);
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::ListSessions(grpc::ServerContext* context,
-                                        const v1::ListSessionsRequest*,
+                                        const v1::ListSessionsRequest* request,
                                         v1::ListSessionsResponse* response) {
-  return AdminAuthorized(guard_, context, "ListSessions",
-                         [&](const PeerCredentials&) {
-                           for (v1::Session& session : sessions_->List()) {
-                             *response->add_sessions() = std::move(session);
-                           }
-                           return absl::OkStatus();
-                         });
+  return AdminAuthorized(
+      guard_, context, "ListSessions", [&](const PeerCredentials&) {
+        for (v1::Session& session : sessions_->List(request->agent())) {
+          *response->add_sessions() = std::move(session);
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::RevokeSession(
@@ -211,7 +219,9 @@ grpc::Status AdminService::RevokeSession(
     v1::RevokeSessionResponse* response) {
   return AdminAuthorized(
       guard_, context, "RevokeSession", [&](const PeerCredentials& peer) {
-        bool revoked = sessions_->Revoke(request->id());
+        absl::StatusOr<bool> result = sessions_->Revoke(request->id());
+        if (!result.ok()) return result.status();
+        bool revoked = *result;
         response->set_revoked(revoked);
         LogInfo("session_revoked", {{"session", request->id().substr(0, 8)},
                                     {"by_uid", absl::StrCat(peer.uid)},
@@ -226,6 +236,212 @@ grpc::Status AdminService::Explain(grpc::ServerContext* context,
   return AdminAuthorized(guard_, context, "Explain",
                          [&](const PeerCredentials&) {
                            *response = executor_->Explain(*request);
+                           return absl::OkStatus();
+                         });
+}
+
+namespace {
+
+// Audited logs one line per admin change, naming the operator's uid.
+void LogAdmin(const char* action, absl::string_view name,
+              const PeerCredentials& peer, const absl::Status& status) {
+  LogInfo("admin_change", {{"action", action},
+                           {"name", std::string(name.substr(0, 128))},
+                           {"by_uid", absl::StrCat(peer.uid)},
+                           {"result", status.ok() ? "ok" : status.ToString()}});
+}
+
+template <typename T, typename Out>
+absl::Status Assign(absl::StatusOr<T> result, Out* out) {
+  if (!result.ok()) return result.status();
+  *out = *std::move(result);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::Status AdminService::CreateCapability(
+    grpc::ServerContext* context, const v1::CreateCapabilityRequest* request,
+    v1::Capability* response) {
+  return AdminAuthorized(
+      guard_, context, "CreateCapability", [&](const PeerCredentials& peer) {
+        absl::Status s =
+            Assign(config_->CreateCapability(request->capability()), response);
+        LogAdmin("create_capability", request->capability().name(), peer, s);
+        return s;
+      });
+}
+
+grpc::Status AdminService::UpdateCapability(
+    grpc::ServerContext* context, const v1::UpdateCapabilityRequest* request,
+    v1::Capability* response) {
+  return AdminAuthorized(
+      guard_, context, "UpdateCapability", [&](const PeerCredentials& peer) {
+        absl::Status s =
+            Assign(config_->UpdateCapability(request->capability()), response);
+        LogAdmin("update_capability", request->capability().name(), peer, s);
+        return s;
+      });
+}
+
+grpc::Status AdminService::DeleteCapability(
+    grpc::ServerContext* context, const v1::DeleteCapabilityRequest* request,
+    v1::DeleteCapabilityResponse* response) {
+  return AdminAuthorized(
+      guard_, context, "DeleteCapability", [&](const PeerCredentials& peer) {
+        bool deleted = false;
+        absl::Status s =
+            Assign(config_->DeleteCapability(request->name()), &deleted);
+        response->set_deleted(deleted);
+        LogAdmin("delete_capability", request->name(), peer, s);
+        return s;
+      });
+}
+
+grpc::Status AdminService::CreateAgent(grpc::ServerContext* context,
+                                       const v1::CreateAgentRequest* request,
+                                       v1::CreateAgentResponse* response) {
+  return AdminAuthorized(
+      guard_, context, "CreateAgent", [&](const PeerCredentials& peer) {
+        absl::Status s = Assign(config_->CreateAgent(*request), response);
+        LogAdmin("create_agent", request->name(), peer, s);
+        return s;
+      });
+}
+
+grpc::Status AdminService::UpdateAgent(grpc::ServerContext* context,
+                                       const v1::UpdateAgentRequest* request,
+                                       v1::Agent* response) {
+  return AdminAuthorized(
+      guard_, context, "UpdateAgent", [&](const PeerCredentials& peer) {
+        absl::Status s =
+            Assign(config_->UpdateAgent(request->agent()), response);
+        LogAdmin("update_agent", request->agent().name(), peer, s);
+        return s;
+      });
+}
+
+grpc::Status AdminService::DeleteAgent(grpc::ServerContext* context,
+                                       const v1::DeleteAgentRequest* request,
+                                       v1::DeleteAgentResponse* response) {
+  return AdminAuthorized(
+      guard_, context, "DeleteAgent", [&](const PeerCredentials& peer) {
+        bool deleted = false;
+        absl::Status s =
+            Assign(config_->DeleteAgent(request->name()), &deleted);
+        response->set_deleted(deleted);
+        LogAdmin("delete_agent", request->name(), peer, s);
+        return s;
+      });
+}
+
+grpc::Status AdminService::ListAgents(grpc::ServerContext* context,
+                                      const v1::ListAgentsRequest*,
+                                      v1::ListAgentsResponse* response) {
+  return AdminAuthorized(guard_, context, "ListAgents",
+                         [&](const PeerCredentials&) {
+                           for (v1::Agent& agent : config_->ListAgents()) {
+                             *response->add_agents() = std::move(agent);
+                           }
+                           return absl::OkStatus();
+                         });
+}
+
+grpc::Status AdminService::RevokeAgent(grpc::ServerContext* context,
+                                       const v1::RevokeAgentRequest* request,
+                                       v1::RevokeResponse* response) {
+  return AdminAuthorized(
+      guard_, context, "RevokeAgent", [&](const PeerCredentials& peer) {
+        if (state_->Get()->FindAgentByName(request->name()) == nullptr) {
+          // A typo must not look like a successful revocation.
+          return absl::NotFoundError(absl::StrCat(
+              "there is no agent named '", request->name().substr(0, 128),
+              "'"));
+        }
+        absl::Status s =
+            Assign(sessions_->RevokeAgent(request->name()), response);
+        LogAdmin("revoke_agent", request->name(), peer, s);
+        return s;
+      });
+}
+
+grpc::Status AdminService::RevokeCapability(
+    grpc::ServerContext* context, const v1::RevokeCapabilityRequest* request,
+    v1::RevokeResponse* response) {
+  return AdminAuthorized(
+      guard_, context, "RevokeCapability", [&](const PeerCredentials& peer) {
+        if (state_->Get()->FindCapability(request->name()) == nullptr) {
+          return absl::NotFoundError(absl::StrCat(
+              "there is no capability named '", request->name().substr(0, 128),
+              "'"));
+        }
+        absl::Status s =
+            Assign(sessions_->RevokeCapability(request->name()), response);
+        LogAdmin("revoke_capability", request->name(), peer, s);
+        return s;
+      });
+}
+
+grpc::Status AdminService::RevokeAll(grpc::ServerContext* context,
+                                     const v1::RevokeAllRequest*,
+                                     v1::RevokeResponse* response) {
+  return AdminAuthorized(
+      guard_, context, "RevokeAll", [&](const PeerCredentials& peer) {
+        absl::Status s = Assign(sessions_->RevokeAll(), response);
+        LogAdmin("revoke_all", "", peer, s);
+        return s;
+      });
+}
+
+grpc::Status AdminService::LiftRevocation(
+    grpc::ServerContext* context, const v1::LiftRevocationRequest* request,
+    v1::LiftRevocationResponse* response) {
+  return AdminAuthorized(
+      guard_, context, "LiftRevocation", [&](const PeerCredentials& peer) {
+        if (request->kind() == v1::Revocation::KIND_UNSPECIFIED) {
+          return absl::InvalidArgumentError(
+              "kind must be AGENT, CAPABILITY or ALL");
+        }
+        bool lifted = false;
+        absl::Status s =
+            Assign(sessions_->Lift(request->kind(), request->name()), &lifted);
+        response->set_lifted(lifted);
+        LogAdmin("lift_revocation", request->name(), peer, s);
+        return s;
+      });
+}
+
+grpc::Status AdminService::ListRevocations(
+    grpc::ServerContext* context, const v1::ListRevocationsRequest*,
+    v1::ListRevocationsResponse* response) {
+  return AdminAuthorized(
+      guard_, context, "ListRevocations", [&](const PeerCredentials&) {
+        for (v1::Revocation& r : sessions_->ListRevocations()) {
+          *response->add_revocations() = std::move(r);
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status AdminService::Apply(grpc::ServerContext* context,
+                                 const v1::ApplyRequest* request,
+                                 v1::ApplyResponse* response) {
+  return AdminAuthorized(
+      guard_, context, "Apply", [&](const PeerCredentials& peer) {
+        absl::Status s =
+            Assign(config_->Apply(request->config_text(), request->dry_run()),
+                   response);
+        LogAdmin(request->dry_run() ? "apply_dry_run" : "apply", "", peer, s);
+        return s;
+      });
+}
+
+grpc::Status AdminService::GetConfig(grpc::ServerContext* context,
+                                     const v1::GetConfigRequest*,
+                                     v1::GetConfigResponse* response) {
+  return AdminAuthorized(guard_, context, "GetConfig",
+                         [&](const PeerCredentials&) {
+                           *response = config_->GetConfig();
                            return absl::OkStatus();
                          });
 }

@@ -3,10 +3,11 @@
 #ifndef LATCHKEY_BROKER_BROKER_SERVICE_H_
 #define LATCHKEY_BROKER_BROKER_SERVICE_H_
 
-#include "common/peer_guard.h"
+#include "broker/config_manager.h"
 #include "broker/request_executor.h"
 #include "broker/session_registry.h"
 #include "broker/state_holder.h"
+#include "common/peer_guard.h"
 #include "proto/broker.grpc.pb.h"
 
 namespace latchkey::broker {
@@ -15,15 +16,17 @@ class BrokerService final : public v1::Broker::Service {
  public:
   BrokerService(const StateHolder* state, SessionRegistry* sessions,
                 RequestExecutor* executor, const PeerGuard* guard)
-      : state_(state), sessions_(sessions), executor_(executor),
+      : state_(state),
+        sessions_(sessions),
+        executor_(executor),
         guard_(guard) {}
 
   grpc::Status OpenSession(grpc::ServerContext* context,
                            const v1::OpenSessionRequest* request,
                            v1::Session* response) override;
-  grpc::Status ListCapabilities(grpc::ServerContext* context,
-                                const v1::ListCapabilitiesRequest* request,
-                                v1::ListCapabilitiesResponse* response) override;
+  grpc::Status ListCapabilities(
+      grpc::ServerContext* context, const v1::ListCapabilitiesRequest* request,
+      v1::ListCapabilitiesResponse* response) override;
   grpc::Status Execute(grpc::ServerContext* context,
                        const v1::ExecuteRequest* request,
                        v1::ExecuteResponse* response) override;
@@ -43,13 +46,17 @@ class BrokerService final : public v1::Broker::Service {
 class AdminService final : public v1::BrokerAdmin::Service {
  public:
   AdminService(const StateHolder* state, SessionRegistry* sessions,
-               RequestExecutor* executor, const PeerGuard* guard)
-      : state_(state), sessions_(sessions), executor_(executor),
+               RequestExecutor* executor, ConfigManager* config,
+               const PeerGuard* guard)
+      : state_(state),
+        sessions_(sessions),
+        executor_(executor),
+        config_(config),
         guard_(guard) {}
 
-  grpc::Status ListCapabilities(grpc::ServerContext* context,
-                                const v1::ListCapabilitiesRequest* request,
-                                v1::ListCapabilitiesResponse* response) override;
+  grpc::Status ListCapabilities(
+      grpc::ServerContext* context, const v1::ListCapabilitiesRequest* request,
+      v1::ListCapabilitiesResponse* response) override;
   grpc::Status ListSessions(grpc::ServerContext* context,
                             const v1::ListSessionsRequest* request,
                             v1::ListSessionsResponse* response) override;
@@ -59,11 +66,54 @@ class AdminService final : public v1::BrokerAdmin::Service {
   grpc::Status Explain(grpc::ServerContext* context,
                        const v1::ExplainRequest* request,
                        v1::ExplainResponse* response) override;
+  grpc::Status CreateCapability(grpc::ServerContext* context,
+                                const v1::CreateCapabilityRequest* request,
+                                v1::Capability* response) override;
+  grpc::Status UpdateCapability(grpc::ServerContext* context,
+                                const v1::UpdateCapabilityRequest* request,
+                                v1::Capability* response) override;
+  grpc::Status DeleteCapability(
+      grpc::ServerContext* context, const v1::DeleteCapabilityRequest* request,
+      v1::DeleteCapabilityResponse* response) override;
+  grpc::Status CreateAgent(grpc::ServerContext* context,
+                           const v1::CreateAgentRequest* request,
+                           v1::CreateAgentResponse* response) override;
+  grpc::Status UpdateAgent(grpc::ServerContext* context,
+                           const v1::UpdateAgentRequest* request,
+                           v1::Agent* response) override;
+  grpc::Status DeleteAgent(grpc::ServerContext* context,
+                           const v1::DeleteAgentRequest* request,
+                           v1::DeleteAgentResponse* response) override;
+  grpc::Status ListAgents(grpc::ServerContext* context,
+                          const v1::ListAgentsRequest* request,
+                          v1::ListAgentsResponse* response) override;
+  grpc::Status RevokeAgent(grpc::ServerContext* context,
+                           const v1::RevokeAgentRequest* request,
+                           v1::RevokeResponse* response) override;
+  grpc::Status RevokeCapability(grpc::ServerContext* context,
+                                const v1::RevokeCapabilityRequest* request,
+                                v1::RevokeResponse* response) override;
+  grpc::Status RevokeAll(grpc::ServerContext* context,
+                         const v1::RevokeAllRequest* request,
+                         v1::RevokeResponse* response) override;
+  grpc::Status LiftRevocation(grpc::ServerContext* context,
+                              const v1::LiftRevocationRequest* request,
+                              v1::LiftRevocationResponse* response) override;
+  grpc::Status ListRevocations(grpc::ServerContext* context,
+                               const v1::ListRevocationsRequest* request,
+                               v1::ListRevocationsResponse* response) override;
+  grpc::Status Apply(grpc::ServerContext* context,
+                     const v1::ApplyRequest* request,
+                     v1::ApplyResponse* response) override;
+  grpc::Status GetConfig(grpc::ServerContext* context,
+                         const v1::GetConfigRequest* request,
+                         v1::GetConfigResponse* response) override;
 
  private:
   const StateHolder* state_;
   SessionRegistry* sessions_;
   RequestExecutor* executor_;
+  ConfigManager* config_;
   const PeerGuard* guard_;
 };
 

@@ -1,5 +1,7 @@
 #include "broker/request_executor.h"
 
+#include <shared_mutex>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -17,6 +19,7 @@ struct Decision {
   v1::ReasonCode code = v1::REASON_UNSPECIFIED;
   std::string message;
   std::string rule;
+  absl::Duration retry_after = absl::ZeroDuration();
 };
 
 Decision Deny(v1::ReasonCode code, std::string message, std::string rule = "") {
@@ -39,9 +42,9 @@ Decision DenialFromVault(const absl::Status& status) {
       return Deny(v1::REASON_ORIGIN_REFUSED,
                   "the credential is not bound to this capability's origin");
     case absl::StatusCode::kInvalidArgument:
-      return Deny(v1::REASON_INVALID_REQUEST,
-                  absl::StrCat("the vault refused the request: ",
-                               status.message()));
+      return Deny(
+          v1::REASON_INVALID_REQUEST,
+          absl::StrCat("the vault refused the request: ", status.message()));
     default:
       return Deny(v1::REASON_VAULT_UNAVAILABLE,
                   "the vault could not be reached");
@@ -51,8 +54,7 @@ Decision DenialFromVault(const absl::Status& status) {
 }  // namespace
 
 std::string ReasonName(v1::ReasonCode code) {
-  return std::string(
-      absl::StripPrefix(v1::ReasonCode_Name(code), "REASON_"));
+  return std::string(absl::StripPrefix(v1::ReasonCode_Name(code), "REASON_"));
 }
 
 std::string NextStep(v1::ReasonCode code) {
@@ -125,8 +127,8 @@ v1::ExecuteResponse RequestExecutor::Execute(
   policy::PolicyDecision policy_decision;
   if (caller.agent != nullptr) event.set_agent(caller.agent->config.name());
   if (caller.agent == nullptr) {
-    decision = Deny(v1::REASON_UNAUTHENTICATED,
-                    "no valid agent token was presented");
+    decision =
+        Deny(v1::REASON_UNAUTHENTICATED, "no valid agent token was presented");
   } else if (capability == nullptr) {
     decision = Deny(v1::REASON_CAPABILITY_NOT_FOUND,
                     absl::StrCat("there is no capability named '",
@@ -136,18 +138,14 @@ v1::ExecuteResponse RequestExecutor::Execute(
                     absl::StrCat("agent '", caller.agent->config.name(),
                                  "' may not use capability '",
                                  capability->config.name(), "'"));
-  } else if (SessionCheck session = sessions_->Check(
-                 request.session_id(), caller.agent->config.name(),
-                 capability->config.name());
-             !session.ok) {
-    decision = Deny(session.code, session.message);
-  } else if (absl::Status headers = CheckAgentHeaders(request.request().headers());
+  } else if (absl::Status headers =
+                 CheckAgentHeaders(request.request().headers());
              !headers.ok()) {
     decision = Deny(v1::REASON_INVALID_REQUEST, std::string(headers.message()));
   } else if (request.request().body().size() > kMaxRequestBodyBytes) {
-    decision = Deny(v1::REASON_INVALID_REQUEST,
-                    absl::StrCat("request body exceeds ", kMaxRequestBodyBytes,
-                                 " bytes"));
+    decision = Deny(
+        v1::REASON_INVALID_REQUEST,
+        absl::StrCat("request body exceeds ", kMaxRequestBodyBytes, " bytes"));
   } else if (request.reason().size() > kMaxReasonBytes) {
     decision = Deny(v1::REASON_INVALID_REQUEST,
                     absl::StrCat("reason exceeds ", kMaxReasonBytes, " bytes"));
@@ -158,31 +156,71 @@ v1::ExecuteResponse RequestExecutor::Execute(
                 policy_decision.message, policy_decision.rule};
     event.set_path(policy_decision.normalized_path);
   }
+  // Every identified request for a capability it may use has its session
+  // checked, whatever else is wrong with it.
+  bool needs_session = caller.agent != nullptr && capability != nullptr &&
+                       BrokerState::AgentMayUse(*caller.agent, *capability);
   if (decision.allowed && !audit_->Reachable()) {
     // Fail closed before anything is executed upstream.
     decision = Deny(v1::REASON_AUDIT_UNAVAILABLE,
                     "the audit log is unreachable, so nothing may be executed");
   }
 
-  // Execute, if allowed.
+  // Session (with revocations) and rate limits, then the hand-off to the
+  // vault, under the shared revocation gate. A session refusal outranks
+  // any other reason, so an agent learns first that its session is gone.
+  v1::VaultExecuteRequest vault_request;
+  {
+    std::shared_lock<RwLock> gate(sessions_->gate());
+    if (needs_session) {
+      SessionCheck session =
+          sessions_->Check(request.session_id(), caller.agent->config.name(),
+                           capability->config.name());
+      if (!session.ok) decision = Deny(session.code, session.message);
+    }
+    if (decision.allowed && limiter_ != nullptr) {
+      const v1::Agent& agent = caller.agent->config;
+      std::optional<RateLimitRefusal> limited = limiter_->Acquire(
+          {{absl::StrCat("agent:", agent.name()),
+            absl::StrCat("agent '", agent.name(), "'"), agent.rate_limit()},
+           {absl::StrCat("capability:", capability->config.name()),
+            absl::StrCat("capability '", capability->config.name(), "'"),
+            capability->config.rate_limit()},
+           {absl::StrCat("session:", request.session_id()), "session",
+            agent.session_rate_limit()}});
+      if (limited.has_value()) {
+        decision = Deny(
+            v1::REASON_RATE_LIMITED,
+            absl::StrCat("the ", limited->limit, " was reached; retry after ",
+                         absl::FormatDuration(limited->retry_after)),
+            limited->limit);
+        decision.retry_after = limited->retry_after;
+      }
+    }
+    if (decision.allowed) {
+      vault_request.set_request_id(response.request_id());
+      vault_request.set_secret_id(capability->config.secret_id());
+      vault_request.set_origin(capability->origin.ToString());
+      vault_request.set_method(request.request().method());
+      vault_request.set_path(policy_decision.normalized_path);
+      *vault_request.mutable_query() = request.request().query();
+      *vault_request.mutable_headers() = request.request().headers();
+      *vault_request.mutable_limits() = capability->config.limits();
+    }
+  }  // The hand-off point: revocations from here on apply to later checks.
+
+  // Execute, if allowed. (The body, up to 8 MiB, is copied outside the
+  // gate so that a revoke never waits for it.)
   if (decision.allowed) {
-    v1::VaultExecuteRequest vault_request;
-    vault_request.set_request_id(response.request_id());
-    vault_request.set_secret_id(capability->config.secret_id());
-    vault_request.set_origin(capability->origin.ToString());
-    vault_request.set_method(request.request().method());
-    vault_request.set_path(policy_decision.normalized_path);
-    *vault_request.mutable_query() = request.request().query();
-    *vault_request.mutable_headers() = request.request().headers();
     vault_request.set_body(request.request().body());
-    *vault_request.mutable_limits() = capability->config.limits();
     event.set_bytes_out(static_cast<int64_t>(request.request().body().size()));
     absl::StatusOr<v1::VaultExecuteResponse> vault_response =
         vault_->Execute(vault_request);
     if (!vault_response.ok()) {
       decision = DenialFromVault(vault_response.status());
-      LogWarning("vault_refused", {{"request_id", response.request_id()},
-                                   {"error", vault_response.status().ToString()}});
+      LogWarning("vault_refused",
+                 {{"request_id", response.request_id()},
+                  {"error", vault_response.status().ToString()}});
     } else if (!vault_response->upstream_error().empty()) {
       decision = Deny(v1::REASON_UPSTREAM_ERROR,
                       vault_response->upstream_timed_out()
@@ -225,6 +263,12 @@ v1::ExecuteResponse RequestExecutor::Execute(
     denial->set_message(decision.message);
     denial->set_next_step(NextStep(decision.code));
     denial->set_rule(decision.rule);
+    if (decision.retry_after > absl::ZeroDuration()) {
+      int64_t ms = absl::ToInt64Milliseconds(decision.retry_after);
+      denial->mutable_retry_after()->set_seconds(ms / 1000);
+      denial->mutable_retry_after()->set_nanos(
+          static_cast<int32_t>((ms % 1000) * 1'000'000));
+    }
   }
   LogInfo("decision", {{"request_id", response.request_id()},
                        {"agent", event.agent()},
@@ -251,8 +295,9 @@ v1::ExplainResponse RequestExecutor::Explain(
   };
   const AgentIdentity* agent = state->FindAgentByName(request.agent());
   if (agent == nullptr) {
-    return deny(v1::REASON_UNAUTHENTICATED,
-                absl::StrCat("there is no agent named '", request.agent(), "'"));
+    return deny(
+        v1::REASON_UNAUTHENTICATED,
+        absl::StrCat("there is no agent named '", request.agent(), "'"));
   }
   const CompiledCapability* capability =
       state->FindCapability(request.capability());
@@ -262,10 +307,14 @@ v1::ExplainResponse RequestExecutor::Explain(
                              request.capability(), "'"));
   }
   if (!BrokerState::AgentMayUse(*agent, *capability)) {
-    return deny(v1::REASON_AGENT_NOT_ALLOWED,
-                absl::StrCat("agent '", request.agent(),
-                             "' may not use capability '",
-                             request.capability(), "'"));
+    return deny(
+        v1::REASON_AGENT_NOT_ALLOWED,
+        absl::StrCat("agent '", request.agent(), "' may not use capability '",
+                     request.capability(), "'"));
+  }
+  if (std::optional<std::string> refusal =
+          sessions_->Refusal(request.agent(), request.capability())) {
+    return deny(v1::REASON_SESSION_REVOKED, *refusal);
   }
   policy::PolicyDecision decision =
       capability->policy.CheckRequest(request.method(), request.path());

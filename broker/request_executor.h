@@ -8,6 +8,7 @@
 #include <string>
 
 #include "broker/downstream_clients.h"
+#include "broker/rate_limiter.h"
 #include "broker/session_registry.h"
 #include "broker/state_holder.h"
 #include "proto/broker.pb.h"
@@ -24,13 +25,20 @@ class RequestExecutor {
  public:
   RequestExecutor(const StateHolder* state, SessionRegistry* sessions,
                   VaultEgressClient* vault, AuditRecorder* audit,
-                  Clock clock = absl::Now)
+                  Clock clock = absl::Now, RateLimiter* limiter = nullptr)
       : state_(state),
         sessions_(sessions),
         vault_(vault),
         audit_(audit),
-        clock_(clock) {}
+        clock_(clock),
+        limiter_(limiter) {}
 
+  // Execute decides and, if allowed, executes one request. The session
+  // check (with revocations), the rate limits and the hand-off to the vault
+  // happen under a shared hold of the registry's revocation gate: see
+  // session_registry.h for why a revoke is linearizable against it.
+  // Rate limit tokens are taken only by requests that passed every other
+  // check, i.e. those that would go upstream.
   v1::ExecuteResponse Execute(const Caller& caller,
                               const v1::ExecuteRequest& request);
 
@@ -44,6 +52,7 @@ class RequestExecutor {
   VaultEgressClient* vault_;
   AuditRecorder* audit_;
   Clock clock_;
+  RateLimiter* limiter_;  // may be null: no rate limits.
 };
 
 // NextStep is what a model should do about a denial with `code`.

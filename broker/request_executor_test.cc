@@ -65,9 +65,9 @@ class RequestExecutorTest : public ::testing::Test {
     deny->set_path("/v1/admin/**");
     state_ = std::make_unique<StateHolder>(*BrokerState::Compile(config));
     sessions_ = std::make_unique<SessionRegistry>([this] { return now_; });
-    executor_ = std::make_unique<RequestExecutor>(
-        state_.get(), sessions_.get(), &vault_, &audit_,
-        [this] { return now_; });
+    executor_ = std::make_unique<RequestExecutor>(state_.get(), sessions_.get(),
+                                                  &vault_, &audit_,
+                                                  [this] { return now_; });
     bot_ = state_->Get()->FindAgentByToken("token");
     session_ = sessions_->Open("bot", {"api"}, absl::Minutes(5))->id();
   }
@@ -149,9 +149,9 @@ TEST_F(RequestExecutorTest, SessionExpiresWithTheClock) {
 }
 
 TEST_F(RequestExecutorTest, RevokedSessionIsDenied) {
-  ASSERT_TRUE(sessions_->Revoke(session_));
+  ASSERT_TRUE(*sessions_->Revoke(session_));
   EXPECT_EQ(Run("GET", "/v1/x").denial().code(), v1::REASON_SESSION_REVOKED);
-  EXPECT_FALSE(sessions_->Revoke(session_));
+  EXPECT_FALSE(*sessions_->Revoke(session_));
 }
 
 TEST_F(RequestExecutorTest, VaultErrorsBecomeReasons) {
@@ -203,6 +203,99 @@ TEST_F(RequestExecutorTest, ExplainExecutesNothing) {
   EXPECT_EQ(response.normalized_path(), "/v1/admin/x");
   EXPECT_EQ(vault_.calls.load(), 0);
   EXPECT_TRUE(audit_.events.empty());
+}
+
+TEST_F(RequestExecutorTest, RateLimitNamesTheLimitAndRetryAfter) {
+  v1::BrokerConfig config;
+  v1::Agent* agent = config.add_agents();
+  agent->set_name("bot");
+  agent->set_token_sha256(Sha256Hex("token"));
+  agent->mutable_session_rate_limit()->set_requests_per_minute(600);
+  agent->mutable_session_rate_limit()->set_burst(5);
+  v1::Capability* cap = config.add_capabilities();
+  cap->set_name("api");
+  cap->set_secret_id("secret");
+  cap->set_origin("https://api.example.com");
+  cap->add_agents("bot");
+  cap->mutable_rate_limit()->set_requests_per_minute(120);
+  cap->mutable_rate_limit()->set_burst(2);
+  v1::Rule* allow = cap->add_rules();
+  allow->set_effect(v1::Rule::ALLOW);
+  allow->add_methods("GET");
+  allow->set_path("/**");
+  state_->Set(*BrokerState::Compile(config));
+  bot_ = state_->Get()->FindAgentByToken("token");
+  RateLimiter limiter([this] { return now_; });
+  RequestExecutor executor(
+      state_.get(), sessions_.get(), &vault_, &audit_, [this] { return now_; },
+      &limiter);
+  v1::ExecuteRequest request;
+  request.set_session_id(session_);
+  request.set_capability("api");
+  request.mutable_request()->set_method("GET");
+  request.mutable_request()->set_path("/x");
+  EXPECT_EQ(executor.Execute({bot_, 1}, request).decision(),
+            v1::DECISION_ALLOW);
+  EXPECT_EQ(executor.Execute({bot_, 1}, request).decision(),
+            v1::DECISION_ALLOW);
+  v1::ExecuteResponse limited = executor.Execute({bot_, 1}, request);
+  ASSERT_EQ(limited.decision(), v1::DECISION_DENY);
+  EXPECT_EQ(limited.denial().code(), v1::REASON_RATE_LIMITED);
+  EXPECT_NE(limited.denial().message().find("capability 'api' rate limit"),
+            std::string::npos)
+      << limited.denial().message();
+  EXPECT_EQ(limited.denial().retry_after().seconds(), 0);
+  EXPECT_EQ(limited.denial().retry_after().nanos(), 500'000'000);
+  EXPECT_EQ(vault_.calls.load(), 2);
+  EXPECT_EQ(audit_.events.back().reason_code(), v1::REASON_RATE_LIMITED);
+  // Denied requests take no tokens: after the refill, one more passes.
+  now_ += absl::Milliseconds(500);
+  EXPECT_EQ(executor.Execute({bot_, 1}, request).decision(),
+            v1::DECISION_ALLOW);
+  // A policy denial never consumes a token either.
+  request.mutable_request()->set_method("DELETE");
+  now_ += absl::Seconds(1);
+  EXPECT_EQ(executor.Execute({bot_, 1}, request).denial().code(),
+            v1::REASON_NO_RULE_MATCHED);
+  request.mutable_request()->set_method("GET");
+  EXPECT_EQ(executor.Execute({bot_, 1}, request).decision(),
+            v1::DECISION_ALLOW);
+  EXPECT_EQ(executor.Execute({bot_, 1}, request).decision(),
+            v1::DECISION_ALLOW);
+  // Per session: only the session is limited now (burst 1).
+  agent->mutable_session_rate_limit()->set_burst(1);
+  cap->clear_rate_limit();
+  state_->Set(*BrokerState::Compile(config));
+  bot_ = state_->Get()->FindAgentByToken("token");
+  EXPECT_EQ(executor.Execute({bot_, 1}, request).decision(),
+            v1::DECISION_ALLOW);
+  v1::ExecuteResponse session_limited = executor.Execute({bot_, 1}, request);
+  EXPECT_EQ(session_limited.denial().code(), v1::REASON_RATE_LIMITED);
+  EXPECT_NE(session_limited.denial().rule().find("session rate limit"),
+            std::string::npos)
+      << session_limited.denial().rule();
+  EXPECT_EQ(session_limited.denial().retry_after().nanos(), 100'000'000);
+  // Another session of the same agent has a bucket of its own.
+  request.set_session_id(
+      sessions_->Open("bot", {"api"}, absl::Minutes(5))->id());
+  EXPECT_EQ(executor.Execute({bot_, 1}, request).decision(),
+            v1::DECISION_ALLOW);
+}
+
+TEST_F(RequestExecutorTest, RevokedSessionOutranksOtherReasons) {
+  ASSERT_TRUE(*sessions_->Revoke(session_));
+  EXPECT_EQ(Run("DELETE", "/nope").denial().code(), v1::REASON_SESSION_REVOKED);
+}
+
+TEST_F(RequestExecutorTest, ExplainReportsStandingRevocations) {
+  ASSERT_TRUE(sessions_->RevokeCapability("api").ok());
+  v1::ExplainRequest request;
+  request.set_agent("bot");
+  request.set_capability("api");
+  request.set_method("GET");
+  request.set_path("/v1/x");
+  EXPECT_EQ(executor_->Explain(request).denial().code(),
+            v1::REASON_SESSION_REVOKED);
 }
 
 }  // namespace

@@ -5,8 +5,9 @@
 #define LATCHKEY_BROKER_STATE_HOLDER_H_
 
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 
-#include "absl/synchronization/mutex.h"
 #include "broker/broker_config.h"
 
 namespace latchkey::broker {
@@ -16,17 +17,18 @@ class StateHolder {
   explicit StateHolder(std::shared_ptr<const BrokerState> state)
       : state_(std::move(state)) {}
   std::shared_ptr<const BrokerState> Get() const {
-    absl::ReaderMutexLock lock(&mu_);
+    std::shared_lock<std::shared_mutex> lock(mu_);
     return state_;
   }
   void Set(std::shared_ptr<const BrokerState> state) {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::shared_mutex> lock(mu_);
     state_ = std::move(state);
   }
 
  private:
-  mutable absl::Mutex mu_;
-  std::shared_ptr<const BrokerState> state_ ABSL_GUARDED_BY(mu_);
+  // std::shared_mutex rather than absl::Mutex: TSan sees it.
+  mutable std::shared_mutex mu_;
+  std::shared_ptr<const BrokerState> state_;  // guarded by mu_
 };
 
 }  // namespace latchkey::broker
