@@ -142,6 +142,71 @@ TEST_F(AuditMainTest, ServesAppendsStopsCleanlyAndVerifiesOffline) {
       << ReadFile(bad);
 }
 
+// The daemon rotates by --max_file_bytes and signs checkpoints; the
+// offline verifier needs only the files, the checkpoints and the public
+// key (no HMAC key) to detect a truncated tail at its exact sequence.
+TEST_F(AuditMainTest, RotatesAndVerifiesOfflineWithOnlyThePublicKey) {
+  pid_t daemon = Spawn(
+      {Binary("latchkey-audit"), "--socket=" + socket_, "--state_dir=" + state_,
+       "--max_file_bytes=4096", "--checkpoint_every_records=10"},
+      log_);
+  ASSERT_TRUE(WaitReady(daemon)) << ReadFile(log_);
+  struct stat st;
+  ASSERT_EQ(::stat((state_ + "/checkpoint.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto append = v1::AuditAppend::NewStub(CreateUdsChannel(socket_));
+  for (int i = 1; i <= 40; ++i) {
+    grpc::ClientContext context;
+    v1::AppendRequest request;
+    *request.mutable_event() = MakeEvent(i);
+    v1::AppendResponse response;
+    ASSERT_TRUE(append->Append(&context, request, &response).ok());
+    ASSERT_EQ(response.sequence(), static_cast<uint64_t>(i));
+  }
+  ASSERT_EQ(::kill(daemon, SIGTERM), 0);
+  EXPECT_EQ(WaitExit(daemon, std::chrono::seconds(15)), 0) << ReadFile(log_);
+
+  // What an operator keeps elsewhere: the files, checkpoints, public key.
+  const std::string copy = dir_.path() + "/copy";
+  ASSERT_EQ(::mkdir(copy.c_str(), 0700), 0);
+  ASSERT_EQ(
+      std::system(("cp " + state_ + "/audit.log* " + state_ +
+                   "/checkpoints.jsonl " + state_ + "/checkpoint.pub " + copy)
+                      .c_str()),
+      0);
+  ASSERT_NE(::access((copy + "/hmac.key").c_str(), F_OK), 0);
+  auto verify = [&](const std::string& output) {
+    return WaitExit(
+        Spawn({Binary("latchkey-audit-verify"), "--state_dir=" + copy,
+               "--public_key=" + copy + "/checkpoint.pub"},
+              output),
+        std::chrono::seconds(30));
+  };
+  const std::string good = dir_.path() + "/verify.good";
+  EXPECT_EQ(verify(good), 0) << ReadFile(good);
+  EXPECT_TRUE(absl::StrContains(ReadFile(good), "40 records verified"))
+      << ReadFile(good);
+
+  // Cut the last acknowledged record (a complete line, so only the
+  // checkpoints can tell).
+  std::string newest;
+  for (int first = 40; first > 1 && newest.empty(); --first) {
+    std::string name = absl::StrCat(
+        copy, "/audit.log.",
+        std::string(20 - std::to_string(first).size(), '0'), first);
+    if (::access(name.c_str(), F_OK) == 0) newest = name;
+  }
+  ASSERT_FALSE(newest.empty()) << "no rotation";
+  std::vector<std::string> lines = SplitLines(ReadFile(newest));
+  ASSERT_GE(lines.size(), 2u);
+  lines.pop_back();
+  WriteFile(newest, JoinLines(lines));
+  const std::string bad = dir_.path() + "/verify.bad";
+  EXPECT_EQ(verify(bad), 1) << ReadFile(bad);
+  EXPECT_TRUE(absl::StrContains(ReadFile(bad), "truncated at sequence 40"))
+      << ReadFile(bad);
+}
+
 TEST_F(AuditMainTest, RefusesAnOpenStateDirectory) {
   ASSERT_EQ(::mkdir((dir_.path() + "/state").c_str(), 0700), 0);
   ASSERT_EQ(::mkdir(state_.c_str(), 0755), 0);

@@ -138,12 +138,8 @@ absl::Status ValidateEvent(const v1::AuditEvent& event) {
   return absl::OkStatus();
 }
 
-std::string FormatRecordLine(const v1::AuditEvent& event, uint64_t sequence,
-                             absl::Time time, absl::string_view prev_hash,
-                             absl::string_view hmac_key) {
+std::string PrepareEventJson(const v1::AuditEvent& event) {
   Json json;
-  json["seq"] = sequence;
-  json["ts"] = absl::FormatTime(kTimeFormat, time, absl::UTCTimeZone());
   json["source"] = event.source();
   json["agent"] = event.agent();
   json["session"] = event.session_id();
@@ -161,13 +157,87 @@ std::string FormatRecordLine(const v1::AuditEvent& event, uint64_t sequence,
   json["request_id"] = event.request_id();
   json["peer_uid"] = event.peer_uid();
   json["agent_reason"] = event.agent_reason();
-  json["prev"] = std::string(prev_hash);
-  // The MAC covers the record serialized without "hmac"; appending the key
-  // to that text gives exactly what dump() would with "hmac" added last.
   std::string body = json.dump();
+  // Strip the braces: the leader puts seq and ts before, prev after.
+  return body.substr(1, body.size() - 2);
+}
+
+namespace {
+
+// SealLine turns `{...}` (a compact JSON object without "hmac") into the
+// line with "hmac" as its last key. The MAC covers the object as given;
+// appending the key to that text gives exactly what dump() would with
+// "hmac" added last.
+std::string SealLine(std::string body, absl::string_view hmac_key) {
   std::string mac = HexEncode(HmacSha256(hmac_key, body));
   body.pop_back();  // The closing '}'.
-  return absl::StrCat(body, kHmacPrefix, mac, "\"}");
+  absl::StrAppend(&body, kHmacPrefix, mac, "\"}");
+  return body;
+}
+
+std::string JsonTime(absl::Time time) {
+  return absl::FormatTime(kTimeFormat, time, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+std::string FormatPreparedLine(absl::string_view prepared, uint64_t sequence,
+                               absl::Time time, absl::string_view prev_hash,
+                               absl::string_view hmac_key) {
+  // The timestamp's format has no characters JSON would escape.
+  std::string body =
+      absl::StrCat(kSeqPrefix, sequence, ",\"ts\":\"", JsonTime(time), "\",",
+                   prepared, ",\"prev\":\"", prev_hash, "\"}");
+  return SealLine(std::move(body), hmac_key);
+}
+
+std::string FormatRecordLine(const v1::AuditEvent& event, uint64_t sequence,
+                             absl::Time time, absl::string_view prev_hash,
+                             absl::string_view hmac_key) {
+  return FormatPreparedLine(PrepareEventJson(event), sequence, time, prev_hash,
+                            hmac_key);
+}
+
+std::string FormatHeaderLine(const FileHeader& header, absl::Time time,
+                             absl::string_view hmac_key) {
+  Json json;
+  json["header"] = std::string(kHeaderMagic);
+  json["prev_seq"] = header.prev_sequence;
+  json["prev"] = header.prev_hash;
+  json["ts"] = JsonTime(time);
+  return SealLine(json.dump(), hmac_key);
+}
+
+bool IsHeaderLine(absl::string_view line) {
+  return absl::StartsWith(line, "{\"header\":");
+}
+
+absl::StatusOr<FileHeader> ParseHeaderLine(absl::string_view line) {
+  absl::string_view body;
+  if (!IsHeaderLine(line) || !SplitHmac(line, &body).has_value()) {
+    return absl::DataLossError("not an audit file header");
+  }
+  absl::StatusOr<Json> json = ParseObject(line);
+  if (!json.ok()) return json.status();
+  std::string magic;
+  FileHeader header;
+  const absl::Status checks[] = {
+      GetString(*json, "header", &magic),
+      GetUint(*json, "prev_seq", std::numeric_limits<uint64_t>::max(),
+              &header.prev_sequence),
+      GetString(*json, "prev", &header.prev_hash),
+  };
+  for (const absl::Status& check : checks) {
+    if (!check.ok()) return check;
+  }
+  if (magic != kHeaderMagic) {
+    return absl::DataLossError(
+        absl::StrCat("unknown audit file header version '", magic, "'"));
+  }
+  if (!IsLowerHexDigest(header.prev_hash)) {
+    return absl::DataLossError("audit file header has a bad prev");
+  }
+  return header;
 }
 
 std::string LineHash(absl::string_view line) { return Sha256Hex(line); }

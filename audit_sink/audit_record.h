@@ -11,6 +11,14 @@
 // the line's own bytes up to `,"hmac":` followed by `}`. Because `hmac` is
 // always the last key, verification works on the raw bytes and does not
 // depend on re-serializing the JSON identically.
+//
+// A file that continues the chain after a rotation starts with a header
+// line instead (not a record, not part of the hash chain):
+//
+//   {"header":"latchkey-audit/1","prev_seq":N,"prev":"<hash of record N>",
+//    "ts":"...","hmac":"..."}
+//
+// with its HMAC computed the same way as a record's.
 #ifndef LATCHKEY_AUDIT_SINK_AUDIT_RECORD_H_
 #define LATCHKEY_AUDIT_SINK_AUDIT_RECORD_H_
 
@@ -40,6 +48,38 @@ absl::Status ValidateEvent(const v1::AuditEvent& event);
 std::string FormatRecordLine(const v1::AuditEvent& event, uint64_t sequence,
                              absl::Time time, absl::string_view prev_hash,
                              absl::string_view hmac_key);
+
+// PrepareEventJson serializes the part of a record line that depends only
+// on the event (from `"source"` to `"agent_reason"`, without braces), so
+// that callers can do the expensive JSON work in parallel before the
+// group-commit leader numbers and chains the record.
+std::string PrepareEventJson(const v1::AuditEvent& event);
+
+// FormatPreparedLine is FormatRecordLine for an event already prepared
+// with PrepareEventJson; the bytes are identical.
+std::string FormatPreparedLine(absl::string_view prepared, uint64_t sequence,
+                               absl::Time time, absl::string_view prev_hash,
+                               absl::string_view hmac_key);
+
+// kHeaderMagic is the value of a file header's "header" key.
+inline constexpr absl::string_view kHeaderMagic = "latchkey-audit/1";
+
+struct FileHeader {
+  // The sequence and line hash of the last record of the previous file.
+  uint64_t prev_sequence = 0;
+  std::string prev_hash;
+};
+
+// FormatHeaderLine returns a header line (without newline).
+std::string FormatHeaderLine(const FileHeader& header, absl::Time time,
+                             absl::string_view hmac_key);
+
+// IsHeaderLine is true when the line starts like a file header.
+bool IsHeaderLine(absl::string_view line);
+
+// ParseHeaderLine parses a header (DATA_LOSS when malformed). It does not
+// check the HMAC (LineHmacMatches does).
+absl::StatusOr<FileHeader> ParseHeaderLine(absl::string_view line);
 
 // LineHash is the hex SHA-256 of a line: the next record's `prev`.
 std::string LineHash(absl::string_view line);

@@ -26,8 +26,9 @@ class AuditServiceTest : public ::testing::Test {
  protected:
   // StartSink serves a fresh log on a real Unix socket.
   void StartSink(const std::vector<uid_t>& writers,
-                 const std::vector<uid_t>& operators) {
-    auto log = AuditLog::Open(dir_.path(), kKey);
+                 const std::vector<uid_t>& operators,
+                 const AuditLogOptions& log_options = AuditLogOptions()) {
+    auto log = AuditLog::Open(dir_.path(), kKey, log_options);
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = std::move(*log);
     guard_.AllowUids(kWriterRole, writers);
@@ -114,20 +115,26 @@ TEST_F(AuditServiceTest, AppendQueryVerify) {
   EXPECT_EQ(verdict.records_checked(), 3u);
 }
 
-TEST_F(AuditServiceTest, TwoFollowersReceiveEveryRecordInOrder) {
-  StartSink({getuid()}, {getuid()});
+// Several followers, each on its own connection, receive every record
+// once and in order while several writers append and the log rotates.
+TEST_F(AuditServiceTest, SeveralFollowersReceiveEveryRecordInOrder) {
+  AuditLogOptions options;
+  options.max_file_bytes = 4096;  // Rotates every few records.
+  StartSink({getuid()}, {getuid()}, options);
   for (int i = 1; i <= 5; ++i) {
     uint64_t sequence;
     ASSERT_TRUE(Append(MakeEvent(i), &sequence).ok());
   }
-  constexpr int kTotal = 60;
+  constexpr int kTotal = 120;
+  constexpr int kFollowers = 4;
   auto follow = [&](std::vector<v1::AuditRecord>* received,
                     grpc::Status* status) {
+    auto stub = v1::AuditAdmin::NewStub(CreateUdsChannel(socket_));
     grpc::ClientContext context;
     context.set_deadline(Deadline(60));
     v1::TailRequest request;
     request.set_from_sequence(1);
-    auto reader = admin_stub_->Tail(&context, request);
+    auto reader = stub->Tail(&context, request);
     v1::AuditRecord record;
     while (received->size() < kTotal && reader->Read(&record)) {
       received->push_back(record);
@@ -135,11 +142,13 @@ TEST_F(AuditServiceTest, TwoFollowersReceiveEveryRecordInOrder) {
     context.TryCancel();
     *status = reader->Finish();
   };
-  std::vector<v1::AuditRecord> first, second;
-  grpc::Status first_status, second_status;
-  std::thread a(follow, &first, &first_status);
-  std::thread b(follow, &second, &second_status);
-  // Append the rest from several writers while both follow.
+  std::vector<std::vector<v1::AuditRecord>> received(kFollowers);
+  std::vector<grpc::Status> statuses(kFollowers);
+  std::vector<std::thread> followers;
+  for (int f = 0; f < kFollowers; ++f) {
+    followers.emplace_back(follow, &received[f], &statuses[f]);
+  }
+  // Append the rest from several writers while they follow.
   std::vector<std::thread> writers;
   for (int w = 0; w < 5; ++w) {
     writers.emplace_back([&, w] {
@@ -150,18 +159,16 @@ TEST_F(AuditServiceTest, TwoFollowersReceiveEveryRecordInOrder) {
     });
   }
   for (std::thread& writer : writers) writer.join();
-  a.join();
-  b.join();
-  for (const auto* received : {&first, &second}) {
-    ASSERT_EQ(received->size(), static_cast<size_t>(kTotal));
+  for (std::thread& follower : followers) follower.join();
+  EXPECT_GT(log_->files().size(), 3u);
+  for (int f = 0; f < kFollowers; ++f) {
+    ASSERT_EQ(received[f].size(), static_cast<size_t>(kTotal));
     for (int i = 0; i < kTotal; ++i) {
-      EXPECT_EQ((*received)[i].sequence(), static_cast<uint64_t>(i + 1));
+      EXPECT_EQ(received[f][i].sequence(), static_cast<uint64_t>(i + 1));
+      EXPECT_EQ(received[f][i].hmac(), received[0][i].hmac());
     }
+    EXPECT_EQ(statuses[f].error_code(), grpc::StatusCode::CANCELLED);
   }
-  for (int i = 0; i < kTotal; ++i) {
-    EXPECT_EQ(first[i].hmac(), second[i].hmac());
-  }
-  EXPECT_EQ(first_status.error_code(), grpc::StatusCode::CANCELLED);
 }
 
 TEST_F(AuditServiceTest, TailFromZeroSendsOnlyNewRecords) {

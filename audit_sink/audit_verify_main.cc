@@ -1,8 +1,17 @@
-// latchkey-audit-verify: checks an audit log offline with the key in the
-// state directory. Prints one line; exits 0 when the log verifies, 1
-// otherwise. Offline, a truncated tail is only seen when the file ends
-// mid-line (the live sink's Verify also knows what it acknowledged), and a
-// record being written by a running sink can show as "truncated".
+// latchkey-audit-verify: checks an audit log offline. Prints one line;
+// exits 0 when the log verifies, 1 otherwise.
+//
+// It reads every log file of --state_dir (audit.log and its rotations).
+// With the state directory's hmac.key (when readable) it checks every
+// record's HMAC; with --public_key (the sink's checkpoint.pub, ideally a
+// copy kept elsewhere) it checks the signed checkpoints in --checkpoints
+// (default: <state_dir>/checkpoints.jsonl, ideally also a copy kept
+// elsewhere) and so detects a truncated log or a replaced file without
+// the HMAC key. Without checkpoints, a truncated tail is only seen when
+// the file ends mid-line, and a record being written by a running sink
+// can show as "truncated".
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 
@@ -11,46 +20,99 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "audit_sink/chain_verifier.h"
+#include "audit_sink/checkpoint.h"
 #include "audit_sink/hmac_key.h"
 #include "common/secure_buffer.h"
 
 ABSL_FLAG(std::string, state_dir, "state/audit",
-          "The sink's state directory (audit.log and hmac.key).");
+          "The directory holding the log files (audit.log, audit.log.N).");
+ABSL_FLAG(std::string, public_key, "",
+          "PEM Ed25519 public key of the sink (checkpoint.pub): check the "
+          "signed checkpoints.");
+ABSL_FLAG(std::string, checkpoints, "",
+          "Checkpoints file (default <state_dir>/checkpoints.jsonl).");
+ABSL_FLAG(std::string, hmac_key, "",
+          "HMAC key file (default <state_dir>/hmac.key, used when present; "
+          "required without --public_key).");
 ABSL_FLAG(uint64_t, first, 0, "First sequence to check (0: the start).");
 ABSL_FLAG(uint64_t, last, 0, "Last sequence to check (0: the end).");
 
+namespace {
+
+int Error(const absl::Status& status) {
+  std::printf("error: %s\n", std::string(status.message()).c_str());
+  return 1;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "latchkey-audit-verify --state_dir=DIR: verify the audit log's hash "
-      "chain and HMACs offline");
+      "latchkey-audit-verify --state_dir=DIR [--public_key=checkpoint.pub]: "
+      "verify the audit log's hash chain, HMACs and signed checkpoints "
+      "offline");
   absl::ParseCommandLine(argc, argv);
   const std::string dir = absl::GetFlag(FLAGS_state_dir);
-  absl::StatusOr<std::string> key = latchkey::LoadHmacKey(dir + "/hmac.key");
-  if (!key.ok()) {
-    std::printf("error: %s\n", std::string(key.status().message()).c_str());
-    return 1;
+  const std::string public_key_path = absl::GetFlag(FLAGS_public_key);
+
+  std::string key_path = absl::GetFlag(FLAGS_hmac_key);
+  const bool key_given = !key_path.empty();
+  if (!key_given) key_path = dir + "/hmac.key";
+  std::string hmac_key;
+  absl::StatusOr<std::string> key = latchkey::LoadHmacKey(key_path);
+  if (key.ok()) {
+    hmac_key = std::move(*key);
+  } else if (key.status().code() != absl::StatusCode::kNotFound || key_given ||
+             public_key_path.empty()) {
+    // Only a state directory without hmac.key, verified with the public
+    // checkpoint key, goes without the HMAC check.
+    return Error(key.status());
   }
+  const bool with_hmac = !hmac_key.empty();
+
   latchkey::VerifyOptions options;
   options.first_sequence = absl::GetFlag(FLAGS_first);
   options.last_sequence = absl::GetFlag(FLAGS_last);
-  const std::string path = dir + "/audit.log";
+  latchkey::CheckpointList checkpoints;
+  if (!public_key_path.empty()) {
+    absl::StatusOr<std::unique_ptr<latchkey::CheckpointKey>> public_key =
+        latchkey::CheckpointKey::LoadPublic(public_key_path);
+    if (!public_key.ok()) return Error(public_key.status());
+    std::string checkpoints_path = absl::GetFlag(FLAGS_checkpoints);
+    if (checkpoints_path.empty()) checkpoints_path = dir + "/checkpoints.jsonl";
+    absl::StatusOr<latchkey::CheckpointList> read =
+        latchkey::ReadCheckpoints(checkpoints_path, **public_key);
+    if (!read.ok()) return Error(read.status());
+    checkpoints = std::move(*read);
+    options.checkpoints = &checkpoints;
+  }
+
+  absl::StatusOr<std::vector<latchkey::LogFile>> files =
+      latchkey::ListLogFiles(dir);
+  if (!files.ok()) return Error(files.status());
   absl::StatusOr<latchkey::v1::VerifyResponse> result =
-      latchkey::VerifyChainFile(path, *key, options);
-  latchkey::CleanseString(&*key);
-  if (!result.ok()) {
-    std::printf("error: %s\n", std::string(result.status().message()).c_str());
-    return 1;
+      latchkey::VerifyChainFiles(*files, hmac_key, options);
+  latchkey::CleanseString(&hmac_key);
+  if (!result.ok()) return Error(result.status());
+  std::string checks = with_hmac ? "hmac" : "no hmac key";
+  if (options.checkpoints != nullptr) {
+    absl::StrAppend(&checks, ", ", result->checkpoints_checked(), " of ",
+                    checkpoints.checkpoints.size(),
+                    " signed checkpoints matched");
   }
   if (result->ok()) {
-    std::printf("ok: %s: %llu records verified\n", path.c_str(),
-                static_cast<unsigned long long>(result->records_checked()));
+    std::printf("ok: %s: %llu records verified in %zu files (%s)\n",
+                dir.c_str(),
+                static_cast<unsigned long long>(result->records_checked()),
+                files->size(), checks.c_str());
     return 0;
   }
   std::printf(
       "FAILED: %s: %s at sequence %llu (%llu records verified "
-      "before it)\n",
-      path.c_str(), result->problem().c_str(),
+      "before it; %s)\n",
+      dir.c_str(), result->problem().c_str(),
       static_cast<unsigned long long>(result->first_bad_sequence()),
-      static_cast<unsigned long long>(result->records_checked()));
+      static_cast<unsigned long long>(result->records_checked()),
+      checks.c_str());
   return 1;
 }

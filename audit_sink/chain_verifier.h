@@ -1,18 +1,35 @@
-// VerifyChainFile checks an audit log file: every record's HMAC, every
-// prev-hash link and the continuity of sequence numbers. It only reads the
-// file, so the offline verifier and the live sink share it.
+// Verification of the audit log: every record's HMAC (when the key is
+// available), every prev-hash link, the continuity of sequence numbers
+// across rotated files and their headers, and the signed checkpoints. It
+// only reads files, so the offline verifier and the live sink share it.
 #ifndef LATCHKEY_AUDIT_SINK_CHAIN_VERIFIER_H_
 #define LATCHKEY_AUDIT_SINK_CHAIN_VERIFIER_H_
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "audit_sink/checkpoint.h"
 #include "proto/audit.pb.h"
 
 namespace latchkey {
+
+// The log's files: `audit.log` holds the chain from record 1; a rotation
+// continues it in `audit.log.<first sequence, 20 digits>`, which starts
+// with a header line. The last file is the one being written.
+inline constexpr char kFirstLogName[] = "audit.log";
+struct LogFile {
+  std::string path;
+  uint64_t first_sequence = 1;  // From the name.
+};
+// RotatedLogName is the file name that starts with record `first_sequence`.
+std::string RotatedLogName(uint64_t first_sequence);
+// ListLogFiles returns the log files of `dir` in chain order (it ignores
+// partial-line files and anything else).
+absl::StatusOr<std::vector<LogFile>> ListLogFiles(const std::string& dir);
 
 struct VerifyOptions {
   // first_sequence and last_sequence bound the check; 0 means the ends.
@@ -20,19 +37,38 @@ struct VerifyOptions {
   uint64_t last_sequence = 0;
   // acknowledged is the highest sequence the live sink has acknowledged.
   // With it, records after it are not read (they may be half-written) and
-  // a file that ends before it is "truncated". Without it (offline), the
-  // whole file is read and only a file ending mid-line is "truncated".
+  // a log that ends before it is "truncated". Without it (offline), every
+  // file is read to its end, and the log is "truncated" when it ends
+  // mid-line or before the last signed checkpoint.
   std::optional<uint64_t> acknowledged;
+  // checkpoints, when set, are signature-checked checkpoints: the line of
+  // each checkpointed record must hash to the checkpoint's head.
+  const CheckpointList* checkpoints = nullptr;
 };
 
-// VerifyChainFile returns the verdict; an error only when the file cannot
-// be read. A failed verdict names the first bad sequence (the sequence
-// expected where the problem was found) and one problem word:
-//   "edited"      the record's HMAC or its prev link does not match,
-//   "deleted"     a sequence number is missing,
+// VerifyChainFiles returns the verdict over `files` (chain order). An
+// empty `hmac_key` skips the HMAC check (verification with the public
+// checkpoint key only). An error only when a file cannot be read. A
+// failed verdict names the first bad sequence and one problem word:
+//   "edited"      the record's HMAC, its prev link or its checkpoint does
+//                 not match (a replaced file shows here, at its first
+//                 record),
+//   "deleted"     a sequence number (or a whole file) is missing,
 //   "reordered"   sequence numbers go backwards or appear out of order,
-//   "truncated"   the file ends before the acknowledged record, or mid-line,
-//   "unparseable" the line is not a record.
+//   "truncated"   the log ends before the acknowledged record or a signed
+//                 checkpoint, or mid-line,
+//   "unparseable" the line is not a record,
+//   "wrong key"   no HMAC matches although the chain links do: the key is
+//                 not the one the log was written with,
+//   "bad checkpoint" a checkpoint line is forged or damaged.
+// Without the HMAC key, an edit is pinned by the chain links to the exact
+// record, except that a damaged record some checkpoint covers is reported
+// as the first record after the previous matching checkpoint.
+absl::StatusOr<v1::VerifyResponse> VerifyChainFiles(
+    const std::vector<LogFile>& files, absl::string_view hmac_key,
+    const VerifyOptions& options);
+
+// VerifyChainFile verifies a single file holding the chain from record 1.
 absl::StatusOr<v1::VerifyResponse> VerifyChainFile(
     const std::string& path, absl::string_view hmac_key,
     const VerifyOptions& options);

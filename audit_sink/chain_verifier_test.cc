@@ -91,6 +91,41 @@ TEST_F(ChainVerifierTest, DuplicatedLineIsReordered) {
   EXPECT_EQ(result.first_bad_sequence(), 4u);
 }
 
+// Without the HMAC key only the links tell, yet they pin the record:
+// an edited record breaks the link to the next one only; a replaced one
+// breaks the links on both sides.
+TEST_F(ChainVerifierTest, WithoutTheKeyLinksPinTheEditedRecord) {
+  const std::string original = ReadFile(path_);
+  std::vector<std::string> lines = SplitLines(original);
+  lines[2][lines[2].find("GET")] = 'P';  // Record 3's content.
+  WriteFile(path_, JoinLines(lines));
+  v1::VerifyResponse result = *VerifyChainFile(path_, "", {});
+  EXPECT_FALSE(result.ok());
+  EXPECT_EQ(result.first_bad_sequence(), 3u);
+  EXPECT_EQ(result.problem(), "edited");
+
+  lines = SplitLines(original);
+  lines[3] = FormatRecordLine(MakeEvent(99), 4, absl::Now(),
+                              std::string(64, 'a'), kKey);  // Spliced 4.
+  WriteFile(path_, JoinLines(lines));
+  result = *VerifyChainFile(path_, "", {});
+  EXPECT_EQ(result.first_bad_sequence(), 4u);
+  EXPECT_EQ(result.problem(), "edited");
+
+  lines = SplitLines(original);
+  size_t at = lines[4].find("\"prev\":\"") + 8;
+  lines[4][at] = lines[4][at] == 'a' ? 'b' : 'a';  // Record 5's link.
+  WriteFile(path_, JoinLines(lines));
+  result = *VerifyChainFile(path_, "", {});
+  EXPECT_EQ(result.first_bad_sequence(), 5u);
+  EXPECT_EQ(result.problem(), "edited");
+
+  WriteFile(path_, original);
+  result = *VerifyChainFile(path_, "", {});
+  EXPECT_TRUE(result.ok());
+  EXPECT_EQ(result.records_checked(), 6u);
+}
+
 TEST_F(ChainVerifierTest, MissingFileIsAnError) {
   EXPECT_EQ(VerifyChainFile(dir_.path() + "/nope", kKey, {}).status().code(),
             absl::StatusCode::kNotFound);

@@ -119,6 +119,19 @@ absl::StatusOr<RecoveredChain> RecoverChain(int fd, const std::string& dir,
   }
   LK_ASSIGN_OR_RETURN(std::string line,
                       ReadAt(fd, start, static_cast<size_t>(length)));
+  if (IsHeaderLine(line)) {
+    // A file that holds no record yet: its header carries the chain.
+    absl::StatusOr<FileHeader> header = ParseHeaderLine(line);
+    if (!header.ok() || !LineHmacMatches(line, hmac_key)) {
+      return absl::DataLossError(
+          absl::StrCat("the header of ", path,
+                       " is damaged or its HMAC does not match hmac.key; run "
+                       "latchkey-audit-verify"));
+    }
+    chain.last_sequence = header->prev_sequence;
+    chain.last_hash = header->prev_hash;
+    return chain;
+  }
   absl::StatusOr<ChainFields> fields = ParseChainFields(line);
   if (!fields.ok()) {
     return absl::DataLossError(absl::StrCat(

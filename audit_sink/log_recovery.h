@@ -24,8 +24,9 @@ struct RecoveredChain {
 // RecoverChain reads the log open on `fd` (its file is `path` in `dir`).
 // Bytes after the last newline are copied to
 // `dir`/audit.log.partial-<unix time>, synced, and cut from the log with
-// ftruncate + fsync. The last complete line must parse and carry a valid
-// HMAC under `hmac_key`; DATA_LOSS otherwise.
+// ftruncate + fsync. The last complete line (a record, or the header of
+// a file that holds no record yet) must parse and carry a valid HMAC
+// under `hmac_key`; DATA_LOSS otherwise.
 absl::StatusOr<RecoveredChain> RecoverChain(int fd, const std::string& dir,
                                             const std::string& path,
                                             absl::string_view hmac_key);
