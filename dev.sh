@@ -91,7 +91,9 @@ cmd_up() {
     --socket="$RUN/vault.sock" --state_dir="$STATE/state/vault"
 
   if ctl status | grep -q '"initialized": false'; then
-    ctl vault init | tail -n +2 > "$STATE/unseal.key"
+    # The demo keeps a single share (1 of 1) on disk; production uses the
+    # default 3-of-5 shares held by different operators.
+    ctl vault init --shares=1 --threshold=1 | tail -n +2 > "$STATE/unseal.key"
     chmod 600 "$STATE/unseal.key"
     log "vault initialized. DEMO unseal key (kept in $STATE/unseal.key; never do this in production):"
     log "  $(cat "$STATE/unseal.key")"
@@ -119,8 +121,8 @@ cmd_up() {
 
 Latchkey is running. Logs: $STATE/logs/. Stop with Ctrl-C.
 Add this to your MCP client's configuration (Claude Desktop:
-claude_desktop_config.json, Cursor: .cursor/mcp.json; Claude Code:
-claude mcp add-json latchkey '<the inner object>'):
+claude_desktop_config.json, Cursor: .cursor/mcp.json, Claude Code: .mcp.json;
+README.md, "Connect an MCP client", has each one spelled out):
 
 {
   "mcpServers": {
@@ -139,9 +141,26 @@ JSON
 }
 
 # ---------------------------------------------------------------- test
+# The MCP SDK tests (//tests:mcp_sdk_test) run the official TypeScript SDK
+# client under node; its packages are pinned by tests/mcp_client/package-lock.json.
+install_mcp_client() {
+  if ! command -v node >/dev/null; then
+    install_packages nodejs npm
+  elif ! command -v npm >/dev/null; then
+    install_packages npm
+  fi
+  local lock=tests/mcp_client/package-lock.json
+  local stamp=tests/mcp_client/node_modules/.package-lock.json
+  if [[ ! -f "$stamp" || "$lock" -nt "$stamp" ]]; then
+    log "installing the MCP SDK test client (npm ci --prefix tests/mcp_client)"
+    npm ci --prefix tests/mcp_client --no-audit --no-fund --loglevel=error >&2
+  fi
+}
+
 cmd_test() {
   cmd_deps
   install_packages "${TEST_PACKAGES[@]}"
+  install_mcp_client
   local rc=0
   # --nocache_test_results: run every test now, even when the disk cache
   # holds a result for the same inputs.

@@ -39,6 +39,11 @@ inline constexpr size_t kMaxAuditFieldBytes = 4096;
 // One line of the audit log; larger lines are unparseable by definition.
 // A valid record is far smaller: 10 capped fields, even fully \u-escaped.
 inline constexpr size_t kMaxAuditLineBytes = 1024 * 1024;
+// The audit log rotates its file before it would grow beyond this.
+inline constexpr uint64_t kDefaultAuditMaxFileBytes = 64ull * 1024 * 1024;
+// The sink signs a checkpoint at least every this many records or seconds.
+inline constexpr uint64_t kDefaultAuditCheckpointEveryRecords = 1000;
+inline constexpr int64_t kDefaultAuditCheckpointIntervalSeconds = 60;
 // Query page size: default and maximum number of records per answer.
 inline constexpr uint32_t kDefaultAuditQueryLimit = 100;
 inline constexpr uint32_t kMaxAuditQueryLimit = 1000;

@@ -1,5 +1,6 @@
 #include "mcp_adapter/mcp_server.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -35,14 +36,33 @@ McpServer::McpServer(BrokerClient* broker, McpServerOptions options)
       client_log_(options_.notify),
       sessions_(broker, options_.clock,
                 [this](SessionEvent event, const SessionInfo& session) {
-                  client_log_.Send(
-                      event == SessionEvent::kRevoked ? ClientLogLevel::kError
-                                                      : ClientLogLevel::kInfo,
-                      OJson{{"event", SessionEventName(event)},
-                            {"session_id_prefix", session.id.substr(0, 8)}});
+                  OnSessionEvent(event, session);
                 }),
       runner_(broker, &sessions_, &client_log_, options_.broker_socket,
               options_.clock) {}
+
+void McpServer::OnSessionEvent(SessionEvent event, const SessionInfo& session) {
+  client_log_.Send(event == SessionEvent::kRevoked ? ClientLogLevel::kError
+                                                   : ClientLogLevel::kInfo,
+                   OJson{{"event", SessionEventName(event)},
+                         {"session_id_prefix", session.id.substr(0, 8)}});
+  bool changed = false;
+  if (event == SessionEvent::kRevoked) {
+    changed = true;
+  } else {
+    std::vector<std::string> capabilities = session.capabilities;
+    std::sort(capabilities.begin(), capabilities.end());
+    std::lock_guard<std::mutex> lock(mu_);
+    changed = session_capabilities_.has_value() &&
+              *session_capabilities_ != capabilities;
+    session_capabilities_ = std::move(capabilities);
+  }
+  if (changed && options_.notify) {
+    LogInfo("tools_list_changed", {{"event", SessionEventName(event)}});
+    options_.notify(jsonrpc::NotificationLine(
+        "notifications/tools/list_changed", OJson::object()));
+  }
+}
 
 std::optional<std::string> McpServer::HandleLine(absl::string_view line) {
   Dispatch dispatch = Accept(line);
@@ -212,6 +232,15 @@ McpServer::Dispatch McpServer::CallTool(const Message& message) {
     }
     arguments = *args;
   }
+  // A progress token that is neither a string nor an integer is ignored.
+  Json progress_token;
+  auto meta = message.params.find("_meta");
+  if (meta != message.params.end() && meta->is_object()) {
+    auto token = meta->find("progressToken");
+    if (token != meta->end() && jsonrpc::IsValidId(*token)) {
+      progress_token = *token;
+    }
+  }
   std::string key = jsonrpc::IdKey(message.id);
   auto cancel = std::make_shared<Cancellation>();
   bool with_structured;
@@ -236,16 +265,19 @@ McpServer::Dispatch McpServer::CallTool(const Message& message) {
   }
   dispatch.deferred = [this, id = message.id, key, tool,
                        arguments = std::move(arguments), with_structured,
-                       cancel]() {
-    return RunTool(id, key, tool, arguments, with_structured, cancel);
+                       progress_token = std::move(progress_token), cancel]() {
+    return RunTool(id, key, tool, arguments, with_structured, progress_token,
+                   cancel);
   };
   return dispatch;
 }
 
 std::optional<std::string> McpServer::RunTool(
     const Json& id, const std::string& key, const std::string& name,
-    const Json& arguments, bool with_structured,
+    const Json& arguments, bool with_structured, const Json& progress_token,
     std::shared_ptr<Cancellation> cancel) {
+  SendProgress(progress_token, 0,
+               absl::StrCat(name, ": sent to the Latchkey broker"));
   absl::StatusOr<OJson> result =
       runner_.Call(name, arguments, with_structured, cancel.get());
   {
@@ -263,6 +295,23 @@ std::optional<std::string> McpServer::RunTool(
         absl::StrCat("Internal error: ", result.status().message()));
   }
   return ResultLine(id, *std::move(result));
+}
+
+void McpServer::SendProgress(const Json& token, int progress,
+                             std::string message) {
+  if (token.is_null() || !options_.notify) return;
+  OJson params;
+  params["progressToken"] = OJson::parse(token.dump());
+  params["progress"] = progress;
+  params["total"] = 1;
+  bool with_message;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    with_message = HasProgressMessage(version_);
+  }
+  if (with_message) params["message"] = std::move(message);
+  options_.notify(
+      jsonrpc::NotificationLine("notifications/progress", std::move(params)));
 }
 
 void McpServer::CancelAll() {

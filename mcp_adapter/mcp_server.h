@@ -13,6 +13,20 @@
 // - tools/call runs as deferred work (on a worker thread in the stdio
 //   transport), can be cancelled with notifications/cancelled, and gets no
 //   response once cancelled.
+// - When tools/call carries params._meta.progressToken (a string or an
+//   integer), one notifications/progress (progress 0 of 1) is sent when the
+//   call is handed to the broker; the response itself marks completion.
+//   No terminal "1 of 1" is sent: written right before the response, it
+//   races it in the official TypeScript SDK (v1.x dispatches notifications
+//   a microtask later than responses, so it finds its token retired and
+//   reports "progress notification for an unknown token" as a protocol
+//   error; modelcontextprotocol/typescript-sdk#2580).
+// - notifications/tools/list_changed is sent when the adapter learns that
+//   what the agent may use changed: its session was revoked (learned from
+//   the broker's SESSION_REVOKED answer; the adapter does not poll), or a
+//   re-opened session covers other capabilities than the one before. The
+//   tool set stays the same; the notification tells the client to re-read
+//   tools and the model to call list_capabilities again.
 #ifndef LATCHKEY_MCP_ADAPTER_MCP_SERVER_H_
 #define LATCHKEY_MCP_ADAPTER_MCP_SERVER_H_
 
@@ -22,6 +36,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "mcp_adapter/broker_client.h"
@@ -40,8 +55,8 @@ inline constexpr char kServerVersion[] = "0.1.0";
 struct McpServerOptions {
   // broker_socket is named in "broker not reachable" results.
   std::string broker_socket;
-  // notify writes one server-to-client notification line (log messages);
-  // it may be called from any thread. Null drops them.
+  // notify writes one server-to-client notification line (log messages,
+  // progress); it may be called from any thread. Null drops them.
   std::function<void(std::string line)> notify;
   // max_tool_calls_in_flight bounds concurrent tools/call; more are
   // answered with -32000 "server busy".
@@ -79,15 +94,22 @@ class McpServer {
   using Message = jsonrpc::Message;
 
   std::optional<std::string> HandleNotification(const Message& message);
+  // OnSessionEvent reports session changes to the client (SessionKeeper
+  // observer).
+  void OnSessionEvent(SessionEvent event, const SessionInfo& session);
   std::string Initialize(const Message& message);
   std::string SetLogLevel(const Message& message);
   Dispatch CallTool(const Message& message);
   // RunTool is the deferred part of tools/call.
+  // `progress_token` is null when the client asked for no progress.
   std::optional<std::string> RunTool(const Json& id, const std::string& key,
                                      const std::string& name,
                                      const Json& arguments,
                                      bool with_structured,
+                                     const Json& progress_token,
                                      std::shared_ptr<Cancellation> cancel);
+  // SendProgress sends notifications/progress for `token` (if not null).
+  void SendProgress(const Json& token, int progress, std::string message);
 
   const McpServerOptions options_;
   ClientLog client_log_;
@@ -99,6 +121,8 @@ class McpServer {
   std::string version_;       // Negotiated protocol revision.
   // In-flight tools/call, by jsonrpc::IdKey.
   std::map<std::string, std::shared_ptr<Cancellation>> in_flight_;
+  // Capabilities of the last session opened (sorted), to notice changes.
+  std::optional<std::vector<std::string>> session_capabilities_;
 };
 
 }  // namespace latchkey::mcp

@@ -519,6 +519,57 @@ TEST_F(McpServerTest, RevokedSessionIsReportedNotReplaced) {
             broker_.execute_requests[1].session_id());
 }
 
+int CountNotes(const std::vector<std::string>& notes,
+               const std::string& method) {
+  int count = 0;
+  for (const std::string& line : notes) {
+    Json note = Json::parse(line);
+    if (note["method"] == method) {
+      EXPECT_FALSE(note.contains("id")) << line;
+      ++count;
+    }
+  }
+  return count;
+}
+
+TEST_F(McpServerTest, RevocationSendsToolsListChangedOnce) {
+  Initialize();
+  broker_.executes.push_back(Allowed(200, "text/plain", "ok"));
+  broker_.executes.push_back(Denied(v1::REASON_SESSION_REVOKED));
+  broker_.executes.push_back(Denied(v1::REASON_SESSION_REVOKED));
+  CallTool("execute", ExecuteArgs());
+  EXPECT_EQ(CountNotes(Notes(), "notifications/tools/list_changed"), 0);
+  CallTool("execute", ExecuteArgs());
+  EXPECT_EQ(CountNotes(Notes(), "notifications/tools/list_changed"), 1);
+  CallTool("execute", ExecuteArgs());
+  EXPECT_EQ(CountNotes(Notes(), "notifications/tools/list_changed"), 1);
+}
+
+TEST_F(McpServerTest, ReopenedSessionWithOtherCapabilitiesSendsListChanged) {
+  Initialize();
+  v1::Session first;
+  first.set_id("5e551001aabbccddeeff00112233445566");
+  first.add_capabilities("github");
+  first.mutable_expire_time()->set_seconds(kNow + 3600);
+  v1::Session same = first;
+  same.set_id("5e551002aabbccddeeff00112233445566");
+  v1::Session wider = first;
+  wider.set_id("5e551003aabbccddeeff00112233445566");
+  wider.add_capabilities("stripe");
+  broker_.sessions = {first, same, wider};
+  broker_.executes.push_back(Denied(v1::REASON_SESSION_EXPIRED));
+  broker_.executes.push_back(Allowed(200, "text/plain", "ok"));
+  broker_.executes.push_back(Denied(v1::REASON_SESSION_EXPIRED));
+  broker_.executes.push_back(Allowed(200, "text/plain", "ok"));
+  // first -> same: the same capabilities, nothing to announce.
+  CallTool("execute", ExecuteArgs());
+  EXPECT_EQ(CountNotes(Notes(), "notifications/tools/list_changed"), 0);
+  // same -> wider: announced.
+  CallTool("execute", ExecuteArgs());
+  EXPECT_EQ(CountNotes(Notes(), "notifications/tools/list_changed"), 1);
+  EXPECT_EQ(broker_.open_requests.size(), 3u);
+}
+
 TEST_F(McpServerTest, SessionStatusShowsOnlyIdPrefix) {
   Initialize();
   Json result = CallTool("session_status", Json::object());
@@ -841,6 +892,86 @@ TEST_F(McpServerTest, AdversarialLinesAreAnsweredAndServingContinues) {
   broker_.executes.push_back(Allowed(200, "text/plain", "still here"));
   EXPECT_EQ(CallTool("execute", ExecuteArgs())["structuredContent"]["body"],
             "still here");
+}
+
+// --- progress ---------------------------------------------------------------
+
+TEST_F(McpServerTest, ProgressTokenGetsOneStartNotification) {
+  Initialize();
+  broker_.executes.push_back(Allowed(200, "text/plain", "ok"));
+  Json call{{"name", "execute"},
+            {"arguments", ExecuteArgs()},
+            {"_meta", {{"progressToken", "tok-1"}}}};
+  Json response = Send(Request(5, "tools/call", call));
+  ASSERT_TRUE(response.contains("result")) << response.dump();
+  std::vector<Json> progress;
+  for (const std::string& line : Notes()) {
+    Json note = Json::parse(line);
+    if (note["method"] == "notifications/progress") progress.push_back(note);
+  }
+  // Only the start: a terminal one would race the response in SDK clients.
+  ASSERT_EQ(progress.size(), 1u);
+  EXPECT_FALSE(progress[0].contains("id"));
+  EXPECT_EQ(progress[0]["params"]["progressToken"], "tok-1");
+  EXPECT_EQ(progress[0]["params"]["progress"], 0);
+  EXPECT_EQ(progress[0]["params"]["total"], 1);
+  EXPECT_THAT(progress[0]["params"]["message"].get<std::string>(),
+              HasSubstr("execute"));
+}
+
+TEST_F(McpServerTest, ProgressHasNoMessageFor20241105) {
+  Initialize("2024-11-05");
+  broker_.executes.push_back(Allowed(200, "text/plain", "ok"));
+  Json call{{"name", "execute"},
+            {"arguments", ExecuteArgs()},
+            {"_meta", {{"progressToken", "t"}}}};
+  EXPECT_TRUE(Send(Request(5, "tools/call", call)).contains("result"));
+  std::vector<std::string> notes = Notes();
+  ASSERT_EQ(notes.size(), 1u);
+  Json note = Json::parse(notes[0]);
+  EXPECT_EQ(note["method"], "notifications/progress");
+  EXPECT_FALSE(note["params"].contains("message"));
+}
+
+TEST_F(McpServerTest, NoOrInvalidProgressTokenMeansNoProgress) {
+  Initialize();
+  broker_.executes.push_back(Allowed(200, "text/plain", "ok"));
+  broker_.executes.push_back(Allowed(200, "text/plain", "ok"));
+  CallTool("execute", ExecuteArgs());
+  Json call{{"name", "execute"},
+            {"arguments", ExecuteArgs()},
+            {"_meta", {{"progressToken", 1.5}}}};
+  EXPECT_TRUE(Send(Request(6, "tools/call", call)).contains("result"));
+  for (const std::string& line : Notes()) {
+    EXPECT_THAT(line, Not(HasSubstr("notifications/progress")));
+  }
+}
+
+TEST_F(McpServerTest, IntegerProgressTokenIsEchoedWhileTheCallRuns) {
+  Initialize();
+  std::promise<void> entered;
+  broker_.execute_hook = [&entered](const v1::ExecuteRequest&,
+                                    Cancellation* cancel) {
+    entered.set_value();
+    while (!cancel->IsCancelled()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  };
+  Json call{{"name", "execute"},
+            {"arguments", ExecuteArgs()},
+            {"_meta", {{"progressToken", 42}}}};
+  McpServer::Dispatch dispatch =
+      server_->Accept(Request(8, "tools/call", call));
+  auto worker = std::async(std::launch::async, dispatch.deferred);
+  entered.get_future().wait();
+  Send(R"({"jsonrpc":"2.0","method":"notifications/cancelled",)"
+       R"("params":{"requestId":8}})");
+  EXPECT_FALSE(worker.get().has_value());
+  std::vector<std::string> notes = Notes();
+  ASSERT_EQ(notes.size(), 1u);
+  Json note = Json::parse(notes[0]);
+  EXPECT_EQ(note["params"]["progressToken"], 42);
+  EXPECT_EQ(note["params"]["progress"], 0);
 }
 
 // --- concurrency and cancellation -----------------------------------------

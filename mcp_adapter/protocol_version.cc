@@ -18,4 +18,8 @@ bool HasToolAnnotations(absl::string_view version) {
   return version >= "2025-03-26";
 }
 
+bool HasProgressMessage(absl::string_view version) {
+  return version >= "2025-03-26";
+}
+
 }  // namespace latchkey::mcp

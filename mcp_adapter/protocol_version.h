@@ -23,6 +23,10 @@ bool HasStructuredContent(absl::string_view version);
 // Tool annotations (readOnlyHint, ...): 2025-03-26 on.
 bool HasToolAnnotations(absl::string_view version);
 
+// HasProgressMessage: notifications/progress may carry "message" (from
+// 2025-03-26 on).
+bool HasProgressMessage(absl::string_view version);
+
 }  // namespace latchkey::mcp
 
 #endif  // LATCHKEY_MCP_ADAPTER_PROTOCOL_VERSION_H_

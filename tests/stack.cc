@@ -72,12 +72,15 @@ absl::Status Stack::SealVault() {
 }
 
 absl::Status Stack::UnsealVault() {
-  grpc::ClientContext context;
-  v1::UnsealRequest unseal;
-  unseal.set_key(unseal_key_);
   v1::VaultStatus status;
-  LK_RETURN_IF_ERROR(CallStatus(
-      VaultAdmin(run("vault.sock"))->Unseal(&context, unseal, &status)));
+  for (size_t i = 0; i < unseal_keys_.size() && i < 3; ++i) {
+    grpc::ClientContext context;
+    v1::UnsealRequest unseal;
+    unseal.set_key(unseal_keys_[i]);
+    LK_RETURN_IF_ERROR(CallStatus(
+        VaultAdmin(run("vault.sock"))->Unseal(&context, unseal, &status)));
+    if (!status.sealed()) break;
+  }
   if (status.sealed()) return absl::InternalError("vault still sealed");
   return absl::OkStatus();
 }
@@ -138,10 +141,14 @@ absl::Status Stack::StartAll(const StackOptions& options) {
   LK_RETURN_IF_ERROR(WaitForSocket(run("vault.sock"), kStartTimeout));
   {
     grpc::ClientContext context;
+    // One share, threshold one: one key unseals (tests, stack_runner).
+    v1::InitRequest request;
+    request.set_shares(1);
+    request.set_threshold(1);
     v1::InitResponse init;
-    LK_RETURN_IF_ERROR(CallStatus(VaultAdmin(run("vault.sock"))
-                                      ->Init(&context, v1::InitRequest(), &init)));
-    unseal_key_ = init.unseal_keys(0);
+    LK_RETURN_IF_ERROR(CallStatus(
+        VaultAdmin(run("vault.sock"))->Init(&context, request, &init)));
+    unseal_keys_.assign(init.unseal_keys().begin(), init.unseal_keys().end());
   }
   LK_RETURN_IF_ERROR(UnsealVault());
   {

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "tests/process.h"
@@ -38,7 +39,9 @@ class Stack {
   const std::string& dir() const { return dir_; }
   std::string run(const std::string& name) const { return dir_ + "/run/" + name; }
   const std::string& upstream_origin() const { return upstream_origin_; }
-  const std::string& unseal_key() const { return unseal_key_; }
+  // The unseal shares Init returned (the stack initializes 1 of 1).
+  const std::vector<std::string>& unseal_keys() const { return unseal_keys_; }
+  const std::string& unseal_key() const { return unseal_keys_.at(0); }
   std::string upstream_record_path() const { return dir_ + "/upstream.jsonl"; }
   std::string log_path(const std::string& daemon) const {
     return dir_ + "/" + daemon + ".log";
@@ -53,7 +56,8 @@ class Stack {
   // StartMcp launches another latchkey-mcp on pipes.
   absl::StatusOr<std::unique_ptr<ChildProcess>> StartMcp(
       const std::string& token, const std::string& log_name) const;
-  // SealVault / UnsealVault call the vault's admin service.
+  // SealVault / UnsealVault call the vault's admin service; UnsealVault
+  // submits the shares one per call until the vault is unsealed.
   absl::Status SealVault();
   absl::Status UnsealVault();
   // RestartAudit stops the audit sink, and StartAudit starts it again.
@@ -68,7 +72,7 @@ class Stack {
   std::string dir_;
   std::string agent_token_;
   std::string upstream_origin_;
-  std::string unseal_key_;
+  std::vector<std::string> unseal_keys_;
   std::unique_ptr<ChildProcess> upstream_;
   std::unique_ptr<ChildProcess> audit_;
   std::unique_ptr<ChildProcess> vault_;

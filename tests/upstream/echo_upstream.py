@@ -6,7 +6,8 @@ one JSON line in --record, and answers with a JSON echo of the request, so
 tests can check what the vault really sent (the Authorization header) and
 that the vault scrubbed the credential from what the agent sees (the echo
 contains it). Extra endpoints:
-  /slow?ms=N      answers after N milliseconds
+  /slow?ms=N      answers after N milliseconds (any path ending in /slow,
+                  e.g. /v1/slow, which a capability for /v1/** allows)
   /huge?bytes=N   answers with N bytes of 'x'
   /cookie         sets a cookie
   /status/N       answers with status N
@@ -48,7 +49,7 @@ class EchoHandler(BaseHTTPRequestHandler):
                 f.write(json.dumps(record) + "\n")
         status = 200
         extra_headers = []
-        if url.path == "/slow":
+        if url.path.endswith("/slow"):
             time.sleep(min(int(query.get("ms", "1000")), 30000) / 1000.0)
         if url.path.startswith("/status/"):
             status = int(url.path.rsplit("/", 1)[1])
