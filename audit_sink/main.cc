@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/runtime_tuning.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -123,9 +124,6 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "latchkey-audit: append-only, hash-chained audit log on a Unix socket");
   absl::ParseCommandLine(argc, argv);
-  // Debian's Abseil is built with Mutex deadlock detection on, which makes
-  // every gRPC-internal lock walk a global graph: measurable on the append
-  // path, and gRPC's locking is not ours to check here.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  latchkey::TuneRuntimeForServing();
   return latchkey::Run();
 }

@@ -20,6 +20,7 @@
 #include <functional>
 #include <thread>
 
+#include "common/runtime_tuning.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
@@ -137,6 +138,7 @@ void Print(const Result& r, const Result& baseline) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  latchkey::TuneRuntimeForServing();
   absl::ParseCommandLine(argc, argv);
   double seconds = absl::GetFlag(FLAGS_seconds);
   int high = absl::GetFlag(FLAGS_concurrency);

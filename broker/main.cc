@@ -2,6 +2,7 @@
 // the vault. main() only wires the pieces together.
 #include <unistd.h>
 
+#include "common/runtime_tuning.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -83,6 +84,7 @@ absl::StatusOr<std::vector<uid_t>> UidsOrSelf(const std::string& flag_value) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  latchkey::TuneRuntimeForServing();
   absl::SetProgramUsageMessage(
       "latchkey-broker --config=FILE --socket=PATH --admin_socket=PATH "
       "--vault_socket=PATH --audit_socket=PATH");

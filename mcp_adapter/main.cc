@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "common/runtime_tuning.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -38,6 +39,7 @@ constexpr int kExitUsage = 2;
 }  // namespace
 
 int main(int argc, char** argv) {
+  latchkey::TuneRuntimeForServing();
   absl::SetProgramUsageMessage(
       "Latchkey MCP server (stdio). The agent token comes from "
       "LATCHKEY_AGENT_TOKEN or --token_file.");

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "common/runtime_tuning.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -56,6 +57,7 @@ std::vector<uid_t> UidsOrSelf(const std::string& flag_value, bool* ok) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  latchkey::TuneRuntimeForServing();
   absl::SetProgramUsageMessage(
       "latchkey-vault --socket=PATH --state_dir=DIR [--broker_uids=..] "
       "[--operator_uids=..]");
