@@ -42,75 +42,6 @@ std::string BioText(BIO* bio) {
   return std::string(data, size > 0 ? static_cast<size_t>(size) : 0);
 }
 
-// ReadSmallFile reads a key file, refusing anything but a regular file of
-// reasonable size; with `owner_only`, also one others may access.
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path,
-                                          bool owner_only) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    std::string message = absl::StrCat("cannot open ", path, ": ", ErrnoText());
-    return errno == ENOENT ? absl::NotFoundError(message)
-                           : absl::FailedPreconditionError(message);
-  }
-  struct stat st;
-  absl::Status status;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    status = absl::FailedPreconditionError(
-        absl::StrCat(path, " is not a regular file"));
-  } else if (owner_only && (st.st_mode & 0077) != 0) {
-    status = absl::FailedPreconditionError(absl::StrFormat(
-        "%s has mode %04o: the checkpoint signing key must be readable by "
-        "its owner only; run chmod 600 %s and consider the key disclosed",
-        path, st.st_mode & 07777, path));
-  } else if (st.st_size > static_cast<off_t>(kMaxKeyFileBytes)) {
-    status = absl::FailedPreconditionError(
-        absl::StrCat(path, " is too large to be a key file"));
-  }
-  absl::StatusOr<std::string> text =
-      status.ok() ? ReadAt(fd, 0, static_cast<size_t>(st.st_size)) : status;
-  ::close(fd);
-  return text;
-}
-
-// WriteFileAtomically writes `text` to `path` with `mode` through a
-// synced temporary file; with `exclusive`, never replaces an existing file.
-absl::Status WriteFileAtomically(const std::string& dir,
-                                 const std::string& path,
-                                 absl::string_view text, mode_t mode,
-                                 bool exclusive) {
-  std::string temp = path + ".tmp";
-  ::unlink(temp.c_str());  // Left over from a crash during creation.
-  int fd = ::open(temp.c_str(),
-                  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot create ", temp, ": ", ErrnoText()));
-  }
-  absl::Status status = WriteAll(fd, text);
-  if (status.ok() && ::fchmod(fd, mode) != 0) {
-    status = absl::UnavailableError(absl::StrCat("fchmod: ", ErrnoText()));
-  }
-  if (status.ok() && ::fsync(fd) != 0) {
-    status = absl::UnavailableError(absl::StrCat("fsync: ", ErrnoText()));
-  }
-  ::close(fd);
-  if (status.ok()) {
-    int result = exclusive ? ::link(temp.c_str(), path.c_str())
-                           : ::rename(temp.c_str(), path.c_str());
-    if (result != 0 && !(exclusive && errno == EEXIST)) {
-      status = absl::UnavailableError(
-          absl::StrCat(exclusive ? "link: " : "rename: ", ErrnoText()));
-    }
-  }
-  ::unlink(temp.c_str());
-  if (status.ok()) status = SyncDirectory(dir);
-  if (!status.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot write ", path, ": ", status.message()));
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<EVP_PKEY*> GenerateKey() {
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr);
   EVP_PKEY* key = nullptr;
@@ -143,7 +74,9 @@ CheckpointKey::~CheckpointKey() { EVP_PKEY_free(key_); }
 absl::StatusOr<std::unique_ptr<CheckpointKey>> CheckpointKey::LoadOrCreate(
     const std::string& dir) {
   const std::string path = dir + "/checkpoint.key";
-  absl::StatusOr<std::string> pem = ReadSmallFile(path, /*owner_only=*/true);
+  absl::StatusOr<std::string> pem =
+      ReadKeyFile(path, "the checkpoint signing key", kMaxKeyFileBytes,
+                  /*owner_only=*/true);
   if (pem.status().code() == absl::StatusCode::kNotFound) {
     struct stat st;
     const std::string checkpoints = dir + "/checkpoints.jsonl";
@@ -166,7 +99,8 @@ absl::StatusOr<std::unique_ptr<CheckpointKey>> CheckpointKey::LoadOrCreate(
     CleanseString(&text);
     LK_RETURN_IF_ERROR(status);
     LogInfo("checkpoint_key_created", {{"path", path}});
-    pem = ReadSmallFile(path, /*owner_only=*/true);
+    pem = ReadKeyFile(path, "the checkpoint signing key", kMaxKeyFileBytes,
+                      /*owner_only=*/true);
   }
   if (!pem.ok()) return pem.status();
   BioPtr bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
@@ -182,7 +116,9 @@ absl::StatusOr<std::unique_ptr<CheckpointKey>> CheckpointKey::LoadOrCreate(
   std::unique_ptr<CheckpointKey> result(new CheckpointKey(key, true));
   const std::string pub_path = dir + "/checkpoint.pub";
   const std::string pub = result->PublicPem();
-  absl::StatusOr<std::string> existing = ReadSmallFile(pub_path, false);
+  absl::StatusOr<std::string> existing =
+      ReadKeyFile(pub_path, "the checkpoint public key", kMaxKeyFileBytes,
+                  /*owner_only=*/false);
   if (!existing.ok() || *existing != pub) {
     LK_RETURN_IF_ERROR(
         WriteFileAtomically(dir, pub_path, pub, 0644, /*exclusive=*/false));
@@ -192,7 +128,9 @@ absl::StatusOr<std::unique_ptr<CheckpointKey>> CheckpointKey::LoadOrCreate(
 
 absl::StatusOr<std::unique_ptr<CheckpointKey>> CheckpointKey::LoadPublic(
     const std::string& path) {
-  LK_ASSIGN_OR_RETURN(std::string pem, ReadSmallFile(path, false));
+  LK_ASSIGN_OR_RETURN(std::string pem,
+                      ReadKeyFile(path, "the checkpoint public key",
+                                  kMaxKeyFileBytes, /*owner_only=*/false));
   return FromPublicPem(pem);
 }
 

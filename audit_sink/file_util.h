@@ -2,6 +2,8 @@
 #ifndef LATCHKEY_AUDIT_SINK_FILE_UTIL_H_
 #define LATCHKEY_AUDIT_SINK_FILE_UTIL_H_
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 
@@ -25,6 +27,21 @@ absl::StatusOr<std::string> ReadAt(int fd, uint64_t offset, size_t size);
 // SyncDirectory fsyncs a directory so that new or removed entries in it
 // survive a crash.
 absl::Status SyncDirectory(const std::string& dir);
+
+// ReadKeyFile reads a small key file (`what` names it in errors), refusing
+// anything but a regular file of at most `max_bytes`, and with `owner_only`
+// one that group or others may access. NOT_FOUND when it does not exist.
+absl::StatusOr<std::string> ReadKeyFile(const std::string& path,
+                                        absl::string_view what,
+                                        size_t max_bytes, bool owner_only);
+
+// WriteFileAtomically writes `text` to `path` (in `dir`) with `mode`
+// through a synced temporary file, then syncs `dir`. With `exclusive` it
+// never replaces an existing file (link(), not rename()).
+absl::Status WriteFileAtomically(const std::string& dir,
+                                 const std::string& path,
+                                 absl::string_view text, mode_t mode,
+                                 bool exclusive);
 
 }  // namespace latchkey
 
