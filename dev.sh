@@ -88,7 +88,8 @@ cmd_up() {
   start_daemon audit "$RUN/audit.sock" "$BIN/audit_sink/latchkey-audit" \
     --socket="$RUN/audit.sock" --state_dir="$STATE/state/audit"
   start_daemon vault "$RUN/vault.sock" "$BIN/vault/latchkey-vault" \
-    --socket="$RUN/vault.sock" --state_dir="$STATE/state/vault"
+    --socket="$RUN/vault.sock" --state_dir="$STATE/state/vault" \
+    --audit_socket="$RUN/audit.sock"
 
   if ctl status | grep -q '"initialized": false'; then
     # The demo keeps a single share (1 of 1) on disk; production uses the

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/audit_recorder.h"
 #include "proto/audit.grpc.pb.h"
 #include "proto/vault.grpc.pb.h"
 
@@ -21,20 +22,12 @@ class VaultEgressClient {
       const v1::VaultExecuteRequest& request) = 0;
 };
 
-class AuditRecorder {
- public:
-  virtual ~AuditRecorder() = default;
-  // Record returns OK only once the sink has the event durably on disk.
-  virtual absl::Status Record(const v1::AuditEvent& event) = 0;
-  // Reachable is a cheap pre-check: false means the sink is known to be
-  // down, so the request is refused before anything is executed.
-  virtual bool Reachable() = 0;
-};
+// The audit client is shared with the vault; see common/audit_recorder.h.
+using latchkey::AuditRecorder;
+using latchkey::NewGrpcAuditRecorder;
 
-// gRPC implementations over Unix sockets; one channel each, kept open.
+// gRPC implementation over a Unix socket; one channel, kept open.
 std::unique_ptr<VaultEgressClient> NewGrpcVaultEgressClient(
-    const std::string& socket_path, absl::Duration timeout);
-std::unique_ptr<AuditRecorder> NewGrpcAuditRecorder(
     const std::string& socket_path, absl::Duration timeout);
 
 }  // namespace latchkey::broker

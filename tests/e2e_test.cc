@@ -162,6 +162,16 @@ TEST_F(EndToEndTest, SealedVaultRefusesThenRecovers) {
   ASSERT_TRUE(stack_->UnsealVault().ok());
   json again = Execute("GET", "/v1/unsealed");
   EXPECT_FALSE(again.value("isError", false)) << again.dump();
+  // Seal and unseal are audited by the vault, with the operator's uid.
+  bool saw_seal = false, saw_unseal = false;
+  for (const json& record : AuditRecords()) {
+    if (record.value("source", "") != "vault") continue;
+    saw_seal |= record.value("method", "") == "Seal";
+    saw_unseal |= record.value("method", "") == "Unseal" &&
+                  record.value("decision", "") == "allow";
+  }
+  EXPECT_TRUE(saw_seal);
+  EXPECT_TRUE(saw_unseal);
 }
 
 TEST_F(EndToEndTest, AuditSinkDownMeansRefusal) {

@@ -134,7 +134,8 @@ absl::Status Stack::StartAll(const StackOptions& options) {
   LK_ASSIGN_OR_RETURN(
       vault_, ChildProcess::Start({{options.bin_dir + "/vault/latchkey-vault",
                                     "--socket=" + run("vault.sock"),
-                                    "--state_dir=" + dir_ + "/state/vault"},
+                                    "--state_dir=" + dir_ + "/state/vault",
+                                    "--audit_socket=" + run("audit.sock")},
                                    {},
                                    log_path("vault"),
                                    false}));

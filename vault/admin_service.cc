@@ -30,6 +30,38 @@ absl::Status Assign(absl::StatusOr<T> result, T* response) {
 
 }  // namespace
 
+void AdminService::AuditSealEvent(const PeerCredentials& peer,
+                                  const char* operation,
+                                  const absl::Status& outcome) {
+  if (audit_ == nullptr) return;
+  v1::AuditEvent event;
+  event.set_source("vault");
+  event.set_method(operation);
+  event.set_peer_uid(peer.uid);
+  event.set_decision(outcome.ok() ? v1::DECISION_ALLOW : v1::DECISION_DENY);
+  switch (outcome.code()) {
+    case absl::StatusCode::kOk:
+      event.set_reason_code(v1::REASON_ALLOWED);
+      break;
+    case absl::StatusCode::kResourceExhausted:
+      event.set_reason_code(v1::REASON_RATE_LIMITED);
+      break;
+    case absl::StatusCode::kInvalidArgument:
+      event.set_reason_code(v1::REASON_INVALID_REQUEST);
+      break;
+    default:
+      event.set_reason_code(v1::REASON_UNAUTHENTICATED);
+  }
+  // Status messages of the vault never contain key material.
+  event.set_reason(outcome.ok() ? std::string(operation) + " accepted"
+                                : std::string(outcome.message()));
+  absl::Status recorded = audit_->Record(event);
+  if (!recorded.ok()) {
+    LogWarning("audit_failed",
+               {{"operation", operation}, {"error", recorded.ToString()}});
+  }
+}
+
 void ConfigureVaultPermissions(PeerGuard* guard) {
   guard->Permit("/latchkey.v1.VaultEgress/Execute", "broker");
   for (const char* method :
@@ -73,6 +105,7 @@ grpc::Status AdminService::Unseal(grpc::ServerContext* context,
         CleanseString(const_cast<v1::UnsealRequest*>(request)->mutable_key());
         CleanseString(
             const_cast<v1::UnsealRequest*>(request)->mutable_passphrase());
+        AuditSealEvent(peer, "Unseal", status);
         LogInfo("unseal_result",
                 {{"uid", absl::StrCat(peer.uid)},
                  {"result", status.ok() ? "ok" : status.ToString()},
@@ -88,6 +121,7 @@ grpc::Status AdminService::Seal(grpc::ServerContext* context,
   return Authorized(guard_, context, "Seal", [&](const PeerCredentials& peer) {
     LogInfo("seal_requested", {{"uid", absl::StrCat(peer.uid)}});
     *response = core_->Seal();
+    AuditSealEvent(peer, "Seal", absl::OkStatus());
     return absl::OkStatus();
   });
 }

@@ -3,6 +3,7 @@
 #ifndef LATCHKEY_VAULT_ADMIN_SERVICE_H_
 #define LATCHKEY_VAULT_ADMIN_SERVICE_H_
 
+#include "common/audit_recorder.h"
 #include "common/peer_guard.h"
 #include "proto/vault.grpc.pb.h"
 #include "vault/vault_core.h"
@@ -11,8 +12,12 @@ namespace latchkey::vault {
 
 class AdminService final : public v1::VaultAdmin::Service {
  public:
-  AdminService(VaultCore* core, const PeerGuard* guard)
-      : core_(core), guard_(guard) {}
+  // `audit`, when not null, receives a record of every seal-state change
+  // and unseal attempt (with the caller's uid); the vault keeps working if
+  // the sink is down, and says so in its log.
+  AdminService(VaultCore* core, const PeerGuard* guard,
+               AuditRecorder* audit = nullptr)
+      : core_(core), guard_(guard), audit_(audit) {}
 
   grpc::Status GetStatus(grpc::ServerContext* context,
                          const v1::GetStatusRequest* request,
@@ -46,8 +51,13 @@ class AdminService final : public v1::VaultAdmin::Service {
                              v1::RotateKeyringResponse* response) override;
 
  private:
+  // AuditSealEvent records one seal-state operation and its outcome.
+  void AuditSealEvent(const PeerCredentials& peer, const char* operation,
+                      const absl::Status& outcome);
+
   VaultCore* core_;
   const PeerGuard* guard_;
+  AuditRecorder* audit_;
 };
 
 // ConfigureVaultPermissions fills the vault's permission table: the broker

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "common/audit_recorder.h"
 #include "common/runtime_tuning.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -23,6 +24,8 @@
 #include "vault/upstream_client.h"
 #include "vault/vault_core.h"
 
+ABSL_FLAG(std::string, audit_socket, "",
+          "the audit sink's socket, for seal and unseal records (empty: off)");
 ABSL_FLAG(std::string, socket, "run/vault.sock",
           "Unix socket serving VaultEgress and VaultAdmin");
 ABSL_FLAG(std::string, state_dir, "state/vault",
@@ -104,7 +107,17 @@ int main(int argc, char** argv) {
   }
   latchkey::vault::UpstreamClient upstream;
   latchkey::vault::EgressService egress(&core, &upstream, &guard);
-  latchkey::vault::AdminService admin(&core, &guard);
+  // Seal-state changes and unseal attempts go to the audit log.
+  std::unique_ptr<latchkey::AuditRecorder> audit;
+  if (!absl::GetFlag(FLAGS_audit_socket).empty()) {
+    audit = latchkey::NewGrpcAuditRecorder(absl::GetFlag(FLAGS_audit_socket),
+                                           absl::Seconds(5));
+  } else {
+    latchkey::LogWarning("audit_disabled",
+                         {{"why", "--audit_socket is empty; unseal attempts "
+                                  "are only logged"}});
+  }
+  latchkey::vault::AdminService admin(&core, &guard, audit.get());
   auto server = latchkey::UdsServer::Start(
       {absl::GetFlag(FLAGS_socket), 0660, &guard, /*reflection=*/true},
       {&egress, &admin});
