@@ -79,7 +79,9 @@ cmd_up() {
 
   log "demo upstream on http://127.0.0.1:$DEMO_PORT (echoes requests as JSON)"
   rm -f "$STATE/upstream.port"
-  python3 tests/upstream/echo_upstream.py --port "$DEMO_PORT" \
+  # Debian's interpreter, not a version-manager shim that would fork and
+  # leave the server running when we stop it.
+  /usr/bin/python3 tests/upstream/echo_upstream.py --port "$DEMO_PORT" \
     --port-file "$STATE/upstream.port" >>"$STATE/logs/upstream.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 1 100); do [[ -s "$STATE/upstream.port" ]] && break; sleep 0.05; done

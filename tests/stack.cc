@@ -52,13 +52,12 @@ Stack::~Stack() {
 absl::Status Stack::StartAudit() {
   LK_ASSIGN_OR_RETURN(
       audit_,
-      ChildProcess::Start(
-          {{options_.bin_dir + "/audit_sink/latchkey-audit",
-            "--socket=" + run("audit.sock"),
-            "--state_dir=" + dir_ + "/state/audit"},
-           {},
-           log_path("audit"),
-           false}));
+      ChildProcess::Start({{options_.bin_dir + "/audit_sink/latchkey-audit",
+                            "--socket=" + run("audit.sock"),
+                            "--state_dir=" + dir_ + "/state/audit"},
+                           {},
+                           log_path("audit"),
+                           false}));
   return WaitForSocket(run("audit.sock"), kStartTimeout);
 }
 
@@ -67,8 +66,8 @@ void Stack::StopAudit() { audit_.reset(); }
 absl::Status Stack::SealVault() {
   grpc::ClientContext context;
   v1::VaultStatus status;
-  return CallStatus(
-      VaultAdmin(run("vault.sock"))->Seal(&context, v1::SealRequest(), &status));
+  return CallStatus(VaultAdmin(run("vault.sock"))
+                        ->Seal(&context, v1::SealRequest(), &status));
 }
 
 absl::Status Stack::UnsealVault() {
@@ -87,12 +86,11 @@ absl::Status Stack::UnsealVault() {
 
 absl::StatusOr<std::unique_ptr<ChildProcess>> Stack::StartMcp(
     const std::string& token, const std::string& log_name) const {
-  return ChildProcess::Start(
-      {{options_.bin_dir + "/mcp_adapter/latchkey-mcp",
-        "--broker_socket=" + run("broker.sock")},
-       {{"LATCHKEY_AGENT_TOKEN", token}},
-       log_path(log_name),
-       true});
+  return ChildProcess::Start({{options_.bin_dir + "/mcp_adapter/latchkey-mcp",
+                               "--broker_socket=" + run("broker.sock")},
+                              {{"LATCHKEY_AGENT_TOKEN", token}},
+                              log_path(log_name),
+                              true});
 }
 
 absl::Status Stack::StartAll(const StackOptions& options) {
@@ -108,13 +106,13 @@ absl::Status Stack::StartAll(const StackOptions& options) {
     std::string port_file = dir_ + "/upstream.port";
     LK_ASSIGN_OR_RETURN(
         upstream_,
-        ChildProcess::Start({{"/usr/bin/env", "python3",
-                              options.bin_dir + "/tests/upstream/echo_upstream.py",
-                              "--port-file=" + port_file,
-                              "--record=" + upstream_record_path()},
-                             {},
-                             log_path("upstream"),
-                             false}));
+        ChildProcess::Start(
+            {{"/usr/bin/python3",
+              options.bin_dir + "/tests/upstream/echo_upstream.py",
+              "--port-file=" + port_file, "--record=" + upstream_record_path()},
+             {},
+             log_path("upstream"),
+             false}));
     absl::Time deadline = absl::Now() + kStartTimeout;
     std::string port;
     while (port.empty() && absl::Now() < deadline) {
@@ -168,13 +166,15 @@ absl::Status Stack::StartAll(const StackOptions& options) {
   LK_ASSIGN_OR_RETURN(std::string token_bytes, RandomBytes(32));
   agent_token_ = "lk_agent_" + HexEncode(token_bytes);
   std::string config = absl::StrCat(
-      "agents { name: \"demo-agent\" token_sha256: \"",
-      Sha256Hex(agent_token_), "\" }\n",
+      "agents { name: \"demo-agent\" token_sha256: \"", Sha256Hex(agent_token_),
+      "\" }\n",
       "capabilities {\n"
       "  name: \"demo-api\"\n"
       "  description: \"The demo upstream API. GET and POST under /v1/.\"\n"
       "  secret_id: \"demo-token\"\n"
-      "  origin: \"", upstream_origin_, "\"\n"
+      "  origin: \"",
+      upstream_origin_,
+      "\"\n"
       "  rules { effect: ALLOW methods: \"GET\" methods: \"POST\" "
       "path: \"/v1/**\" }\n"
       "  rules { effect: DENY methods: \"*\" path: \"/v1/admin/**\" }\n"
@@ -185,16 +185,16 @@ absl::Status Stack::StartAll(const StackOptions& options) {
   std::ofstream(config_path) << config;
   LK_ASSIGN_OR_RETURN(
       broker_,
-      ChildProcess::Start({{options.bin_dir + "/broker/latchkey-broker",
-                            "--socket=" + run("broker.sock"),
-                            "--admin_socket=" + run("admin.sock"),
-                            "--vault_socket=" + run("vault.sock"),
-                            "--audit_socket=" + run("audit.sock"),
-                            "--config=" + config_path,
-                            "--state_dir=" + dir_ + "/state/broker"},
-                           {},
-                           log_path("broker"),
-                           false}));
+      ChildProcess::Start(
+          {{options.bin_dir + "/broker/latchkey-broker",
+            "--socket=" + run("broker.sock"),
+            "--admin_socket=" + run("admin.sock"),
+            "--vault_socket=" + run("vault.sock"),
+            "--audit_socket=" + run("audit.sock"), "--config=" + config_path,
+            "--state_dir=" + dir_ + "/state/broker"},
+           {},
+           log_path("broker"),
+           false}));
   LK_RETURN_IF_ERROR(WaitForSocket(run("broker.sock"), kStartTimeout));
   LK_RETURN_IF_ERROR(WaitForSocket(run("admin.sock"), kStartTimeout));
 

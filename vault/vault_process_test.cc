@@ -70,8 +70,8 @@ class VaultProcessTest : public ::testing::Test {
   void StartUpstream() {
     std::string port_file = dir_ + "/upstream.port";
     auto child = ChildProcess::Start(
-        {{"/usr/bin/env", "python3", kUpstreamScript,
-          "--port-file=" + port_file, "--record=" + dir_ + "/upstream.jsonl"},
+        {{"/usr/bin/python3", kUpstreamScript, "--port-file=" + port_file,
+          "--record=" + dir_ + "/upstream.jsonl"},
          {},
          dir_ + "/upstream.log",
          false});
