@@ -27,40 +27,6 @@
 namespace latchkey {
 namespace {
 
-std::string Binary(const std::string& name) {
-  return absl::StrCat(std::getenv("TEST_SRCDIR"), "/",
-                      std::getenv("TEST_WORKSPACE"), "/audit_sink/", name);
-}
-
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& output) {
-  pid_t pid = ::fork();
-  if (pid != 0) return pid;
-  int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  ::dup2(fd, 1);
-  ::dup2(fd, 2);
-  std::vector<char*> args;
-  for (const std::string& arg : argv) {
-    args.push_back(const_cast<char*>(arg.c_str()));
-  }
-  args.push_back(nullptr);
-  ::execv(args[0], args.data());
-  ::_exit(127);
-}
-
-int WaitExit(pid_t pid, std::chrono::seconds timeout) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
-  return -1;
-}
-
 size_t Count(const std::string& text, const std::string& needle) {
   size_t count = 0;
   for (size_t at = text.find(needle); at != std::string::npos;

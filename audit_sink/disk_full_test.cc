@@ -22,23 +22,6 @@ namespace {
 
 const std::string kKey(32, 'k');
 
-// FillDisk writes `path` until the file system is full; returns bytes.
-size_t FillDisk(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return 0;
-  std::string chunk(4096, 'f');
-  size_t total = 0;
-  while (true) {
-    ssize_t n = ::write(fd, chunk.data(), chunk.size());
-    if (n <= 0) break;
-    total += static_cast<size_t>(n);
-  }
-  // Also the last partial page, byte by byte.
-  while (::write(fd, "f", 1) == 1) ++total;
-  ::close(fd);
-  return total;
-}
-
 class DiskFullTest : public ::testing::Test {
  protected:
   void SetUp() override {

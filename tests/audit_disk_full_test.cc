@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
+#include "audit_sink/test_util.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/mcp_test_client.h"
@@ -22,21 +23,6 @@ namespace latchkey::testing {
 namespace {
 
 using nlohmann::json;
-
-size_t FillDisk(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return 0;
-  std::string chunk(4096, 'f');
-  size_t total = 0;
-  while (true) {
-    ssize_t n = ::write(fd, chunk.data(), chunk.size());
-    if (n <= 0) break;
-    total += static_cast<size_t>(n);
-  }
-  while (::write(fd, "f", 1) == 1) ++total;
-  ::close(fd);
-  return total;
-}
 
 class AuditDiskFullTest : public ::testing::Test {
  protected:
