@@ -39,8 +39,11 @@ cmd_deps() { install_packages "${BUILD_PACKAGES[@]}"; }
 cmd_build() {
   cmd_deps
   log "building (bazel, offline, system libraries)"
-  bazel build //... 2>&1 | grep -v '^INFO\|^Loading\|^Analyzing' >&2 || true
-  bazel build //... >/dev/null 2>&1
+  # One build: its progress noise is filtered, its status kept (pipefail).
+  local rc=0
+  bazel build //... 2>&1 | { grep -v '^INFO\|^Loading\|^Analyzing' >&2 || true; } \
+    || rc=$?
+  if ((rc != 0)); then log "build failed (exit $rc)"; exit "$rc"; fi
 }
 
 # ---------------------------------------------------------------- up
