@@ -9,6 +9,7 @@
 #include "absl/strings/strip.h"
 #include "common/crypto.h"
 #include "common/limits.h"
+#include "common/reason_text.h"
 #include "nlohmann/json.hpp"
 
 namespace latchkey {
@@ -147,7 +148,7 @@ std::string PrepareEventJson(const v1::AuditEvent& event) {
   json["method"] = event.method();
   json["path"] = event.path();
   json["decision"] = event.decision() == v1::DECISION_ALLOW ? "allow" : "deny";
-  json["reason_code"] = ReasonCodeName(event.reason_code());
+  json["reason_code"] = ReasonName(event.reason_code());
   json["reason"] = event.reason();
   json["rule"] = event.rule();
   json["upstream_status"] = event.upstream_status();
@@ -348,13 +349,6 @@ std::optional<uint64_t> PeekSequence(absl::string_view line) {
     return std::nullopt;
   }
   return sequence;
-}
-
-std::string ReasonCodeName(v1::ReasonCode code) {
-  std::string name = v1::ReasonCode_Name(code);
-  absl::string_view view = name;
-  absl::ConsumePrefix(&view, "REASON_");
-  return std::string(view);
 }
 
 }  // namespace latchkey

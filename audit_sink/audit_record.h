@@ -106,9 +106,6 @@ absl::StatusOr<v1::AuditRecord> ParseRecordLine(absl::string_view line);
 // rest (for skipping); nullopt when the line does not start that way.
 std::optional<uint64_t> PeekSequence(absl::string_view line);
 
-// ReasonCodeName is the enum name without "REASON_", e.g. "RULE_DENY".
-std::string ReasonCodeName(v1::ReasonCode code);
-
 }  // namespace latchkey
 
 #endif  // LATCHKEY_AUDIT_SINK_AUDIT_RECORD_H_

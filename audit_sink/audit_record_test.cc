@@ -5,6 +5,7 @@
 #include "audit_sink/test_util.h"
 #include "common/crypto.h"
 #include "common/limits.h"
+#include "common/reason_text.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -78,8 +79,8 @@ TEST(AuditRecordTest, ParseRoundTrip) {
 }
 
 TEST(AuditRecordTest, ReasonCodeNamesDropPrefix) {
-  EXPECT_EQ(ReasonCodeName(v1::REASON_RULE_DENY), "RULE_DENY");
-  EXPECT_EQ(ReasonCodeName(v1::REASON_AUDIT_UNAVAILABLE), "AUDIT_UNAVAILABLE");
+  EXPECT_EQ(ReasonName(v1::REASON_RULE_DENY), "RULE_DENY");
+  EXPECT_EQ(ReasonName(v1::REASON_AUDIT_UNAVAILABLE), "AUDIT_UNAVAILABLE");
 }
 
 TEST(AuditRecordTest, ValidateEventRejectsWhatCannotBeRecorded) {

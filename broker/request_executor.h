@@ -55,12 +55,6 @@ class RequestExecutor {
   RateLimiter* limiter_;  // may be null: no rate limits.
 };
 
-// NextStep is what a model should do about a denial with `code`.
-std::string NextStep(v1::ReasonCode code);
-
-// ReasonName is the stable code without its "REASON_" prefix.
-std::string ReasonName(v1::ReasonCode code);
-
 }  // namespace latchkey::broker
 
 #endif  // LATCHKEY_BROKER_REQUEST_EXECUTOR_H_

@@ -51,35 +51,6 @@ OJson HeadersObject(const v1::HttpResponse& response) {
   return headers;
 }
 
-// DefaultNextStep is used when the broker sent no next_step: a model must
-// always be told what to do.
-std::string DefaultNextStep(v1::ReasonCode code) {
-  switch (code) {
-    case v1::REASON_CAPABILITY_NOT_FOUND:
-    case v1::REASON_AGENT_NOT_ALLOWED:
-      return "Call list_capabilities and use one of the capabilities listed.";
-    case v1::REASON_RULE_DENY:
-    case v1::REASON_NO_RULE_MATCHED:
-      return "Use a method and path the capability's rules allow (see "
-             "list_capabilities), or tell the user an operator must change "
-             "the policy.";
-    case v1::REASON_PATH_REJECTED:
-    case v1::REASON_INVALID_REQUEST:
-      return "Fix the request: a plain absolute path without '..', "
-             "encoded slashes or a full URL, and no credential headers.";
-    case v1::REASON_RATE_LIMITED:
-      return "Wait before retrying.";
-    case v1::REASON_REASON_REQUIRED:
-      return "Retry with a short \"reason\" saying why you make the request.";
-    case v1::REASON_APPROVAL_PENDING:
-      return "Tell the user a human must approve this request; retry later.";
-    case v1::REASON_SESSION_REVOKED:
-      return "Stop and tell the user: an operator revoked this session.";
-    default:
-      return "Tell the user; an operator has to look at Latchkey.";
-  }
-}
-
 OJson AllowedResult(const v1::ExecuteResponse& response,
                     absl::string_view capability, bool with_structured) {
   const v1::HttpResponse& http = response.response();
@@ -114,9 +85,8 @@ OJson DeniedResult(const v1::ExecuteResponse& response,
                    absl::string_view capability, bool with_structured) {
   const v1::Denial& denial = response.denial();
   std::string code = ReasonName(denial.code());
-  std::string next_step = denial.next_step().empty()
-                              ? DefaultNextStep(denial.code())
-                              : denial.next_step();
+  std::string next_step =
+      denial.next_step().empty() ? NextStep(denial.code()) : denial.next_step();
   std::string text =
       absl::StrCat("Latchkey denied this request to capability \"", capability,
                    "\" (", code, "): ", denial.message());
@@ -147,13 +117,6 @@ OJson DeniedResult(const v1::ExecuteResponse& response,
 }
 
 }  // namespace
-
-std::string ReasonName(v1::ReasonCode code) {
-  std::string name = v1::ReasonCode_Name(code);
-  if (name.empty()) return absl::StrCat("UNKNOWN_", static_cast<int>(code));
-  if (absl::StartsWith(name, "REASON_")) name = name.substr(7);
-  return name;
-}
 
 std::string Rfc3339(absl::Time time) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", time, absl::UTCTimeZone());

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/reason_text.h"
 #include "mcp_adapter/json_util.h"
 #include "mcp_adapter/session_keeper.h"
 #include "proto/broker.pb.h"
@@ -43,8 +44,9 @@ OJson InvalidArgumentsResult(absl::string_view tool, absl::string_view message);
 OJson BrokerErrorResult(const absl::Status& status,
                         absl::string_view broker_socket);
 
-// ReasonName is a ReasonCode's name without "REASON_".
-std::string ReasonName(v1::ReasonCode code);
+// ReasonName and NextStep come from common/reason_text.h.
+using latchkey::NextStep;
+using latchkey::ReasonName;
 
 // FormatTime is RFC 3339 UTC with seconds, e.g. "2025-01-02T03:04:05Z".
 std::string Rfc3339(absl::Time time);
