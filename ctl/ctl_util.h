@@ -1,0 +1,55 @@
+// Shared plumbing for latchkeyctl commands: where the sockets are, how a
+// reply is printed, how an RPC failure becomes an exit code and a message,
+// and how secrets are read (stdin, never argv).
+#ifndef LATCHKEY_CTL_CTL_UTIL_H_
+#define LATCHKEY_CTL_CTL_UTIL_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "common/secure_buffer.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/text_format.h"
+
+namespace latchkey::ctl {
+
+// Exit codes scripts can rely on.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRefused = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitUnreachable = 3;
+
+// SocketPath is --run_dir joined with a socket's file name.
+std::string SocketPath(const std::string& name);
+
+// PrintJson prints a reply as indented JSON on stdout.
+void PrintJson(const google::protobuf::Message& message);
+
+// Report turns an RPC status into an exit code, explaining failures on
+// stderr (with a hint when the daemon is not reachable on `socket`).
+int Report(const grpc::Status& status, const std::string& socket);
+
+// UsageError prints `message` and the hint to use --help; returns kExitUsage.
+int UsageError(const std::string& message);
+
+// ReadSecretFromStdin reads one line (or all of stdin when piped), with
+// echo off on a terminal, into secure memory.
+SecureBuffer ReadSecretFromStdin(const char* prompt);
+
+// Context is a client context with the CLI's deadline.
+std::unique_ptr<grpc::ClientContext> Context();
+
+// ReadFile reads a whole file; false (with a message) if it cannot.
+bool ReadFile(const std::string& path, std::string* text);
+
+// ReadTextProto parses a protobuf text-format file, reporting its errors.
+bool ReadTextProto(const std::string& path, google::protobuf::Message* message);
+
+}  // namespace latchkey::ctl
+
+#endif  // LATCHKEY_CTL_CTL_UTIL_H_
