@@ -86,6 +86,11 @@ class AuditLog {
   // is durable. INVALID_ARGUMENT for an event that cannot be recorded,
   // UNAVAILABLE when the log cannot (or can no longer) be written.
   absl::StatusOr<uint64_t> Append(const v1::AuditEvent& event);
+  // AppendBatch records `events` as consecutive records, all or none, and
+  // returns the first one's sequence number once they are durable. One
+  // invalid event refuses the whole batch with INVALID_ARGUMENT.
+  absl::StatusOr<uint64_t> AppendBatch(
+      const std::vector<const v1::AuditEvent*>& events);
 
   // Query returns durable records matching the request's filters, oldest
   // first: start_time inclusive, end_time exclusive, agent, capability,

@@ -8,6 +8,7 @@ namespace latchkey {
 namespace {
 
 constexpr char kAppend[] = "/latchkey.v1.AuditAppend/Append";
+constexpr char kAppendBatch[] = "/latchkey.v1.AuditAppend/AppendBatch";
 constexpr char kQuery[] = "/latchkey.v1.AuditAdmin/Query";
 constexpr char kTail[] = "/latchkey.v1.AuditAdmin/Tail";
 constexpr char kVerify[] = "/latchkey.v1.AuditAdmin/Verify";
@@ -59,6 +60,7 @@ absl::Status ValidateQuery(const v1::QueryRequest& request) {
 
 void PermitAuditMethods(PeerGuard* guard) {
   guard->Permit(kAppend, kWriterRole);
+  guard->Permit(kAppendBatch, kWriterRole);
   guard->Permit(kQuery, kOperatorRole);
   guard->Permit(kTail, kOperatorRole);
   guard->Permit(kVerify, kOperatorRole);
@@ -78,6 +80,28 @@ grpc::Status AuditAppendService::Append(grpc::ServerContext* context,
   absl::StatusOr<uint64_t> sequence = log_->Append(request->event());
   if (!sequence.ok()) return ToGrpcStatus(sequence.status());
   response->set_sequence(*sequence);
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditAppendService::AppendBatch(
+    grpc::ServerContext* context, const v1::AppendBatchRequest* request,
+    v1::AppendBatchResponse* response) {
+  absl::StatusOr<PeerCredentials> peer =
+      guard_->Authorize(*context, kAppendBatch);
+  if (!peer.ok()) return ToGrpcStatus(peer.status());
+  if (request->events().empty() ||
+      static_cast<size_t>(request->events_size()) > kMaxAuditBatchEvents) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "AppendBatchRequest.events must hold 1 to ", kMaxAuditBatchEvents,
+        " events, not ", request->events_size())));
+  }
+  std::vector<const v1::AuditEvent*> events;
+  events.reserve(request->events_size());
+  for (const v1::AuditEvent& event : request->events())
+    events.push_back(&event);
+  absl::StatusOr<uint64_t> first = log_->AppendBatch(events);
+  if (!first.ok()) return ToGrpcStatus(first.status());
+  response->set_first_sequence(*first);
   return grpc::Status::OK;
 }
 

@@ -31,6 +31,9 @@ class AuditAppendService final : public v1::AuditAppend::Service {
   grpc::Status Append(grpc::ServerContext* context,
                       const v1::AppendRequest* request,
                       v1::AppendResponse* response) override;
+  grpc::Status AppendBatch(grpc::ServerContext* context,
+                           const v1::AppendBatchRequest* request,
+                           v1::AppendBatchResponse* response) override;
 
  private:
   AuditLog* const log_;

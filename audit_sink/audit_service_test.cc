@@ -4,11 +4,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <set>
 #include <thread>
 #include <vector>
 
 #include "audit_sink/audit_log.h"
 #include "audit_sink/test_util.h"
+#include "common/audit_recorder.h"
+#include "common/limits.h"
 #include "common/uds_server.h"
 #include "gtest/gtest.h"
 #include "proto/audit.grpc.pb.h"
@@ -274,6 +277,129 @@ TEST_F(AuditServiceTest, InvalidInputIsRefused) {
   v1::VerifyResponse verdict;
   EXPECT_EQ(Verify(verify, &verdict).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(AuditServiceTest, AppendBatchRecordsConsecutiveSequences) {
+  StartSink({getuid()}, {getuid()});
+  uint64_t sequence;
+  ASSERT_TRUE(Append(MakeEvent(1), &sequence).ok());
+  v1::AppendBatchRequest request;
+  for (int i = 2; i <= 6; ++i) *request.add_events() = MakeEvent(i);
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  v1::AppendBatchResponse response;
+  ASSERT_TRUE(append_stub_->AppendBatch(&context, request, &response).ok());
+  EXPECT_EQ(response.first_sequence(), 2u);
+  EXPECT_EQ(log_->last_sequence(), 6u);
+  v1::QueryResponse records;
+  ASSERT_TRUE(Query(v1::QueryRequest(), &records).ok());
+  ASSERT_EQ(records.records_size(), 6);
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(records.records(i).sequence(), static_cast<uint64_t>(i + 1));
+    EXPECT_EQ(records.records(i).event().request_id(),
+              MakeEvent(i + 1).request_id());
+  }
+  v1::VerifyResponse verdict;
+  ASSERT_TRUE(Verify(v1::VerifyRequest(), &verdict).ok());
+  EXPECT_TRUE(verdict.ok()) << verdict.DebugString();
+}
+
+TEST_F(AuditServiceTest, AppendBatchIsAllOrNothing) {
+  StartSink({getuid()}, {getuid()});
+  auto call = [&](const v1::AppendBatchRequest& request) {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    v1::AppendBatchResponse response;
+    return append_stub_->AppendBatch(&context, request, &response);
+  };
+  EXPECT_EQ(call(v1::AppendBatchRequest()).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::AppendBatchRequest too_many;
+  for (size_t i = 0; i <= kMaxAuditBatchEvents; ++i) {
+    *too_many.add_events() = MakeEvent(static_cast<int>(i));
+  }
+  grpc::Status status = call(too_many);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("256"), std::string::npos);
+  v1::AppendBatchRequest one_bad;
+  *one_bad.add_events() = MakeEvent(1);
+  *one_bad.add_events() = MakeEvent(2);
+  one_bad.mutable_events(1)->set_reason(
+      std::string(kMaxAuditFieldBytes + 1, 'r'));
+  EXPECT_EQ(call(one_bad).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(log_->last_sequence(), 0u);
+}
+
+TEST_F(AuditServiceTest, OperatorMayNotAppendBatch) {
+  StartSink({getuid() + 4242}, {getuid()});
+  v1::AppendBatchRequest request;
+  *request.add_events() = MakeEvent(1);
+  grpc::ClientContext context;
+  v1::AppendBatchResponse response;
+  EXPECT_EQ(
+      append_stub_->AppendBatch(&context, request, &response).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(log_->last_sequence(), 0u);
+}
+
+// The broker's and vault's recorder against the real service: concurrent
+// callers share AppendBatch calls, every event lands exactly once, and
+// one invalid event costs only its own caller.
+TEST_F(AuditServiceTest, RecorderBatchesConcurrentCallersOverTheSocket) {
+  StartSink({getuid()}, {getuid()});
+  std::unique_ptr<AuditRecorder> recorder =
+      NewGrpcAuditRecorder(socket_, absl::Seconds(10));
+  ASSERT_TRUE(recorder->Reachable());
+  constexpr int kWriters = 32;
+  constexpr int kEach = 40;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < kEach; ++i) {
+        v1::AuditEvent event = MakeEvent(w * 1000 + i);
+        if (w == 7 && i == 3) {
+          event.set_reason(std::string(kMaxAuditFieldBytes + 1, 'r'));
+          if (recorder->Record(event).ok()) failures.fetch_add(1);
+          continue;
+        }
+        if (!recorder->Record(event).ok()) failures.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& writer : writers) writer.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(log_->last_sequence(), static_cast<uint64_t>(kWriters * kEach - 1));
+  std::set<std::string> ids;
+  v1::QueryRequest query;
+  query.set_limit(kMaxAuditQueryLimit);
+  while (true) {
+    v1::QueryResponse page;
+    ASSERT_TRUE(Query(query, &page).ok());
+    for (const v1::AuditRecord& record : page.records()) {
+      EXPECT_TRUE(ids.insert(record.event().request_id()).second);
+    }
+    if (page.next_after_sequence() == 0) break;
+    query.set_after_sequence(page.next_after_sequence());
+  }
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kWriters * kEach - 1));
+  EXPECT_EQ(ids.count(MakeEvent(7 * 1000 + 3).request_id()), 0u);
+  v1::VerifyResponse verdict;
+  ASSERT_TRUE(Verify(v1::VerifyRequest(), &verdict).ok());
+  EXPECT_TRUE(verdict.ok()) << verdict.DebugString();
+}
+
+TEST_F(AuditServiceTest, RecorderFailsClosedWhenTheSinkIsGone) {
+  StartSink({getuid()}, {getuid()});
+  std::unique_ptr<AuditRecorder> recorder =
+      NewGrpcAuditRecorder(socket_, absl::Milliseconds(300));
+  ASSERT_TRUE(recorder->Record(MakeEvent(1)).ok());
+  admin_->BeginShutdown();
+  server_->Shutdown();
+  server_.reset();
+  absl::Status status = recorder->Record(MakeEvent(2));
+  EXPECT_FALSE(status.ok());
+  EXPECT_FALSE(recorder->Reachable());
 }
 
 }  // namespace

@@ -28,6 +28,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "audit_sink/audit_log.h"
+#include "common/audit_recorder.h"
 #include "proto/audit.grpc.pb.h"
 #include "tests/process.h"
 
@@ -36,6 +37,10 @@ ABSL_FLAG(std::string, concurrency, "1,64", "comma list of writer counts");
 ABSL_FLAG(int, connections, 2,
           "connections the writers share round-robin (the broker and the "
           "vault hold one each); 0: one per writer");
+ABSL_FLAG(std::string, client, "recorder",
+          "recorder: the broker's and vault's AuditRecorder (concurrent "
+          "events share AppendBatch calls); unary: one Append call per "
+          "event");
 ABSL_FLAG(bool, in_process, false,
           "also measure AuditLog::Append called directly (no gRPC), to "
           "separate the log's own cost from the transport's");
@@ -94,8 +99,15 @@ Result Run(const std::string& socket, int writers, double seconds) {
     stubs.push_back(
         latchkey::v1::AuditAppend::NewStub(channels[w % connections]));
   }
+  std::vector<std::unique_ptr<latchkey::AuditRecorder>> recorders;
+  for (int c = 0; c < connections; ++c) {
+    recorders.push_back(
+        latchkey::NewGrpcAuditRecorder(socket, absl::Seconds(10)));
+  }
+  const bool unary = absl::GetFlag(FLAGS_client) == "unary";
   std::atomic<size_t> errors{0};
   auto append = [&](int w, int64_t n) {
+    if (!unary) return recorders[w % connections]->Record(Event(w, n)).ok();
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::seconds(10));
@@ -231,12 +243,13 @@ int main(int argc, char** argv) {
       per_sync = static_cast<double>(r.count + 5 * writers) / sync_count;
     }
     std::printf(
-        "audit_bench writers=%d connections=%d: %.0f appends/s (%zu in %.1f s, "
+        "audit_bench client=%s writers=%d connections=%d: %.0f appends/s (%zu "
+        "in %.1f s, "
         "%zu errors), "
         "append latency p50 %.0f us, p99 %.0f us, max %.0f us; "
         "%.1f appends per fdatasync\n",
-        writers, used, r.count / r.seconds, r.count, r.seconds, r.errors,
-        r.p50_us, r.p99_us, r.max_us, per_sync);
+        absl::GetFlag(FLAGS_client).c_str(), writers, used, r.count / r.seconds,
+        r.count, r.seconds, r.errors, r.p50_us, r.p99_us, r.max_us, per_sync);
     std::fflush(stdout);
     if (absl::GetFlag(FLAGS_in_process)) {
       const std::string log_dir = sub + "/in-process";

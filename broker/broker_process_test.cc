@@ -33,6 +33,10 @@ class AckingAudit final : public v1::AuditAppend::Service {
                       v1::AppendResponse*) override {
     return grpc::Status::OK;
   }
+  grpc::Status AppendBatch(grpc::ServerContext*, const v1::AppendBatchRequest*,
+                           v1::AppendBatchResponse*) override {
+    return grpc::Status::OK;
+  }
 };
 
 std::string ConfigText(const std::string& extra = "") {

@@ -47,6 +47,9 @@ inline constexpr int64_t kDefaultAuditCheckpointIntervalSeconds = 60;
 // Query page size: default and maximum number of records per answer.
 inline constexpr uint32_t kDefaultAuditQueryLimit = 100;
 inline constexpr uint32_t kMaxAuditQueryLimit = 1000;
+// Events in one AuditAppend.AppendBatch call (bounds the sink's memory per
+// call and the client's wait behind a large batch).
+inline constexpr size_t kMaxAuditBatchEvents = 256;
 // One MCP JSON-RPC line on stdin.
 inline constexpr size_t kMaxMcpLineBytes = 16 * 1024 * 1024;
 
