@@ -14,7 +14,7 @@ namespace latchkey::templates {
 namespace {
 
 // The issue asks for at least 40 services.
-constexpr size_t kMinTemplates = 10;
+constexpr size_t kMinTemplates = 40;
 
 // Options that satisfy templates needing a tenant origin or a username.
 AddOptions OptionsFor(const v1::ServiceTemplate& t) {
