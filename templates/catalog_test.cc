@@ -41,6 +41,16 @@ TEST(CatalogTest, EveryEmbeddedFileParsesAndValidates) {
   }
 }
 
+// Each file starts by saying what the service's auth documentation says, so
+// a reviewer can check origin, scheme and health request against it.
+TEST(CatalogTest, EveryFileCitesItsSource) {
+  for (size_t i = 0; i < kEmbeddedTemplateCount; ++i) {
+    const std::string text = kEmbeddedTemplates[i].text;
+    EXPECT_NE(text.find("# Source:"), std::string::npos)
+        << kEmbeddedTemplates[i].stem;
+  }
+}
+
 TEST(CatalogTest, LoadsAtLeastFortyUniqueTemplates) {
   absl::StatusOr<std::vector<v1::ServiceTemplate>> all = LoadCatalog();
   ASSERT_TRUE(all.ok()) << all.status();
