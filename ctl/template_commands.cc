@@ -24,6 +24,10 @@ ABSL_FLAG(std::string, username, "",
           "add: HTTP Basic username for templates that need one (an e-mail, "
           "an account id)");
 
+ABSL_FLAG(std::vector<std::string>, auth_field, {},
+          "add: NAME=VALUE fields of the template's auth scheme that only the "
+          "operator knows (e.g. key_id=..., region=...)");
+
 namespace latchkey::ctl {
 namespace {
 
@@ -198,6 +202,13 @@ int AddService(const Args& args) {
   const std::vector<std::string> origins = absl::GetFlag(FLAGS_origin);
   if (origins.size() > 1) return UsageError("add takes one --origin");
   if (!origins.empty()) options.origin = origins[0];
+  for (const std::string& field : absl::GetFlag(FLAGS_auth_field)) {
+    size_t eq = field.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return UsageError("--auth_field takes NAME=VALUE, e.g. key_id=abc");
+    }
+    options.auth_fields.push_back({field.substr(0, eq), field.substr(eq + 1)});
+  }
   absl::StatusOr<templates::Instance> instance =
       templates::Instantiate(*t, options);
   if (!instance.ok())
@@ -275,7 +286,7 @@ void AddTemplateCommands(CommandTable* table) {
               1});
   table->Add({{"add"},
               "SERVICE [--name=N] [--origin=URL] [--username=U] "
-              "[--agents=A,B]",
+              "[--auth_field=NAME=VALUE,...] [--agents=A,B]",
               "read the credential from stdin (no echo); create its secret "
               "and a read-only capability from the template",
               AddService,

@@ -117,6 +117,50 @@ absl::Status ValidateRules(const v1::ServiceTemplate& t,
   return absl::OkStatus();
 }
 
+// SchemeMessage is the auth scheme message set in the oneof, or null.
+google::protobuf::Message* SchemeMessage(v1::AuthScheme* auth) {
+  const google::protobuf::Reflection* reflection = auth->GetReflection();
+  const google::protobuf::OneofDescriptor* oneof =
+      auth->GetDescriptor()->FindOneofByName("scheme");
+  const google::protobuf::FieldDescriptor* set =
+      oneof == nullptr ? nullptr
+                       : reflection->GetOneofFieldDescriptor(*auth, oneof);
+  if (set == nullptr ||
+      set->type() != google::protobuf::FieldDescriptor::TYPE_MESSAGE) {
+    return nullptr;
+  }
+  return reflection->MutableMessage(auth, set);
+}
+
+// SetAuthField sets one operator-supplied scalar of the scheme message.
+absl::Status SetAuthField(google::protobuf::Message* scheme,
+                          const std::string& name, const std::string& value) {
+  const google::protobuf::FieldDescriptor* field =
+      scheme->GetDescriptor()->FindFieldByName(name);
+  if (field == nullptr || field->is_repeated()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--auth_field ", name, ": ",
+                     scheme->GetDescriptor()->name(), " has no such field"));
+  }
+  const google::protobuf::Reflection* reflection = scheme->GetReflection();
+  switch (field->cpp_type()) {
+    case google::protobuf::FieldDescriptor::CPPTYPE_STRING:
+      reflection->SetString(scheme, field, value);
+      return absl::OkStatus();
+    case google::protobuf::FieldDescriptor::CPPTYPE_BOOL:
+      if (value != "true" && value != "false") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--auth_field ", name, " takes true or false"));
+      }
+      reflection->SetBool(scheme, field, value == "true");
+      return absl::OkStatus();
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("--auth_field ", name,
+                       ": only text and true/false fields can be set"));
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<v1::ServiceTemplate> ParseTemplate(absl::string_view stem,
@@ -154,6 +198,24 @@ absl::Status ValidateTemplate(const v1::ServiceTemplate& t,
       !secret.username_required()) {
     return Invalid(stem,
                    "basic auth needs a username or username_required: true");
+  }
+  if (secret.operator_fields_size() > 0) {
+    v1::AuthScheme copy = secret.auth();
+    google::protobuf::Message* scheme = SchemeMessage(&copy);
+    for (const std::string& name : secret.operator_fields()) {
+      const google::protobuf::FieldDescriptor* field =
+          scheme == nullptr ? nullptr
+                            : scheme->GetDescriptor()->FindFieldByName(name);
+      if (field == nullptr || field->is_repeated() ||
+          (field->cpp_type() !=
+               google::protobuf::FieldDescriptor::CPPTYPE_STRING &&
+           field->cpp_type() !=
+               google::protobuf::FieldDescriptor::CPPTYPE_BOOL)) {
+        return Invalid(stem, absl::StrCat("secret.operator_fields: \"", name,
+                                          "\" is not a text or true/false "
+                                          "field of the auth scheme"));
+      }
+    }
   }
   if (secret.prompt().empty()) return Invalid(stem, "secret.prompt is empty");
   if (secret.origins_size() == 0) return Invalid(stem, "no secret.origins");
@@ -262,6 +324,26 @@ absl::StatusOr<Instance> Instantiate(const v1::ServiceTemplate& t,
                      " uses HTTP Basic with a per-account username: pass "
                      "--username=... (",
                      secret.prompt(), ")"));
+  }
+  if (!options.auth_fields.empty() || secret.operator_fields_size() > 0) {
+    google::protobuf::Message* scheme = SchemeMessage(put.mutable_auth());
+    if (scheme == nullptr) {
+      return absl::InvalidArgumentError(
+          "--auth_field: the template's auth scheme has no fields");
+    }
+    std::set<std::string> given;
+    for (const auto& [name, value] : options.auth_fields) {
+      absl::Status set = SetAuthField(scheme, name, value);
+      if (!set.ok()) return set;
+      given.insert(name);
+    }
+    for (const std::string& required : secret.operator_fields()) {
+      if (given.count(required) == 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            t.name(), " needs --auth_field=", required,
+            "=VALUE (see `latchkeyctl templates show ", t.name(), "`)"));
+      }
+    }
   }
   for (const std::string& origin : origins) put.add_origins(origin);
 

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -57,6 +58,9 @@ struct AddOptions {
   std::string origin;    // replaces the template's origins if not ""
   std::string username;  // Basic username for username_required templates
   std::vector<std::string> agents;
+  // auth_fields set string or bool fields of the template's auth scheme
+  // message, e.g. {"key_id", "abc"}; required for its operator_fields.
+  std::vector<std::pair<std::string, std::string>> auth_fields;
 };
 
 // Instance is what `add` creates: the secret (without its value) and the

@@ -253,5 +253,23 @@ TEST(InstantiateTest, RefusesBadOverridesAndMissingTenantData) {
   EXPECT_EQ(with_user->secret.auth().basic().username(), "me");
 }
 
+TEST(InstantiateTest, OperatorFieldsAreRequiredAndSetOnTheScheme) {
+  auto t = Minimal();
+  t.mutable_secret()->mutable_auth()->mutable_header()->set_name("X-Key");
+  t.mutable_secret()->add_operator_fields("value_template");
+  ASSERT_TRUE(ValidateTemplate(t, "demo").ok()) << ValidateTemplate(t, "demo");
+  EXPECT_FALSE(Instantiate(t, AddOptions()).ok()) << "missing --auth_field";
+  AddOptions options;
+  options.auth_fields = {{"value_template", "key {secret}"}};
+  auto instance = Instantiate(t, options);
+  ASSERT_TRUE(instance.ok()) << instance.status();
+  EXPECT_EQ(instance->secret.auth().header().value_template(), "key {secret}");
+  options.auth_fields = {{"no_such_field", "x"}};
+  EXPECT_FALSE(Instantiate(t, options).ok());
+
+  t.mutable_secret()->add_operator_fields("no_such_field");
+  EXPECT_FALSE(ValidateTemplate(t, "demo").ok());
+}
+
 }  // namespace
 }  // namespace latchkey::templates
