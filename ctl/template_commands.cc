@@ -109,12 +109,32 @@ const v1::ServiceTemplate* FindOrExplain(const std::string& name) {
   return t;
 }
 
+// AddExample is the `add` command line a template needs, e.g.
+// "latchkeyctl add jira --origin=https://your-site.atlassian.net
+// --username=USER".
+std::string AddExample(const v1::ServiceTemplate& t) {
+  std::string line = absl::StrCat("latchkeyctl add ", t.name());
+  if (t.secret().origin_required()) {
+    absl::StrAppend(&line, " --origin=", t.secret().origins(0));
+  }
+  if (t.secret().username_required())
+    absl::StrAppend(&line, " --username=USER");
+  if (t.secret().operator_fields_size() > 0) {
+    std::vector<std::string> fields;
+    for (const std::string& f : t.secret().operator_fields()) {
+      fields.push_back(absl::StrCat(f, "=..."));
+    }
+    absl::StrAppend(&line, " --auth_field=", absl::StrJoin(fields, ","));
+  }
+  return absl::StrCat(line, " --agents=AGENT");
+}
+
 int Show(const Args& args) {
   const v1::ServiceTemplate* t = FindOrExplain(args[0]);
   if (t == nullptr) return kExitRefused;
   std::string text;
   google::protobuf::TextFormat::PrintToString(*t, &text);
-  std::cout << text;
+  std::cout << "# " << AddExample(*t) << "\n" << text;
   return kExitOk;
 }
 

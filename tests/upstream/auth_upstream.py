@@ -14,6 +14,10 @@ service-like error body, so a template with the wrong auth scheme fails.
       (Twilio: the account or API key SID as username)
   --scheme query --name NAME                query parameter NAME == secret
       (Pipedrive: api_token)
+  --scheme binance --key-id K               Binance SIGNED endpoints: header
+      X-MBX-APIKEY == K, a millisecond "timestamp" parameter within 60 s,
+      and a last "signature" parameter == hex HMAC-SHA256(secret, the raw
+      query string before it)
 
 The expected secret is read from --secret-file (never argv). Every request
 is recorded as one JSON line in --record (method, path, query, headers).
@@ -21,9 +25,11 @@ It binds 127.0.0.1 only and writes its port to --port-file once listening.
 """
 import argparse
 import base64
+import hashlib
 import hmac
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -60,6 +66,23 @@ class Handler(BaseHTTPRequestHandler):
         if a.scheme == "query":
             values = [v for k, v in query if k == a.name]
             return len(values) == 1 and same(values[0], self.secret)
+        if a.scheme == "binance":
+            if not same(self.headers.get("X-MBX-APIKEY", ""), a.key_id):
+                return False
+            raw = urlsplit(self.path).query
+            marker = "&signature="
+            at = raw.rfind(marker)
+            if at < 0 or "&" in raw[at + len(marker):]:
+                return False
+            signed, signature = raw[:at], raw[at + len(marker):]
+            stamps = [v for k, v in parse_qsl(signed) if k == "timestamp"]
+            if len(stamps) != 1 or not stamps[0].isdigit():
+                return False
+            if abs(int(stamps[0]) - time.time() * 1000) > 60000:
+                return False
+            expected = hmac.new(self.secret.encode(), signed.encode(),
+                                hashlib.sha256).hexdigest()
+            return same(signature.lower(), expected)
         return False
 
     def do_GET(self):
@@ -93,10 +116,11 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--scheme", required=True,
-                        choices=["header", "basic", "query"])
+                        choices=["header", "basic", "query", "binance"])
     parser.add_argument("--name", default="")
     parser.add_argument("--prefix", default="")
     parser.add_argument("--user", default="")
+    parser.add_argument("--key-id", default="")
     parser.add_argument("--secret-file", required=True)
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--record", required=True)
