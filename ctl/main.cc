@@ -14,6 +14,7 @@
 #include "ctl/broker_commands.h"
 #include "ctl/command_table.h"
 #include "ctl/ctl_util.h"
+#include "ctl/template_commands.h"
 #include "ctl/vault_commands.h"
 
 namespace {
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   latchkey::ctl::AddVaultCommands(&table);
   latchkey::ctl::AddBrokerCommands(&table);
   latchkey::ctl::AddAuditCommands(&table);
+  latchkey::ctl::AddTemplateCommands(&table);
 
   // Per-command help is answered before flag parsing so that
   // `latchkeyctl secret put --help` shows that command, not every flag.
