@@ -1,6 +1,6 @@
 // Service templates end to end: `latchkeyctl add SERVICE --origin=...` against
 // the real daemons, with a loopback upstream per service that checks the
-// credential the way that service does (tests/upstream/auth_upstream.py).
+// credential the way that service does (tests/upstream/template_upstream.py).
 // For five auth shapes (Bearer, custom header, header template, Basic with a
 // username, query parameter) the template's health request made by an agent
 // through MCP gets 200, and the same template with a wrong credential gets
@@ -28,7 +28,7 @@ using nlohmann::json;
 // One template and how its stand-in upstream checks the credential.
 struct Case {
   std::string service;
-  std::vector<std::string> upstream_args;  // --scheme ... for auth_upstream
+  std::vector<std::string> upstream_args;  // --scheme ... for template_upstream
   std::string add_flags;                   // extra `latchkeyctl add` flags
   std::string secret;
   std::string path;  // the template's health path
@@ -83,12 +83,12 @@ class TemplatesEndToEndTest : public ::testing::Test {
     delete stack_;
   }
 
-  // StartUpstream starts auth_upstream.py for `c` and returns its origin.
+  // StartUpstream starts template_upstream.py for `c` and returns its origin.
   static std::string StartUpstream(const Case& c) {
     const std::string base = stack_->dir() + "/up-" + c.service;
     std::ofstream(base + ".secret") << c.secret;
     std::vector<std::string> argv = {
-        "/usr/bin/python3", "tests/upstream/auth_upstream.py",
+        "/usr/bin/python3", "tests/upstream/template_upstream.py",
         "--secret-file=" + base + ".secret", "--port-file=" + base + ".port",
         "--record=" + base + ".jsonl"};
     argv.insert(argv.end(), c.upstream_args.begin(), c.upstream_args.end());
