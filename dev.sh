@@ -11,7 +11,7 @@ BUILD_PACKAGES=(
   bazel-bootstrap bazel-bootstrap-source g++ pkg-config
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libabsl-dev libre2-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev
-  libgtest-dev libgmock-dev nlohmann-json3-dev python3
+  libgtest-dev libgmock-dev nlohmann-json3-dev python3 libcpp-httplib-dev
 )
 TEST_PACKAGES=(nginx-light curl clang libclang-rt-14-dev)
 
