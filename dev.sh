@@ -161,6 +161,14 @@ install_mcp_client() {
     log "installing the MCP SDK test client (npm ci --prefix tests/mcp_client)"
     npm ci --prefix tests/mcp_client --no-audit --no-fund --loglevel=error >&2
   fi
+  # //tests:mcp_conformance_test: the official MCP conformance suite, pinned
+  # by tests/mcp_conformance/package-lock.json.
+  lock=tests/mcp_conformance/package-lock.json
+  stamp=tests/mcp_conformance/node_modules/.package-lock.json
+  if [[ ! -f "$stamp" || "$lock" -nt "$stamp" ]]; then
+    log "installing the MCP conformance suite (npm ci --prefix tests/mcp_conformance)"
+    npm ci --prefix tests/mcp_conformance --no-audit --no-fund --loglevel=error >&2
+  fi
 }
 
 cmd_test() {
