@@ -57,6 +57,8 @@ HttpTransport::HttpTransport(McpServerFactory factory,
     : factory_(std::move(factory)),
       options_(std::move(options)),
       http_(std::make_unique<httplib::Server>()) {
+  stateless_session_ = std::make_shared<HttpSession>("stateless", factory_);
+  stateless_ = std::make_unique<StatelessServer>(&stateless_session_->server());
   const size_t threads = options_.threads;
   http_->new_task_queue = [threads] {
     return new httplib::ThreadPool(threads);
@@ -119,6 +121,7 @@ HttpTransport::~HttpTransport() {
     sessions.swap(sessions_);
   }
   for (auto& [id, session] : sessions) session->Close();
+  stateless_session_->Close();
   ReapWorkers(/*all=*/true);
 }
 
@@ -283,7 +286,6 @@ void HttpTransport::HandlePost(const httplib::Request& request,
   if (!peek.has_value() || !peek->is_object()) {
     // Invalid JSON, a batch (not accepted), or a non-object: the JSON-RPC
     // layer words the error.
-    McpServer::Dispatch refusal;
     jsonrpc::Parsed parsed = jsonrpc::ParseLine(request.body);
     response.status = 400;
     response.set_content(
@@ -291,6 +293,11 @@ void HttpTransport::HandlePost(const httplib::Request& request,
             Json(), jsonrpc::kInvalidRequest,
             "Invalid Request: the body must be one JSON-RPC message")),
         kJson);
+    return;
+  }
+  if (MetaProtocolVersion(*peek).has_value() ||
+      request.get_header_value(kProtocolVersionHeader) == kStatelessVersion) {
+    HandleStateless(request, response, *peek);
     return;
   }
   const bool is_initialize =
@@ -322,6 +329,55 @@ void HttpTransport::HandlePost(const httplib::Request& request,
               {{"session_prefix", session->id().substr(0, 8)}});
     }
   }
+  Respond(response, session, std::move(dispatch), *peek);
+}
+
+void HttpTransport::HandleStateless(const httplib::Request& request,
+                                    httplib::Response& response,
+                                    const Json& message) {
+  const std::string method = message.value("method", "");
+  std::string mismatch;
+  if (request.has_header(kProtocolVersionHeader) &&
+      request.get_header_value(kProtocolVersionHeader) !=
+          MetaProtocolVersion(message).value_or("")) {
+    mismatch = "MCP-Protocol-Version header and params._meta[\"" +
+               std::string(kMetaProtocolVersion) + "\"]";
+  } else if (request.has_header("Mcp-Method") &&
+             request.get_header_value("Mcp-Method") != method) {
+    mismatch = "Mcp-Method header and the body's method";
+  } else if (method == "tools/call" && request.has_header("Mcp-Name") &&
+             message.contains("params") && message["params"].is_object() &&
+             request.get_header_value("Mcp-Name") !=
+                 message["params"].value("name", "")) {
+    mismatch = "Mcp-Name header and the body's params.name";
+  }
+  if (!mismatch.empty()) {
+    response.status = 400;
+    response.set_content(
+        jsonrpc::ErrorLine(
+            message.contains("id") ? message["id"] : Json(), kHeaderMismatch,
+            absl::StrCat("Header mismatch: the ", mismatch, " disagree")),
+        kJson);
+    return;
+  }
+  McpServer::Dispatch dispatch = stateless_->Accept(request.body, message);
+  if (dispatch.response.has_value()) {
+    std::optional<Json> answer =
+        ParseBounded(*dispatch.response, kMaxMessageDepth);
+    if (answer.has_value() && answer->contains("error") &&
+        (*answer)["error"].value("code", 0) == kUnsupportedProtocolVersion) {
+      // On HTTP the status drives the client's fallback to initialize.
+      response.status = 400;
+      response.set_content(*dispatch.response, kJson);
+      return;
+    }
+  }
+  Respond(response, stateless_session_, std::move(dispatch), message);
+}
+
+void HttpTransport::Respond(httplib::Response& response,
+                            const std::shared_ptr<HttpSession>& session,
+                            McpServer::Dispatch dispatch, const Json& message) {
   if (!dispatch.deferred) {
     if (dispatch.response.has_value()) {
       response.status = 200;
@@ -335,7 +391,7 @@ void HttpTransport::HandlePost(const httplib::Request& request,
   // response. The call runs on its own thread so the stream is written
   // while it runs.
   std::shared_ptr<SseStream> stream =
-      session->OpenCallStream(ProgressKey(*peek));
+      session->OpenCallStream(ProgressKey(message));
   SpawnWorker([session, stream, work = std::move(dispatch.deferred)] {
     std::optional<std::string> answer = work();
     session->CloseCallStream(stream.get());
@@ -346,6 +402,13 @@ void HttpTransport::HandlePost(const httplib::Request& request,
 
 void HttpTransport::HandleGet(const httplib::Request& request,
                               httplib::Response& response) {
+  if (request.get_header_value(kProtocolVersionHeader) == kStatelessVersion) {
+    response.set_header("Allow", "POST");
+    Reply(response, 405,
+          "Method Not Allowed: protocol 2026-07-28 has no GET stream; POST "
+          "each request");
+    return;
+  }
   if (!AcceptsMediaType(request.get_header_value("Accept"), kEventStream)) {
     Reply(response, 406,
           "Not Acceptable: GET /mcp opens an event stream; send Accept: "

@@ -12,6 +12,13 @@
 //                notifications/tools/list_changed); one per session.
 //   DELETE /mcp  ends the session (its tool calls are cancelled).
 //
+// Requests of the stateless revision 2026-07-28 (params._meta carries the
+// protocol version; see stateless.h) need no session: they are served by
+// one shared StatelessServer, the MCP-Protocol-Version, Mcp-Method and
+// Mcp-Name headers must agree with the body when present (400, -32020),
+// and GET with MCP-Protocol-Version 2026-07-28 is 405 (that revision has
+// no standalone stream).
+//
 // Every request must carry "Authorization: Bearer <token>" (401 otherwise)
 // and, when it has an Origin or Host header, a loopback one (403: a web
 // page the user visits must not drive the agent's credentials through a
@@ -33,6 +40,8 @@
 #include "common/limits.h"
 #include "mcp_adapter/http_checks.h"
 #include "mcp_adapter/http_session.h"
+#include "mcp_adapter/json_util.h"
+#include "mcp_adapter/stateless.h"
 
 namespace httplib {
 class Server;
@@ -89,6 +98,13 @@ class HttpTransport {
   // names no live session.
   std::shared_ptr<HttpSession> FindSession(const httplib::Request& request,
                                            httplib::Response& response);
+  void HandleStateless(const httplib::Request& request,
+                       httplib::Response& response, const Json& message);
+  // Respond sends what `dispatch` holds: JSON, 202, or (deferred work) an
+  // SSE stream fed by a worker thread through `session`.
+  void Respond(httplib::Response& response,
+               const std::shared_ptr<HttpSession>& session,
+               McpServer::Dispatch dispatch, const Json& message);
   std::shared_ptr<HttpSession> NewSession();
   bool AddSession(std::shared_ptr<HttpSession> session);
   // StreamEvents makes `response` an SSE stream fed by `stream`.
@@ -105,6 +121,9 @@ class HttpTransport {
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<HttpSession>> sessions_;
   std::atomic<size_t> listen_streams_{0};
+  // The 2026-07-28 requests' server and the router of their streams.
+  std::shared_ptr<HttpSession> stateless_session_;
+  std::unique_ptr<StatelessServer> stateless_;
   // Run/Stop handshake: Stop may come before Run has started listening.
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> run_entered_{false};

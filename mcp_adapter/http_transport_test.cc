@@ -383,5 +383,75 @@ TEST_F(HttpTransportTest, FullTableEvictsTheLeastRecentlyUsedIdleSession) {
   EXPECT_EQ(Send("POST", ping, Headers(third)).status, 200);
 }
 
+constexpr char kStatelessMeta[] =
+    R"("_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",)"
+    R"("io.modelcontextprotocol/clientCapabilities":{}})";
+
+TEST_F(HttpTransportTest, StatelessRequestsNeedNoSession) {
+  auto headers = Headers();
+  headers["MCP-Protocol-Version"] = "2026-07-28";
+  HttpReply discover = Send(
+      "POST",
+      absl::StrCat(R"({"jsonrpc":"2.0","id":1,"method":"server/discover",)",
+                   R"("params":{)", kStatelessMeta, "}}"),
+      headers);
+  EXPECT_EQ(discover.status, 200) << discover.body;
+  EXPECT_EQ(discover.headers.count("mcp-session-id"), 0u);
+  auto result = nlohmann::json::parse(discover.body)["result"];
+  EXPECT_EQ(result["supportedVersions"][0], "2026-07-28");
+  EXPECT_EQ(transport_->session_count(), 0u);
+
+  headers["Mcp-Method"] = "tools/call";
+  headers["Mcp-Name"] = "session_status";
+  HttpReply call =
+      Send("POST",
+           absl::StrCat(R"({"jsonrpc":"2.0","id":2,"method":"tools/call",)",
+                        R"("params":{"name":"session_status","arguments":{},)",
+                        kStatelessMeta, "}}"),
+           headers);
+  EXPECT_EQ(call.status, 200);
+  EXPECT_EQ(call.headers["content-type"], "text/event-stream");
+  EXPECT_TRUE(absl::StrContains(call.body, R"("id":2,"result":{)"))
+      << call.body;
+  EXPECT_TRUE(absl::StrContains(call.body, R"("resultType":"complete")"))
+      << call.body;
+}
+
+TEST_F(HttpTransportTest, StatelessHeadersMustAgreeWithTheBody) {
+  auto headers = Headers();
+  headers["MCP-Protocol-Version"] = "2026-07-28";
+  headers["Mcp-Method"] = "tools/list";
+  HttpReply method = Send(
+      "POST",
+      absl::StrCat(R"({"jsonrpc":"2.0","id":1,"method":"server/discover",)",
+                   R"("params":{)", kStatelessMeta, "}}"),
+      headers);
+  EXPECT_EQ(method.status, 400);
+  EXPECT_TRUE(absl::StrContains(method.body, "-32020")) << method.body;
+  headers.erase("Mcp-Method");
+  HttpReply version = Send(
+      "POST",
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{)"
+      R"("io.modelcontextprotocol/protocolVersion":"2099-01-01",)"
+      R"("io.modelcontextprotocol/clientCapabilities":{}}}})",
+      headers);
+  EXPECT_EQ(version.status, 400);
+  EXPECT_TRUE(absl::StrContains(version.body, "-32020")) << version.body;
+  headers.erase("MCP-Protocol-Version");
+  HttpReply unsupported = Send(
+      "POST",
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{)"
+      R"("io.modelcontextprotocol/protocolVersion":"2099-01-01",)"
+      R"("io.modelcontextprotocol/clientCapabilities":{}}}})",
+      headers);
+  EXPECT_EQ(unsupported.status, 400);
+  EXPECT_TRUE(absl::StrContains(unsupported.body, "-32022"))
+      << unsupported.body;
+  auto get = Headers();
+  get["Accept"] = "text/event-stream";
+  get["MCP-Protocol-Version"] = "2026-07-28";
+  EXPECT_EQ(Send("GET", "", get).status, 405);
+}
+
 }  // namespace
 }  // namespace latchkey::mcp

@@ -19,6 +19,7 @@
 #include "mcp_adapter/line_writer.h"
 #include "mcp_adapter/mcp_server.h"
 #include "mcp_adapter/process_setup.h"
+#include "mcp_adapter/stateless.h"
 #include "mcp_adapter/stdio_transport.h"
 #include "mcp_adapter/token_source.h"
 
@@ -108,6 +109,16 @@ int main(int argc, char** argv) {
   latchkey::mcp::StdioTransportOptions transport_options;
   transport_options.in_fd = STDIN_FILENO;
   transport_options.stop_fd = *stop_fd;
+  // 2026-07-28 requests (no initialize) get a server of their own.
+  latchkey::mcp::McpServerOptions stateless_options;
+  stateless_options.broker_socket = socket;
+  stateless_options.notify = [&writer](std::string line) {
+    writer.Write(line);
+  };
+  latchkey::mcp::McpServer stateless_inner(&broker,
+                                           std::move(stateless_options));
+  latchkey::mcp::StatelessServer stateless(&stateless_inner);
+  transport_options.intercept = latchkey::mcp::StatelessInterceptor(&stateless);
   latchkey::mcp::StdioTransport transport(&server, &writer, transport_options);
 
   latchkey::LogInfo("started", {{"broker_socket", socket},
