@@ -13,7 +13,8 @@
 //
 // Environment: LATCHKEY_MCP_CLIENT_DIR (tests/mcp_client, for the stack
 // harness), LATCHKEY_CONFORMANCE_DIR (this directory, with node_modules),
-// XML_OUTPUT_FILE (JUnit output, optional), TEST_TMPDIR.
+// XML_OUTPUT_FILE (JUnit output, optional), TEST_TMPDIR,
+// LATCHKEY_CONFORMANCE_SUITE (optional, default all: active, pending or all).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -66,6 +67,10 @@ function runSuite(url, outputDir) {
   const cli = path.join(here, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
   const args = ['--import', path.join(here, 'fs_shim_register.mjs'), cli,
     'server', '--url', url, '-o', outputDir];
+  // "all": the active scenarios and the pending ones (server-sse-polling,
+  // json-schema-2020-12 in 0.1.16), so a pending scenario that becomes
+  // active is already covered.
+  args.push('--suite', process.env.LATCHKEY_CONFORMANCE_SUITE || 'all');
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: outputDir, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
