@@ -32,8 +32,8 @@ absl::StatusOr<std::string> LoadHttpToken(const std::string& token_file) {
     return absl::NotFoundError(absl::StrCat(
         "--http needs a bearer token for its clients: set ", kHttpTokenEnvVar,
         " or pass --http_token_file=<file readable only by you>, e.g. "
-        "`head -c 32 /dev/urandom | base64 > ~/.latchkey/mcp-http.token && "
-        "chmod 600 ~/.latchkey/mcp-http.token`"));
+        "`head -c 32 /dev/urandom | base64 > ~/.config/latchkey/mcp-http.token "
+        "&& chmod 600 ~/.config/latchkey/mcp-http.token`"));
   }
   if (absl::Status valid = ValidateToken(token); !valid.ok()) {
     return absl::InvalidArgumentError(

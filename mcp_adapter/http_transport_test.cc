@@ -303,7 +303,8 @@ TEST_F(HttpTransportTest, ToolCallAnswersOnAnEventStreamWithProgress) {
   HttpReply reply = Send(
       "POST",
       R"({"jsonrpc":"2.0","id":"c1","method":"tools/call","params":{)"
-      R"("name":"list_capabilities","arguments":{},"_meta":{"progressToken":7}}})",
+      R"("name":"list_capabilities","arguments":{},)"
+      R"("_meta":{"progressToken":7}}})",
       Headers(session));
   EXPECT_EQ(reply.status, 200);
   EXPECT_EQ(reply.headers["content-type"], "text/event-stream");

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "common/log.h"
 #include "mcp_adapter/grpc_broker_client.h"
+#include "mcp_adapter/http_checks.h"
 #include "mcp_adapter/http_mode.h"
 #include "mcp_adapter/line_writer.h"
 #include "mcp_adapter/mcp_server.h"
@@ -66,6 +67,14 @@ int main(int argc, char** argv) {
   const std::string http_address = absl::GetFlag(FLAGS_http);
   std::string http_token;
   if (!http_address.empty()) {
+    // The address first: a public one is refused whatever else is set.
+    if (auto address = latchkey::mcp::ParseLoopbackAddress(http_address);
+        !address.ok()) {
+      latchkey::LogError(
+          "bad_http_address",
+          {{"message", std::string(address.status().message())}});
+      return kExitUsage;
+    }
     auto loaded =
         latchkey::mcp::LoadHttpToken(absl::GetFlag(FLAGS_http_token_file));
     if (!loaded.ok()) {

@@ -3,6 +3,7 @@
 // with progress on an event stream, log messages, bearer token and Origin
 // checks, session termination.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -174,5 +175,16 @@ describe('Streamable HTTP guards', () => {
     assert.match(response.headers.get('mcp-session-id'), /^[0-9a-f]{32}$/);
     const body = await response.json();
     assert.equal(body.result.protocolVersion, '2025-11-25');
+  });
+
+  test('a non-loopback --http address is refused at start', () => {
+    for (const address of ['0.0.0.0:0', '192.0.2.1:8765', '[::]:0']) {
+      const run = spawnSync(stack.mcp_binary, [`--broker_socket=${stack.broker_socket}`, `--http=${address}`], {
+        env: { LATCHKEY_AGENT_TOKEN: stack.agent_token, LATCHKEY_MCP_HTTP_TOKEN: adapter.token },
+        encoding: 'utf8', timeout: 20_000,
+      });
+      assert.equal(run.status, 2, `${address}: ${run.stderr}`);
+      assert.match(run.stderr, /only listens on loopback/);
+    }
   });
 });
