@@ -11,7 +11,7 @@ BUILD_PACKAGES=(
   bazel-bootstrap bazel-bootstrap-source g++ pkg-config
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libabsl-dev libre2-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev
-  libgtest-dev libgmock-dev nlohmann-json3-dev python3
+  libgtest-dev libgmock-dev nlohmann-json3-dev python3 libcpp-httplib-dev
 )
 TEST_PACKAGES=(nginx-light curl clang libclang-rt-14-dev)
 
@@ -160,6 +160,14 @@ install_mcp_client() {
   if [[ ! -f "$stamp" || "$lock" -nt "$stamp" ]]; then
     log "installing the MCP SDK test client (npm ci --prefix tests/mcp_client)"
     npm ci --prefix tests/mcp_client --no-audit --no-fund --loglevel=error >&2
+  fi
+  # //tests:mcp_conformance_test: the official MCP conformance suite, pinned
+  # by tests/mcp_conformance/package-lock.json.
+  lock=tests/mcp_conformance/package-lock.json
+  stamp=tests/mcp_conformance/node_modules/.package-lock.json
+  if [[ ! -f "$stamp" || "$lock" -nt "$stamp" ]]; then
+    log "installing the MCP conformance suite (npm ci --prefix tests/mcp_conformance)"
+    npm ci --prefix tests/mcp_conformance --no-audit --no-fund --loglevel=error >&2
   fi
 }
 

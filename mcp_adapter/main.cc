@@ -15,9 +15,12 @@
 #include "absl/time/time.h"
 #include "common/log.h"
 #include "mcp_adapter/grpc_broker_client.h"
+#include "mcp_adapter/http_checks.h"
+#include "mcp_adapter/http_mode.h"
 #include "mcp_adapter/line_writer.h"
 #include "mcp_adapter/mcp_server.h"
 #include "mcp_adapter/process_setup.h"
+#include "mcp_adapter/stateless.h"
 #include "mcp_adapter/stdio_transport.h"
 #include "mcp_adapter/token_source.h"
 
@@ -31,6 +34,15 @@ ABSL_FLAG(absl::Duration, execute_timeout, absl::Seconds(70),
           "Deadline of one execute call to the broker.");
 ABSL_FLAG(absl::Duration, rpc_timeout, absl::Seconds(5),
           "Deadline of other broker calls (open session, list).");
+
+ABSL_FLAG(std::string, http, "",
+          "Serve MCP over Streamable HTTP at this loopback HOST:PORT (e.g. "
+          "127.0.0.1:8765; port 0 picks one and logs it) instead of stdio. "
+          "Clients must send the bearer token from LATCHKEY_MCP_HTTP_TOKEN "
+          "or --http_token_file.");
+ABSL_FLAG(std::string, http_token_file, "",
+          "File (mode 0600) holding the bearer token HTTP clients must "
+          "present, used when LATCHKEY_MCP_HTTP_TOKEN is not set.");
 
 namespace {
 
@@ -52,6 +64,26 @@ int main(int argc, char** argv) {
                        {{"message", std::string(token.status().message())}});
     return kExitUsage;
   }
+  const std::string http_address = absl::GetFlag(FLAGS_http);
+  std::string http_token;
+  if (!http_address.empty()) {
+    // The address first: a public one is refused whatever else is set.
+    if (auto address = latchkey::mcp::ParseLoopbackAddress(http_address);
+        !address.ok()) {
+      latchkey::LogError(
+          "bad_http_address",
+          {{"message", std::string(address.status().message())}});
+      return kExitUsage;
+    }
+    auto loaded =
+        latchkey::mcp::LoadHttpToken(absl::GetFlag(FLAGS_http_token_file));
+    if (!loaded.ok()) {
+      latchkey::LogError("no_http_token",
+                         {{"message", std::string(loaded.status().message())}});
+      return kExitUsage;
+    }
+    http_token = *std::move(loaded);
+  }
   // Before any thread starts, so that every thread inherits the mask.
   auto stop_fd = latchkey::mcp::OpenTerminationSignalFd();
   auto protocol_fd = latchkey::mcp::ReserveStdoutForProtocol();
@@ -72,6 +104,11 @@ int main(int argc, char** argv) {
   broker_options.call_timeout = absl::GetFlag(FLAGS_rpc_timeout);
   latchkey::mcp::GrpcBrokerClient broker(std::move(broker_options));
 
+  if (!http_address.empty()) {
+    return latchkey::mcp::RunHttpMode(
+        &broker, {http_address, std::move(http_token), socket, *stop_fd});
+  }
+
   latchkey::mcp::LineWriter writer(*protocol_fd);
   latchkey::mcp::McpServerOptions server_options;
   server_options.broker_socket = socket;
@@ -81,6 +118,16 @@ int main(int argc, char** argv) {
   latchkey::mcp::StdioTransportOptions transport_options;
   transport_options.in_fd = STDIN_FILENO;
   transport_options.stop_fd = *stop_fd;
+  // 2026-07-28 requests (no initialize) get a server of their own.
+  latchkey::mcp::McpServerOptions stateless_options;
+  stateless_options.broker_socket = socket;
+  stateless_options.notify = [&writer](std::string line) {
+    writer.Write(line);
+  };
+  latchkey::mcp::McpServer stateless_inner(&broker,
+                                           std::move(stateless_options));
+  latchkey::mcp::StatelessServer stateless(&stateless_inner);
+  transport_options.intercept = latchkey::mcp::StatelessInterceptor(&stateless);
   latchkey::mcp::StdioTransport transport(&server, &writer, transport_options);
 
   latchkey::LogInfo("started", {{"broker_socket", socket},

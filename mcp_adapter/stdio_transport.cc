@@ -81,7 +81,11 @@ StdioTransport::Exit StdioTransport::Run() {
           "discarded"));
       continue;
     }
-    McpServer::Dispatch dispatch = server_->Accept(next.line);
+    std::optional<McpServer::Dispatch> intercepted;
+    if (options_.intercept) intercepted = options_.intercept(next.line);
+    McpServer::Dispatch dispatch = intercepted.has_value()
+                                       ? std::move(*intercepted)
+                                       : server_->Accept(next.line);
     if (dispatch.response.has_value()) writer_->Write(*dispatch.response);
     if (dispatch.deferred) Spawn(std::move(dispatch.deferred));
     Reap(/*all=*/false);

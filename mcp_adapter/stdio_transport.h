@@ -31,6 +31,11 @@ struct StdioTransportOptions {
   // stop_fd (optional) ends the loop when readable, e.g. a signalfd.
   int stop_fd = -1;
   size_t max_line_bytes = kMaxMcpLineBytes;
+  // intercept (optional) may take a line away from the server: when it
+  // returns a dispatch, that is used instead (the stateless 2026-07-28
+  // requests, stateless.h).
+  std::function<std::optional<McpServer::Dispatch>(absl::string_view line)>
+      intercept;
 };
 
 class StdioTransport {

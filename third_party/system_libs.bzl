@@ -29,7 +29,13 @@ _LIBS = {
     "gtest": (["gtest", "gmock"], []),
     "gtest_main": (["gtest_main", "gmock"], []),
     "json": ([], []),
+    "httplib": (["cpp-httplib"], []),
 }
+
+# Libraries whose headers must be compiled with the -D flags their
+# pkg-config file names (Debian builds cpp-httplib with TLS and compression
+# on; its header must see the same switches as its .so).
+_DEFINES_FROM_PKG_CONFIG = ["httplib"]
 
 def _pkg_config(ctx, args):
     result = ctx.execute(["pkg-config"] + args)
@@ -48,6 +54,10 @@ def _system_libs_impl(ctx):
         lines.append("cc_library(")
         lines.append('    name = "%s",' % name)
         lines.append("    linkopts = %s," % repr(linkopts))
+        if name in _DEFINES_FROM_PKG_CONFIG:
+            flags = _pkg_config(ctx, ["--cflags-only-other"] + modules)
+            defines = [f[2:] for f in flags if f.startswith("-D")]
+            lines.append("    defines = %s," % repr(defines))
         lines.append(")")
         lines.append("")
     ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)

@@ -36,9 +36,17 @@ fi
 
 # The test files are run from the package directory so that their imports
 # resolve in its node_modules (runfiles hold symlinks to the same files).
+# --http: only the http*.test.mjs files (//tests:mcp_sdk_http_test);
+# otherwise all the others (//tests:mcp_sdk_test), so the two targets run
+# side by side and each stays short.
 tests=()
 for file in "$runfiles"/tests/mcp_client/*.test.mjs; do
-  tests+=("$client_dir/$(basename "$file")")
+  name="$(basename "$file")"
+  want_http=no; is_http=no
+  [[ "${1:-}" == "--http" ]] && want_http=yes
+  [[ "$name" == http* ]] && is_http=yes
+  [[ "$want_http" == "$is_http" ]] || continue
+  tests+=("$client_dir/$name")
 done
 
 export LATCHKEY_RUNFILES="$runfiles"
