@@ -10,8 +10,10 @@
 #include "common/status_macros.h"
 #include "vault/auth/auth_util.h"
 #include "vault/auth/aws_sigv4.h"
+#include "vault/auth/github_app.h"
 #include "vault/auth/hmac_signing.h"
 #include "vault/auth/oauth1.h"
+#include "vault/auth/oauth2.h"
 
 namespace latchkey::vault {
 namespace {
@@ -167,8 +169,9 @@ absl::StatusOr<std::unique_ptr<AuthScheme>> MakeAuthScheme(
     case v1::AuthScheme::kOauth1:
       return auth::MakeOAuth1(config.oauth1());
     case v1::AuthScheme::kGithubApp:
+      return auth::MakeGitHubApp(config.github_app());
     case v1::AuthScheme::kOauth2:
-      return absl::UnimplementedError("auth scheme not implemented yet");
+      return auth::MakeOAuth2(config.oauth2());
   }
   return absl::InvalidArgumentError("unknown auth scheme");
 }

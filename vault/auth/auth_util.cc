@@ -175,6 +175,15 @@ std::string Base64Encode(absl::string_view bytes) {
   return out;
 }
 
+SecureBuffer Base64EncodeSecure(absl::string_view bytes) {
+  SecureBuffer out(4 * ((bytes.size() + 2) / 3) + 1);
+  int n = EVP_EncodeBlock(out.data(),
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.Shrink(static_cast<size_t>(n));
+  return out;
+}
+
 absl::StatusOr<SecureBuffer> Base64Decode(absl::string_view text) {
   std::string trimmed(absl::StripAsciiWhitespace(text));
   if (trimmed.size() % 4 != 0) {

@@ -58,6 +58,8 @@ std::string HostHeader(absl::string_view origin);
 std::string Hmac(absl::string_view digest, absl::string_view key,
                  absl::string_view data);
 std::string Base64Encode(absl::string_view bytes);
+// Base64EncodeSecure encodes secret bytes straight into secure memory.
+SecureBuffer Base64EncodeSecure(absl::string_view bytes);
 absl::StatusOr<SecureBuffer> Base64Decode(absl::string_view text);
 // RandomNonce returns 32 lower-case hex characters from the CSPRNG.
 std::string RandomNonce();
