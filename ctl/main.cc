@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/secure_buffer.h"
+#include "ctl/auth_flags.h"
 #include "common/uds_server.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -66,6 +67,9 @@ Commands:
   vault seal                   zeroize all key material now
   vault rotate                 add a keyring term (old ones keep decrypting)
   secret put ID --origin=URL   read the value from stdin and store it
+    [--auth=SCHEME --auth_config='field=value;...'] [--ca_bundle=FILE]
+                               sign or exchange it instead of Bearer (README
+                               "Auth schemes")
   secret list                  list secrets' metadata (never values)
   secret delete ID             destroy every version of a secret
   capability list              list the broker's capabilities
@@ -271,6 +275,11 @@ int VaultCommand(const std::vector<std::string>& args) {
       auto* header = request.mutable_auth()->mutable_header();
       header->set_name(absl::GetFlag(FLAGS_header));
       header->set_value_template(absl::GetFlag(FLAGS_header_template));
+    }
+    if (absl::Status auth = latchkey::ctl::ApplyAuthFlags(&request);
+        !auth.ok()) {
+      std::cerr << auth.message() << "\n";
+      return 2;
     }
     latchkey::SecureBuffer value = ReadSecretFromStdin("Secret value: ");
     request.set_value(std::string(value.view()));
