@@ -138,8 +138,16 @@ absl::StatusOr<v1::VaultExecuteResponse> EgressService::ExecuteChecked(
         outgoing.ca_bundle_pem = metadata.ca_bundle_pem();
         ResponseScrubber scrubber;
         AuthContext auth_context = MakeAuthContext(metadata, request.limits());
-        LK_RETURN_IF_ERROR(
-            scheme->Apply(secret, auth_context, &outgoing, &scrubber));
+        absl::Status applied =
+            scheme->Apply(secret, auth_context, &outgoing, &scrubber);
+        if (applied.code() == absl::StatusCode::kUnavailable) {
+          // A token endpoint (OAuth2, GitHub) failed: an upstream failure,
+          // reported like one. Its message names the HTTP status and OAuth
+          // error code only, never a credential.
+          reply.set_upstream_error(std::string(applied.message()));
+          return absl::OkStatus();
+        }
+        LK_RETURN_IF_ERROR(applied);
         absl::StatusOr<UpstreamResult> performed =
             client_->Perform(outgoing, request.limits());
         if (!performed.ok()) {
