@@ -11,7 +11,7 @@ absl::StatusOr<SecureBuffer> TokenCache::Get(const std::string& key,
                                              const Fetch& fetch) {
   std::shared_ptr<Entry> entry;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     std::shared_ptr<Entry>& slot = entries_[key];
     if (slot == nullptr) slot = std::make_shared<Entry>();
     if (slot->valid && now + refresh_before < slot->cached.expires) {
@@ -21,10 +21,10 @@ absl::StatusOr<SecureBuffer> TokenCache::Get(const std::string& key,
   }
   // Single flight: whoever holds fetch_mu fetches; the others wait and
   // then find the fresh token.
-  absl::MutexLock fetch_lock(&entry->fetch_mu);
+  std::lock_guard<std::mutex> fetch_lock(entry->fetch_mu);
   uint64_t generation;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (entry->valid && now + refresh_before < entry->cached.expires) {
       return SecureBuffer::CopyOf(entry->cached.token.view());
     }
@@ -37,7 +37,7 @@ absl::StatusOr<SecureBuffer> TokenCache::Get(const std::string& key,
         "the token endpoint issued a token that is already (nearly) expired");
   }
   SecureBuffer copy = SecureBuffer::CopyOf(fetched->token.view());
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   ++fetches_;
   // A Clear or DropSecret since the fetch began wins: do not cache (the
   // entry may also have been removed from the map).
@@ -51,7 +51,7 @@ absl::StatusOr<SecureBuffer> TokenCache::Get(const std::string& key,
 }
 
 void TokenCache::Clear() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   ++generation_;
   for (auto& [key, entry] : entries_) {
     entry->cached.token.Clear();
@@ -62,7 +62,7 @@ void TokenCache::Clear() {
 
 void TokenCache::DropSecret(absl::string_view id) {
   const std::string prefix = absl::StrCat(id, "@");
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   ++generation_;
   for (auto it = entries_.begin(); it != entries_.end();) {
     if (absl::StartsWith(it->first, prefix)) {
@@ -76,14 +76,14 @@ void TokenCache::DropSecret(absl::string_view id) {
 }
 
 size_t TokenCache::size() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   size_t valid = 0;
   for (const auto& [key, entry] : entries_) valid += entry->valid ? 1 : 0;
   return valid;
 }
 
 uint64_t TokenCache::fetches() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return fetches_;
 }
 

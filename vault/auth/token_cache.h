@@ -13,11 +13,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/secure_buffer.h"
 
@@ -48,14 +47,16 @@ class TokenCache {
 
  private:
   struct Entry {
-    absl::Mutex fetch_mu;  // held by the one caller fetching this key.
-    DerivedToken cached;   // guarded by TokenCache::mu_.
-    bool valid = false;    // guarded by TokenCache::mu_.
+    std::mutex fetch_mu;  // held by the one caller fetching this key.
+    DerivedToken cached;  // guarded by TokenCache::mu_.
+    bool valid = false;   // guarded by TokenCache::mu_.
   };
-  mutable absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
-  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t fetches_ ABSL_GUARDED_BY(mu_) = 0;
+  // std::mutex rather than absl::Mutex: it is pthread-based, so
+  // ThreadSanitizer sees it even though Debian's Abseil is not instrumented.
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Entry>> entries_;  // guarded by mu_
+  uint64_t generation_ = 0;                                // guarded by mu_
+  uint64_t fetches_ = 0;                                   // guarded by mu_
 };
 
 }  // namespace latchkey::vault
