@@ -49,6 +49,12 @@ inline constexpr uint32_t kDefaultAuditQueryLimit = 100;
 inline constexpr uint32_t kMaxAuditQueryLimit = 1000;
 // One MCP JSON-RPC line on stdin.
 inline constexpr size_t kMaxMcpLineBytes = 16 * 1024 * 1024;
+// A secret's extra PEM CA bundle (a private CA and its intermediates).
+inline constexpr size_t kMaxCaBundleBytes = 256 * 1024;
+// A derived token (OAuth2 access token, GitHub installation token) or a
+// token endpoint's answer.
+inline constexpr size_t kMaxDerivedTokenBytes = 16 * 1024;
+inline constexpr size_t kMaxTokenResponseBytes = 64 * 1024;
 
 }  // namespace latchkey
 

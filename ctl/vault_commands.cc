@@ -4,6 +4,7 @@
 
 #include "absl/flags/flag.h"
 #include "common/uds_server.h"
+#include "ctl/auth_flags.h"
 #include "ctl/ctl_util.h"
 #include "proto/vault.grpc.pb.h"
 
@@ -144,6 +145,9 @@ int PutSecret(const Args& args) {
     header->set_name(absl::GetFlag(FLAGS_header));
     header->set_value_template(absl::GetFlag(FLAGS_header_template));
   }
+  if (absl::Status auth = ApplyAuthFlags(&request); !auth.ok()) {
+    return UsageError(std::string(auth.message()));
+  }
   SecureBuffer value = ReadSecretFromStdin("Secret value: ");
   request.set_value(std::string(value.view()));
   v1::SecretMetadata metadata;
@@ -188,7 +192,9 @@ void AddVaultCommands(CommandTable* table) {
               "add a keyring term (old ones keep decrypting)",
               Rotate});
   table->Add({{"secret", "put"},
-              "ID --origin=URL [--header=NAME --header_template=T]",
+              "ID --origin=URL [--header=NAME --header_template=T] "
+              "[--auth=SCHEME --auth_config='field=value;...'] "
+              "[--ca_bundle=FILE]",
               "read the value from stdin (no echo) and store it",
               PutSecret,
               1,

@@ -8,6 +8,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "vault/auth/auth_util.h"
+#include "vault/auth/aws_sigv4.h"
+#include "vault/auth/github_app.h"
+#include "vault/auth/hmac_signing.h"
+#include "vault/auth/oauth1.h"
+#include "vault/auth/oauth2.h"
 
 namespace latchkey::vault {
 namespace {
@@ -15,57 +21,28 @@ namespace {
 constexpr char kSecretPlaceholder[] = "{secret}";
 constexpr size_t kSecretPlaceholderSize = sizeof(kSecretPlaceholder) - 1;
 
-absl::Status RefuseHeaderCollision(const OutgoingRequest& request,
-                                   absl::string_view name) {
-  for (const auto& [agent_name, value] : request.headers) {
-    if (absl::EqualsIgnoreCase(agent_name, name)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "header '", agent_name,
-          "' is set by the capability's credential and may not be sent by "
-          "the agent"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-// SecureConcat builds prefix + secret + suffix directly in secure memory.
-SecureBuffer SecureConcat(absl::string_view prefix, absl::string_view secret,
-                          absl::string_view suffix) {
-  SecureBuffer out(prefix.size() + secret.size() + suffix.size());
-  unsigned char* p = out.data();
-  std::memcpy(p, prefix.data(), prefix.size());
-  std::memcpy(p + prefix.size(), secret.data(), secret.size());
-  std::memcpy(p + prefix.size() + secret.size(), suffix.data(), suffix.size());
-  return out;
-}
-
-absl::Status AddCredentialHeader(absl::string_view name, SecureBuffer value,
-                                 const SecureBuffer& secret,
-                                 OutgoingRequest* request,
-                                 ResponseScrubber* scrubber) {
-  LK_RETURN_IF_ERROR(RefuseHeaderCollision(*request, name));
-  for (unsigned char c : value.view()) {
-    if (c == '\r' || c == '\n' || c == '\0') {
-      return absl::FailedPreconditionError(
-          "the stored secret contains CR, LF or NUL and cannot be sent in a "
-          "header; replace it with PutSecret");
-    }
-  }
+// AddSecretHeader adds a header whose value embeds the secret itself, and
+// registers the bare secret with the scrubber as well.
+absl::Status AddSecretHeader(absl::string_view name, SecureBuffer value,
+                             const SecureBuffer& secret,
+                             OutgoingRequest* request,
+                             ResponseScrubber* scrubber) {
+  LK_RETURN_IF_ERROR(auth::RefuseHeaderCollision(*request, name));
+  LK_RETURN_IF_ERROR(
+      auth::AddCredentialHeader(name, std::move(value), request, scrubber));
   scrubber->AddCredential(secret.view());
-  scrubber->AddCredential(value.view());
-  request->credential_headers.emplace_back(std::string(name),
-                                           std::move(value));
   return absl::OkStatus();
 }
 
 // BearerScheme: "Authorization: Bearer <secret>".
 class BearerScheme final : public AuthScheme {
  public:
-  absl::Status Apply(const SecureBuffer& secret, OutgoingRequest* request,
+  absl::Status Apply(const SecureBuffer& secret, const AuthContext& /*context*/,
+                     OutgoingRequest* request,
                      ResponseScrubber* scrubber) const override {
-    return AddCredentialHeader("Authorization",
-                               SecureConcat("Bearer ", secret.view(), ""),
-                               secret, request, scrubber);
+    return AddSecretHeader("Authorization",
+                           auth::SecureConcat("Bearer ", secret.view(), ""),
+                           secret, request, scrubber);
   }
 };
 
@@ -76,11 +53,12 @@ class HeaderScheme final : public AuthScheme {
       : name_(std::move(name)),
         prefix_(std::move(prefix)),
         suffix_(std::move(suffix)) {}
-  absl::Status Apply(const SecureBuffer& secret, OutgoingRequest* request,
+  absl::Status Apply(const SecureBuffer& secret, const AuthContext& /*context*/,
+                     OutgoingRequest* request,
                      ResponseScrubber* scrubber) const override {
-    return AddCredentialHeader(name_,
-                               SecureConcat(prefix_, secret.view(), suffix_),
-                               secret, request, scrubber);
+    return AddSecretHeader(name_,
+                           auth::SecureConcat(prefix_, secret.view(), suffix_),
+                           secret, request, scrubber);
   }
 
  private:
@@ -91,17 +69,18 @@ class HeaderScheme final : public AuthScheme {
 class BasicScheme final : public AuthScheme {
  public:
   explicit BasicScheme(std::string username) : username_(std::move(username)) {}
-  absl::Status Apply(const SecureBuffer& secret, OutgoingRequest* request,
+  absl::Status Apply(const SecureBuffer& secret, const AuthContext& /*context*/,
+                     OutgoingRequest* request,
                      ResponseScrubber* scrubber) const override {
-    SecureBuffer pair = SecureConcat(username_ + ":", secret.view(), "");
+    SecureBuffer pair = auth::SecureConcat(username_ + ":", secret.view(), "");
     SecureBuffer encoded(4 * ((pair.size() + 2) / 3) + 1);
     int n = EVP_EncodeBlock(encoded.data(), pair.data(),
                             static_cast<int>(pair.size()));
     encoded.Shrink(static_cast<size_t>(n));
     scrubber->AddCredential(pair.view());
-    return AddCredentialHeader("Authorization",
-                               SecureConcat("Basic ", encoded.view(), ""),
-                               secret, request, scrubber);
+    return AddSecretHeader("Authorization",
+                           auth::SecureConcat("Basic ", encoded.view(), ""),
+                           secret, request, scrubber);
   }
 
  private:
@@ -112,7 +91,8 @@ class BasicScheme final : public AuthScheme {
 class QueryParamScheme final : public AuthScheme {
  public:
   explicit QueryParamScheme(std::string name) : name_(std::move(name)) {}
-  absl::Status Apply(const SecureBuffer& secret, OutgoingRequest* request,
+  absl::Status Apply(const SecureBuffer& secret, const AuthContext& /*context*/,
+                     OutgoingRequest* request,
                      ResponseScrubber* scrubber) const override {
     for (const auto& [name, value] : request->query) {
       if (name == name_) {
@@ -182,6 +162,16 @@ absl::StatusOr<std::unique_ptr<AuthScheme>> MakeAuthScheme(
       }
       return std::unique_ptr<AuthScheme>(
           new QueryParamScheme(config.query_param().name()));
+    case v1::AuthScheme::kHmac:
+      return auth::MakeHmacSigning(config.hmac());
+    case v1::AuthScheme::kAwsSigv4:
+      return auth::MakeAwsSigV4(config.aws_sigv4());
+    case v1::AuthScheme::kOauth1:
+      return auth::MakeOAuth1(config.oauth1());
+    case v1::AuthScheme::kGithubApp:
+      return auth::MakeGitHubApp(config.github_app());
+    case v1::AuthScheme::kOauth2:
+      return auth::MakeOAuth2(config.oauth2());
   }
   return absl::InvalidArgumentError("unknown auth scheme");
 }

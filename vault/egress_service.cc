@@ -44,6 +44,30 @@ bool IsMethodToken(absl::string_view method) {
 
 }  // namespace
 
+AuthContext EgressService::MakeAuthContext(const v1::SecretMetadata& metadata,
+                                           const v1::EgressLimits& limits) {
+  AuthContext context;
+  context.tokens = tokens_;
+  context.cache_key = absl::StrCat(metadata.id(), "@", metadata.version());
+  context.bound_origins.assign(metadata.origins().begin(),
+                               metadata.origins().end());
+  context.ca_bundle_pem = metadata.ca_bundle_pem();
+  UpstreamClient* client = client_;
+  context.fetch = [client, limits](const OutgoingRequest& token_request)
+      -> absl::StatusOr<TokenResponse> {
+    v1::EgressLimits token_limits = limits;
+    token_limits.set_max_response_bytes(kMaxTokenResponseBytes);
+    LK_ASSIGN_OR_RETURN(UpstreamResult result,
+                        client->Perform(token_request, token_limits));
+    if (result.truncated) {
+      CleanseString(&result.body);
+      return absl::UnavailableError("the token endpoint's answer is too long");
+    }
+    return TokenResponse{result.status, std::move(result.body)};
+  };
+  return context;
+}
+
 absl::Status ValidateEgressRequest(const v1::VaultExecuteRequest& request) {
   if (!IsMethodToken(request.method())) {
     return absl::InvalidArgumentError(
@@ -111,8 +135,19 @@ absl::StatusOr<v1::VaultExecuteResponse> EgressService::ExecuteChecked(
           outgoing.headers.emplace_back(header.name(), header.value());
         }
         outgoing.body = request.body();
+        outgoing.ca_bundle_pem = metadata.ca_bundle_pem();
         ResponseScrubber scrubber;
-        LK_RETURN_IF_ERROR(scheme->Apply(secret, &outgoing, &scrubber));
+        AuthContext auth_context = MakeAuthContext(metadata, request.limits());
+        absl::Status applied =
+            scheme->Apply(secret, auth_context, &outgoing, &scrubber);
+        if (applied.code() == absl::StatusCode::kUnavailable) {
+          // A token endpoint (OAuth2, GitHub) failed: an upstream failure,
+          // reported like one. Its message names the HTTP status and OAuth
+          // error code only, never a credential.
+          reply.set_upstream_error(std::string(applied.message()));
+          return absl::OkStatus();
+        }
+        LK_RETURN_IF_ERROR(applied);
         absl::StatusOr<UpstreamResult> performed =
             client_->Perform(outgoing, request.limits());
         if (!performed.ok()) {

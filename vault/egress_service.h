@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "common/peer_guard.h"
 #include "proto/vault.grpc.pb.h"
+#include "vault/auth_scheme.h"
 #include "vault/upstream_client.h"
 #include "vault/vault_core.h"
 
@@ -16,7 +17,7 @@ class EgressService final : public v1::VaultEgress::Service {
  public:
   EgressService(VaultCore* core, UpstreamClient* client,
                 const PeerGuard* guard)
-      : core_(core), client_(client), guard_(guard) {}
+      : core_(core), client_(client), guard_(guard), tokens_(core->tokens()) {}
 
   grpc::Status Execute(grpc::ServerContext* context,
                        const v1::VaultExecuteRequest* request,
@@ -27,9 +28,15 @@ class EgressService final : public v1::VaultEgress::Service {
       const v1::VaultExecuteRequest& request);
 
  private:
+  // MakeAuthContext gives the auth scheme the secret's cache key, bound
+  // origins and CA bundle, and token fetching through `client_`.
+  AuthContext MakeAuthContext(const v1::SecretMetadata& metadata,
+                              const v1::EgressLimits& limits);
+
   VaultCore* core_;
   UpstreamClient* client_;
   const PeerGuard* guard_;
+  TokenCache* tokens_;
 };
 
 // ValidateEgressRequest checks everything that does not need the secret:

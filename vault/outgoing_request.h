@@ -22,6 +22,9 @@ struct OutgoingRequest {
   std::string body;
   std::vector<std::pair<std::string, SecureBuffer>> credential_headers;
   std::vector<std::pair<std::string, SecureBuffer>> credential_query;
+  // ca_bundle_pem: extra PEM CA certificates trusted for this call, in
+  // addition to the system store (a secret's private CA).
+  std::string ca_bundle_pem;
 };
 
 }  // namespace latchkey::vault

@@ -184,6 +184,13 @@ absl::StatusOr<UpstreamResult> UpstreamClient::Perform(
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &state);
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, nullptr);
+  if (!request.ca_bundle_pem.empty()) {
+    // The secret's private CA, trusted in addition to the system store
+    // (curl keeps its default CA path); curl copies the blob.
+    curl_blob ca_blob{const_cast<char*>(request.ca_bundle_pem.data()),
+                      request.ca_bundle_pem.size(), CURL_BLOB_COPY};
+    curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &ca_blob);
+  }
   if (request.method == "GET") {
     curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
   } else if (request.method == "HEAD") {

@@ -12,6 +12,7 @@
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "vault/aead.h"
+#include "vault/auth/ca_bundle.h"
 #include "vault/auth_scheme.h"
 
 namespace latchkey::vault {
@@ -452,6 +453,8 @@ v1::VaultStatus VaultCore::Seal() {
     newest_term_ = 0;
     status = StatusLocked();
   }
+  // Derived tokens are secrets too: zeroized with the keys.
+  tokens_.Clear();
   LogInfo("vault_sealed");
   return status;
 }
@@ -716,7 +719,18 @@ absl::StatusOr<v1::SecretMetadata> VaultCore::PutSecret(
   if (metadata.auth().scheme_case() == v1::AuthScheme::SCHEME_NOT_SET) {
     metadata.mutable_auth()->mutable_bearer();
   }
-  LK_RETURN_IF_ERROR(MakeAuthScheme(metadata.auth()).status());
+  {
+    LK_ASSIGN_OR_RETURN(std::unique_ptr<AuthScheme> scheme,
+                        MakeAuthScheme(metadata.auth()));
+    // Multi-part credentials (JSON) and keys are checked now, not at the
+    // first request. The copy is zeroized when it goes out of scope.
+    LK_RETURN_IF_ERROR(
+        scheme->ValidateSecret(SecureBuffer::CopyOf(request.value())));
+  }
+  if (!request.ca_bundle_pem().empty()) {
+    LK_RETURN_IF_ERROR(auth::ValidateCaBundle(request.ca_bundle_pem()));
+    metadata.set_ca_bundle_pem(request.ca_bundle_pem());
+  }
   for (const std::string& text : request.origins()) {
     LK_ASSIGN_OR_RETURN(Origin origin, ParseOrigin(text));
     metadata.add_origins(origin.ToString());
@@ -748,6 +762,7 @@ absl::StatusOr<v1::SecretMetadata> VaultCore::PutSecret(
                       vault::Seal(data_keys_.at(newest_term_), request.value(),
                                   SecretAad(row)));
   LK_RETURN_IF_ERROR(store_->PutVersion(row, kSecretVersionsKept));
+  tokens_.DropSecret(row.id);
   // The request's copy of the value is the caller's (AdminService cleanses
   // it); nothing here kept a plaintext copy.
   LogInfo("secret_stored",
@@ -821,6 +836,7 @@ absl::StatusOr<v1::DeleteSecretResponse> VaultCore::DeleteSecret(
   }
   absl::MutexLock write_lock(&write_mu_);
   LK_ASSIGN_OR_RETURN(uint32_t deleted, store_->Delete(id));
+  tokens_.DropSecret(id);
   if (deleted == 0) {
     return absl::NotFoundError(absl::StrCat("no secret '", id, "'"));
   }

@@ -48,6 +48,7 @@
 #include "absl/time/time.h"
 #include "common/secure_buffer.h"
 #include "proto/vault.pb.h"
+#include "vault/auth/token_cache.h"
 #include "vault/scrypt_kdf.h"
 #include "vault/secret_store.h"
 #include "vault/shamir.h"
@@ -114,6 +115,10 @@ class VaultCore {
   // with.
   absl::Status UseSecret(absl::string_view id, const SecretUse& use);
 
+  // tokens caches tokens derived from secrets (OAuth2, GitHub App). Seal
+  // clears it; PutSecret and DeleteSecret drop that secret's tokens.
+  TokenCache* tokens() { return &tokens_; }
+
  private:
   // Normalized new seal configuration from Init/Rekey fields.
   struct SealPlan {
@@ -177,6 +182,7 @@ class VaultCore {
   uint32_t failed_attempts_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::atomic<uint64_t> seal_generation_{0};
+  TokenCache tokens_;
 
   // Background rewrap thread.
   std::mutex rewrap_mu_;
