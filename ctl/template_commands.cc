@@ -62,6 +62,16 @@ std::string AuthSummary(const v1::AuthScheme& auth) {
       return "basic";
     case v1::AuthScheme::kQueryParam:
       return absl::StrCat("query ", auth.query_param().name());
+    case v1::AuthScheme::kHmac:
+      return "hmac signature";
+    case v1::AuthScheme::kAwsSigv4:
+      return absl::StrCat("aws sigv4 ", auth.aws_sigv4().service());
+    case v1::AuthScheme::kGithubApp:
+      return "github app";
+    case v1::AuthScheme::kOauth2:
+      return absl::StrCat("oauth2 ", auth.oauth2().grant());
+    case v1::AuthScheme::kOauth1:
+      return "oauth1";
     default:
       return "other";
   }

@@ -21,6 +21,9 @@ AddOptions OptionsFor(const v1::ServiceTemplate& t) {
   AddOptions options;
   if (t.secret().origin_required()) options.origin = t.secret().origins(0);
   if (t.secret().username_required()) options.username = "ops@example.com";
+  for (const std::string& field : t.secret().operator_fields()) {
+    options.auth_fields.push_back({field, "operator-value-1"});
+  }
   return options;
 }
 

@@ -1,10 +1,10 @@
 // Service templates end to end: `latchkeyctl add SERVICE --origin=...` against
 // the real daemons, with a loopback upstream per service that checks the
 // credential the way that service does (tests/upstream/template_upstream.py).
-// For five auth shapes (Bearer, custom header, header template, Basic with a
-// username, query parameter) the template's health request made by an agent
-// through MCP gets 200, and the same template with a wrong credential gets
-// the upstream's 401.
+// For six auth shapes (Bearer, custom header, header template, Basic with a
+// username, query parameter, HMAC query signing) the template's health request
+// made by an agent through MCP gets 200, and the same template with a wrong
+// credential gets the upstream's 401.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,6 +61,13 @@ std::vector<Case> Cases() {
        "",
        "0123456789abcdef0123456789abcdef01234567",
        "/v1/users/me"},
+      // HMAC request signing (the vault's hmac scheme): the upstream
+      // recomputes Binance's query signature.
+      {"binance",
+       {"--scheme=binance", "--key-id=vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zv"},
+       " --auth_field=key_id=vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zv",
+       "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j",
+       "/api/v3/account"},
   };
 }
 
@@ -155,7 +162,7 @@ std::vector<std::unique_ptr<ChildProcess>> TemplatesEndToEndTest::upstreams_;
 std::unique_ptr<ChildProcess> TemplatesEndToEndTest::mcp_;
 McpTestClient* TemplatesEndToEndTest::client_ = nullptr;
 
-TEST_F(TemplatesEndToEndTest, FiveAuthShapesReachTheirUpstream) {
+TEST_F(TemplatesEndToEndTest, SixAuthShapesReachTheirUpstream) {
   std::vector<std::pair<Case, std::string>> added;
   for (const Case& c : Cases()) {
     const std::string origin = StartUpstream(c);
