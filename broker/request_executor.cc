@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/crypto.h"
 #include "common/header_policy.h"
 #include "common/limits.h"
@@ -170,14 +171,26 @@ v1::ExecuteResponse RequestExecutor::Execute(
       LogWarning("vault_refused",
                  {{"request_id", response.request_id()},
                   {"error", vault_response.status().ToString()}});
+    } else if (vault_response->refusal_code() != v1::REASON_UNSPECIFIED) {
+      // The vault refused to connect (address or redirect check): its
+      // message names what was refused and why.
+      decision = Deny(vault_response->refusal_code(),
+                      vault_response->refusal_message());
     } else if (!vault_response->upstream_error().empty()) {
-      decision = Deny(v1::REASON_UPSTREAM_ERROR,
-                      vault_response->upstream_timed_out()
-                          ? absl::StrCat("the upstream timed out: ",
-                                         vault_response->upstream_error())
-                          : absl::StrCat("the upstream failed: ",
+      decision = vault_response->upstream_timed_out()
+                     ? Deny(v1::REASON_UPSTREAM_TIMEOUT,
+                            absl::StrCat("the upstream timed out: ",
+                                         vault_response->upstream_error()))
+                     : Deny(v1::REASON_UPSTREAM_ERROR,
+                            absl::StrCat("the upstream failed: ",
                                          vault_response->upstream_error()));
     } else {
+      if (!vault_response->redirects().empty()) {
+        // The audit record says where the request really ended up.
+        absl::StrAppend(&decision.message,
+                        "; followed same-origin redirects to ",
+                        absl::StrJoin(vault_response->redirects(), ", "));
+      }
       *response.mutable_response() =
           std::move(*vault_response->mutable_response());
       event.set_upstream_status(response.response().status());

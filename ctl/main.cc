@@ -27,6 +27,9 @@
 ABSL_FLAG(std::string, run_dir, "run", "directory holding the daemons' sockets");
 ABSL_FLAG(std::vector<std::string>, origin, {},
           "secret put: origin(s) the secret may be sent to");
+ABSL_FLAG(std::vector<std::string>, internal_origin, {},
+          "secret put: origin(s) the secret may be sent to even though they "
+          "resolve to loopback, private or link-local addresses");
 ABSL_FLAG(std::string, description, "", "secret put: description");
 ABSL_FLAG(std::string, header, "",
           "secret put: send as this header instead of Authorization: Bearer");
@@ -66,6 +69,8 @@ Commands:
   vault seal                   zeroize all key material now
   vault rotate                 add a keyring term (old ones keep decrypting)
   secret put ID --origin=URL   read the value from stdin and store it
+               [--internal_origin=URL]  an origin on loopback/private
+                               addresses (refused unless marked so)
   secret list                  list secrets' metadata (never values)
   secret delete ID             destroy every version of a secret
   capability list              list the broker's capabilities
@@ -266,6 +271,9 @@ int VaultCommand(const std::vector<std::string>& args) {
     request.set_description(absl::GetFlag(FLAGS_description));
     for (const std::string& origin : absl::GetFlag(FLAGS_origin)) {
       request.add_origins(origin);
+    }
+    for (const std::string& origin : absl::GetFlag(FLAGS_internal_origin)) {
+      request.add_internal_origins(origin);
     }
     if (!absl::GetFlag(FLAGS_header).empty()) {
       auto* header = request.mutable_auth()->mutable_header();

@@ -10,6 +10,8 @@ contains it). Extra endpoints:
                   e.g. /v1/slow, which a capability for /v1/** allows)
   /huge?bytes=N   answers with N bytes of 'x'
   /cookie         sets a cookie
+  /redirect?to=URL[&status=N]  answers N (default 302) with Location: URL
+                  (any path ending in /redirect; without to=, itself)
   /status/N       answers with status N
 It binds 127.0.0.1 only and writes its port to --port-file once listening.
 """
@@ -53,8 +55,12 @@ class EchoHandler(BaseHTTPRequestHandler):
             time.sleep(min(int(query.get("ms", "1000")), 30000) / 1000.0)
         if url.path.startswith("/status/"):
             status = int(url.path.rsplit("/", 1)[1])
-        if url.path == "/cookie":
+        if url.path == "/cookie" or url.path.endswith("/cookie"):
             extra_headers.append(("Set-Cookie", "session=abc; HttpOnly"))
+        if url.path.endswith("/redirect"):
+            status = int(query.get("status", "302"))
+            # Without ?to= it redirects to itself, forever.
+            extra_headers.append(("Location", query.get("to", self.path)))
         if url.path == "/huge":
             payload = b"x" * min(int(query.get("bytes", "1048576")), 64 << 20)
             ctype = "application/octet-stream"
