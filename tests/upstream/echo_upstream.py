@@ -8,7 +8,9 @@ that the vault scrubbed the credential from what the agent sees (the echo
 contains it). Extra endpoints:
   /slow?ms=N      answers after N milliseconds (any path ending in /slow,
                   e.g. /v1/slow, which a capability for /v1/** allows)
-  /huge?bytes=N   answers with N bytes of 'x'
+  /huge?bytes=N   answers with N bytes of 'x' (any path ending in /huge)
+  /encoded        reflects the credential raw, base64, base64url, hex and
+                  percent-encoded, in the body and in headers
   /cookie         sets a cookie
   /redirect?to=URL[&status=N]  answers N (default 302) with Location: URL
                   (any path ending in /redirect; without to=, itself)
@@ -61,7 +63,28 @@ class EchoHandler(BaseHTTPRequestHandler):
             status = int(query.get("status", "302"))
             # Without ?to= it redirects to itself, forever.
             extra_headers.append(("Location", query.get("to", self.path)))
-        if url.path == "/huge":
+        if url.path.endswith("/encoded"):
+            # Reflect the Authorization header in every encoding the vault
+            # must scrub, in the body and in a header.
+            import base64, urllib.parse
+            auth = (self.headers.get("Authorization") or "").encode()
+            token = auth.split(b" ", 1)[-1]
+            forms = {"header_raw": auth.decode("latin-1")}
+            for label, value in (("token", token),):
+                forms[label + "_raw"] = value.decode("latin-1")
+                forms[label + "_base64"] = base64.b64encode(value).decode()
+                forms[label + "_base64url"] = base64.urlsafe_b64encode(
+                    value).decode().rstrip("=")
+                forms[label + "_hex"] = value.hex()
+                forms[label + "_HEX"] = value.hex().upper()
+                forms[label + "_percent"] = urllib.parse.quote(
+                    value.decode("latin-1"), safe="")
+            forms["body_echo"] = body.decode("utf-8", "replace")
+            extra_headers.append(("X-Echo-Base64", forms["token_base64"]))
+            extra_headers.append(("X-Echo-Hex", forms["token_hex"]))
+            payload = json.dumps({"ok": True, "forms": forms}).encode()
+            ctype = "application/json"
+        elif url.path == "/huge" or url.path.endswith("/huge"):
             payload = b"x" * min(int(query.get("bytes", "1048576")), 64 << 20)
             ctype = "application/octet-stream"
         else:
