@@ -8,16 +8,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/uds_server.h"
+#include "gtest/gtest.h"
 #include "proto/broker.grpc.pb.h"
 #include "tests/leak_scan.h"
 #include "tests/stack.h"
-#include "gtest/gtest.h"
 
 namespace latchkey::testing {
 namespace {
 
 class EgressLimitsTest : public ::testing::Test {
-protected:
+ protected:
   static void SetUpTestSuite() {
     StackOptions options;
     options.start_mcp = false;
@@ -82,11 +82,11 @@ protected:
     return session.id();
   }
 
-  static v1::ExecuteResponse
-  Execute(const std::string &capability, const std::string &method,
-          const std::string &path,
-          std::vector<std::pair<std::string, std::string>> query = {},
-          const std::string &body = "") {
+  static v1::ExecuteResponse Execute(
+      const std::string &capability, const std::string &method,
+      const std::string &path,
+      std::vector<std::pair<std::string, std::string>> query = {},
+      const std::string &body = "") {
     auto broker =
         v1::Broker::NewStub(CreateUdsChannel(stack_->run("broker.sock")));
     grpc::ClientContext context;
@@ -111,8 +111,7 @@ protected:
   static bool HasHeader(const v1::HttpResponse &response,
                         absl::string_view name) {
     for (const v1::Header &header : response.headers()) {
-      if (absl::EqualsIgnoreCase(header.name(), name))
-        return true;
+      if (absl::EqualsIgnoreCase(header.name(), name)) return true;
     }
     return false;
   }
@@ -184,5 +183,5 @@ TEST_F(EgressLimitsTest, EchoInEveryEncodingShowsOnlyMarkers) {
   EXPECT_GE(response.response().redactions(), 7u) << seen;
 }
 
-} // namespace
-} // namespace latchkey::testing
+}  // namespace
+}  // namespace latchkey::testing

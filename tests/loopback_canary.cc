@@ -13,8 +13,7 @@ namespace {
 
 int Listen(int family, const char *ip, int port) {
   int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0)
-    return -1;
+  if (fd < 0) return -1;
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   int rc = -1;
@@ -39,21 +38,19 @@ int Listen(int family, const char *ip, int port) {
   return fd;
 }
 
-} // namespace
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<LoopbackCanary>> LoopbackCanary::Start() {
   std::unique_ptr<LoopbackCanary> canary(new LoopbackCanary);
   int first = Listen(AF_INET, "127.0.0.1", 0);
-  if (first < 0)
-    return absl::InternalError("cannot listen on 127.0.0.1");
+  if (first < 0) return absl::InternalError("cannot listen on 127.0.0.1");
   sockaddr_in bound{};
   socklen_t length = sizeof(bound);
   getsockname(first, reinterpret_cast<sockaddr *>(&bound), &length);
   canary->port_ = ntohs(bound.sin_port);
   canary->fds_.push_back(first);
   int second = Listen(AF_INET, "127.0.0.2", canary->port_);
-  if (second >= 0)
-    canary->fds_.push_back(second);
+  if (second >= 0) canary->fds_.push_back(second);
   int six = Listen(AF_INET6, "::1", canary->port_);
   if (six >= 0) {
     canary->fds_.push_back(six);
@@ -65,23 +62,18 @@ absl::StatusOr<std::unique_ptr<LoopbackCanary>> LoopbackCanary::Start() {
 
 LoopbackCanary::~LoopbackCanary() {
   stop_ = true;
-  if (thread_.joinable())
-    thread_.join();
-  for (int fd : fds_)
-    close(fd);
+  if (thread_.joinable()) thread_.join();
+  for (int fd : fds_) close(fd);
 }
 
 void LoopbackCanary::Run() {
   std::vector<pollfd> polls;
-  for (int fd : fds_)
-    polls.push_back({fd, POLLIN, 0});
+  for (int fd : fds_) polls.push_back({fd, POLLIN, 0});
   // Polls in 50 ms slices so that the destructor never waits long.
   while (!stop_) {
-    if (poll(polls.data(), polls.size(), 50) <= 0)
-      continue;
+    if (poll(polls.data(), polls.size(), 50) <= 0) continue;
     for (pollfd &p : polls) {
-      if ((p.revents & POLLIN) == 0)
-        continue;
+      if ((p.revents & POLLIN) == 0) continue;
       int conn = accept4(p.fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (conn >= 0) {
         ++connections_;
@@ -91,4 +83,4 @@ void LoopbackCanary::Run() {
   }
 }
 
-} // namespace latchkey::testing
+}  // namespace latchkey::testing

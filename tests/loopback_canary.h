@@ -15,7 +15,7 @@
 namespace latchkey::testing {
 
 class LoopbackCanary {
-public:
+ public:
   // Start binds 127.0.0.1 on an ephemeral port, then the same port on the
   // other loopback addresses (skipping any that cannot be bound).
   static absl::StatusOr<std::unique_ptr<LoopbackCanary>> Start();
@@ -26,7 +26,7 @@ public:
   // connections counts the connections accepted so far.
   int connections() const { return connections_.load(); }
 
-private:
+ private:
   LoopbackCanary() = default;
   void Run();
 
@@ -38,6 +38,6 @@ private:
   std::thread thread_;
 };
 
-} // namespace latchkey::testing
+}  // namespace latchkey::testing
 
-#endif // LATCHKEY_TESTS_LOOPBACK_CANARY_H_
+#endif  // LATCHKEY_TESTS_LOOPBACK_CANARY_H_

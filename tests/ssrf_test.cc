@@ -20,12 +20,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/uds_server.h"
+#include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "proto/broker.grpc.pb.h"
 #include "proto/vault.grpc.pb.h"
 #include "tests/loopback_canary.h"
 #include "tests/stack.h"
-#include "gtest/gtest.h"
 
 namespace latchkey::testing {
 namespace {
@@ -33,9 +33,9 @@ namespace {
 using nlohmann::json;
 
 enum class Kind {
-  kOrigin,   // the secret and capability are bound to this origin
-  kAgent,    // the agent's own request tries to steer the vault
-  kRedirect, // the (bound, internal) upstream redirects elsewhere
+  kOrigin,    // the secret and capability are bound to this origin
+  kAgent,     // the agent's own request tries to steer the vault
+  kRedirect,  // the (bound, internal) upstream redirects elsewhere
 };
 
 struct Attack {
@@ -45,8 +45,8 @@ struct Attack {
   // kAgent: the request path. kRedirect: the Location, "@P" as above,
   // "@U" for the upstream's port.
   std::string target;
-  std::vector<std::pair<std::string, std::string>> headers; // kAgent
-  std::vector<v1::ReasonCode> want;                         // any of these
+  std::vector<std::pair<std::string, std::string>> headers;  // kAgent
+  std::vector<v1::ReasonCode> want;                          // any of these
   bool needs_hosts_file = false;
 };
 
@@ -193,12 +193,12 @@ std::vector<Attack> Corpus() {
   redirect("redirect_protocol_relative", "//127.0.0.1:@P/x");
   redirect("redirect_backslashes", "http:\\\\127.0.0.1:@P\\x");
   redirect("redirect_encoded_slash", "/v1/%2f..%2fadmin");
-  redirect("redirect_loop", ""); // redirects to itself until the limit
+  redirect("redirect_loop", "");  // redirects to itself until the limit
   return c;
 }
 
 class SsrfTest : public ::testing::Test {
-protected:
+ protected:
   static void SetUpTestSuite() {
     auto canary = LoopbackCanary::Start();
     ASSERT_TRUE(canary.ok()) << canary.status();
@@ -217,14 +217,14 @@ protected:
              "127.0.0.1 canary.lk-test\n127.0.0.2 second.lk-test\n"
              "::1 canary6.lk-test\n::ffff:127.0.0.1 mapped.lk-test\n"
              "0.0.0.0 zero.lk-test\n";
-      options.vault_command_prefix = {"/usr/bin/unshare",
-                                      "-m",
-                                      "--",
-                                      "/bin/sh",
-                                      "-c",
-                                      "mount --bind " + hosts_dir_ +
-                                          "/hosts /etc/hosts && exec \"$@\"",
-                                      "sh"};
+      options.vault_command_prefix = {
+          "/usr/bin/unshare",
+          "-m",
+          "--",
+          "/bin/sh",
+          "-c",
+          "mount --bind " + hosts_dir_ + "/hosts /etc/hosts && exec \"$@\"",
+          "sh"};
       hosts_file_ = true;
     }
     auto stack = Stack::Start(options);
@@ -252,7 +252,7 @@ protected:
     v1::PutSecretRequest put;
     put.set_id(id);
     put.set_value(Stack::kSecret);
-    put.add_origins(origin); // NOT internal
+    put.add_origins(origin);  // NOT internal
     v1::SecretMetadata metadata;
     return admin->PutSecret(&context, put, &metadata);
   }
@@ -356,8 +356,7 @@ TEST_F(SsrfTest, CorpusIsRefusedAuditedAndNeverReachesTheCanary) {
   // capability on the (internal) test upstream.
   for (size_t i = 0; i < corpus.size(); ++i) {
     const Attack &a = corpus[i];
-    if (a.kind != Kind::kOrigin)
-      continue;
+    if (a.kind != Kind::kOrigin) continue;
     std::string id = absl::StrCat("ssrf-", i);
     std::string origin = Expand(a.target, canary, upstream);
     grpc::Status put = PutSecret(id, origin);
@@ -543,5 +542,5 @@ TEST_F(SsrfTest, ControlTheCanaryDoesCatchAConnection) {
   EXPECT_GE((*control)->connections(), 1);
 }
 
-} // namespace
-} // namespace latchkey::testing
+}  // namespace
+}  // namespace latchkey::testing

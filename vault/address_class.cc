@@ -27,13 +27,13 @@ constexpr Prefix4 kSpecial4[] = {
     {Ip(127, 0, 0, 0), 8, AddressClass::kLoopback},
     {Ip(169, 254, 0, 0), 16, AddressClass::kLinkLocal},
     {Ip(172, 16, 0, 0), 12, AddressClass::kPrivate},
-    {Ip(192, 0, 0, 0), 24, AddressClass::kReserved},   // IETF protocol
-    {Ip(192, 0, 2, 0), 24, AddressClass::kReserved},   // TEST-NET-1
-    {Ip(192, 88, 99, 0), 24, AddressClass::kReserved}, // 6to4 relay
+    {Ip(192, 0, 0, 0), 24, AddressClass::kReserved},    // IETF protocol
+    {Ip(192, 0, 2, 0), 24, AddressClass::kReserved},    // TEST-NET-1
+    {Ip(192, 88, 99, 0), 24, AddressClass::kReserved},  // 6to4 relay
     {Ip(192, 168, 0, 0), 16, AddressClass::kPrivate},
-    {Ip(198, 18, 0, 0), 15, AddressClass::kReserved},   // benchmarking
-    {Ip(198, 51, 100, 0), 24, AddressClass::kReserved}, // TEST-NET-2
-    {Ip(203, 0, 113, 0), 24, AddressClass::kReserved},  // TEST-NET-3
+    {Ip(198, 18, 0, 0), 15, AddressClass::kReserved},    // benchmarking
+    {Ip(198, 51, 100, 0), 24, AddressClass::kReserved},  // TEST-NET-2
+    {Ip(203, 0, 113, 0), 24, AddressClass::kReserved},   // TEST-NET-3
     {Ip(224, 0, 0, 0), 4, AddressClass::kMulticast},
     {Ip(255, 255, 255, 255), 32, AddressClass::kBroadcast},
     {Ip(240, 0, 0, 0), 4, AddressClass::kReserved},
@@ -42,8 +42,7 @@ constexpr Prefix4 kSpecial4[] = {
 AddressClass ClassifyHostOrder4(uint32_t ip) {
   for (const Prefix4 &p : kSpecial4) {
     uint32_t mask = p.bits == 0 ? 0 : ~uint32_t{0} << (32 - p.bits);
-    if ((ip & mask) == p.base)
-      return p.kind;
+    if ((ip & mask) == p.base) return p.kind;
   }
   return AddressClass::kPublic;
 }
@@ -55,34 +54,33 @@ uint32_t Load32(const uint8_t *b) {
 
 bool AllZero(const uint8_t *b, int n) {
   for (int i = 0; i < n; ++i) {
-    if (b[i] != 0)
-      return false;
+    if (b[i] != 0) return false;
   }
   return true;
 }
 
-} // namespace
+}  // namespace
 
 absl::string_view AddressClassName(AddressClass c) {
   switch (c) {
-  case AddressClass::kPublic:
-    return "public";
-  case AddressClass::kLoopback:
-    return "loopback";
-  case AddressClass::kPrivate:
-    return "private";
-  case AddressClass::kCarrierNat:
-    return "carrier-grade NAT";
-  case AddressClass::kLinkLocal:
-    return "link-local";
-  case AddressClass::kUnspecified:
-    return "unspecified";
-  case AddressClass::kMulticast:
-    return "multicast";
-  case AddressClass::kBroadcast:
-    return "broadcast";
-  case AddressClass::kReserved:
-    return "reserved";
+    case AddressClass::kPublic:
+      return "public";
+    case AddressClass::kLoopback:
+      return "loopback";
+    case AddressClass::kPrivate:
+      return "private";
+    case AddressClass::kCarrierNat:
+      return "carrier-grade NAT";
+    case AddressClass::kLinkLocal:
+      return "link-local";
+    case AddressClass::kUnspecified:
+      return "unspecified";
+    case AddressClass::kMulticast:
+      return "multicast";
+    case AddressClass::kBroadcast:
+      return "broadcast";
+    case AddressClass::kReserved:
+      return "reserved";
   }
   return "reserved";
 }
@@ -105,18 +103,15 @@ AddressClass ClassifyIPv6(const in6_addr &address) {
   if (AllZero(b, 10) && b[10] == 0xff && b[11] == 0xff) {
     return ClassifyHostOrder4(Load32(b + 12));
   }
-  if (AllZero(b, 12))
-    return ClassifyHostOrder4(Load32(b + 12));
+  if (AllZero(b, 12)) return ClassifyHostOrder4(Load32(b + 12));
   if (AllZero(b, 8) && b[8] == 0xff && b[9] == 0xff && b[10] == 0 &&
       b[11] == 0) {
     return ClassifyHostOrder4(Load32(b + 12));
   }
   // NAT64 well-known prefix 64:ff9b::/96 and local-use 64:ff9b:1::/48.
   if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b) {
-    if (AllZero(b + 4, 8))
-      return ClassifyHostOrder4(Load32(b + 12));
-    if (b[4] == 0x00 && b[5] == 0x01)
-      return AddressClass::kReserved;
+    if (AllZero(b + 4, 8)) return ClassifyHostOrder4(Load32(b + 12));
+    if (b[4] == 0x00 && b[5] == 0x01) return AddressClass::kReserved;
   }
   // 6to4 2002:a.b.c.d::/48 embeds an IPv4 address in bytes 2..5.
   if (b[0] == 0x20 && b[1] == 0x02) {
@@ -137,19 +132,16 @@ AddressClass ClassifyIPv6(const in6_addr &address) {
   if (b[0] == 0x01 && b[1] == 0x00 && AllZero(b + 2, 6)) {
     return AddressClass::kReserved;
   }
-  if ((b[0] & 0xfe) == 0xfc)
-    return AddressClass::kPrivate;             // fc00::/7
-  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) { // fe80::/10
+  if ((b[0] & 0xfe) == 0xfc) return AddressClass::kPrivate;  // fc00::/7
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) {               // fe80::/10
     return AddressClass::kLinkLocal;
   }
-  if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) { // fec0::/10 site-local
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) {  // fec0::/10 site-local
     return AddressClass::kPrivate;
   }
-  if (b[0] == 0xff)
-    return AddressClass::kMulticast;
+  if (b[0] == 0xff) return AddressClass::kMulticast;
   // Only global unicast 2000::/3 is public; the rest is unassigned.
-  if ((b[0] & 0xe0) != 0x20)
-    return AddressClass::kReserved;
+  if ((b[0] & 0xe0) != 0x20) return AddressClass::kReserved;
   return AddressClass::kPublic;
 }
 
@@ -181,4 +173,4 @@ std::string AddressToString(const sockaddr *address) {
   return text;
 }
 
-} // namespace latchkey::vault
+}  // namespace latchkey::vault

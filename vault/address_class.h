@@ -18,15 +18,15 @@ namespace latchkey::vault {
 
 enum class AddressClass {
   kPublic,
-  kLoopback,    // 127/8, ::1
-  kPrivate,     // 10/8, 172.16/12, 192.168/16, fc00::/7
-  kCarrierNat,  // 100.64/10 (shared address space)
-  kLinkLocal,   // 169.254/16 (cloud metadata), fe80::/10
-  kUnspecified, // 0.0.0.0, 0/8 ("this network"), ::
-  kMulticast,   // 224/4, ff00::/8
-  kBroadcast,   // 255.255.255.255
-  kReserved,    // 240/4, 192.0.0/24, benchmarking, documentation,
-                // 100::/64 discard, 2001::/23 IETF, fec0::/10 site-local
+  kLoopback,     // 127/8, ::1
+  kPrivate,      // 10/8, 172.16/12, 192.168/16, fc00::/7
+  kCarrierNat,   // 100.64/10 (shared address space)
+  kLinkLocal,    // 169.254/16 (cloud metadata), fe80::/10
+  kUnspecified,  // 0.0.0.0, 0/8 ("this network"), ::
+  kMulticast,    // 224/4, ff00::/8
+  kBroadcast,    // 255.255.255.255
+  kReserved,     // 240/4, 192.0.0/24, benchmarking, documentation,
+                 // 100::/64 discard, 2001::/23 IETF, fec0::/10 site-local
 };
 
 // Name gives a short lower-case name for messages, e.g. "loopback".
@@ -45,6 +45,6 @@ AddressClass ClassifySockaddr(const sockaddr *address);
 // AddressToString prints the IP (no port), e.g. "127.0.0.1" or "::1".
 std::string AddressToString(const sockaddr *address);
 
-} // namespace latchkey::vault
+}  // namespace latchkey::vault
 
-#endif // LATCHKEY_VAULT_ADDRESS_CLASS_H_
+#endif  // LATCHKEY_VAULT_ADDRESS_CLASS_H_

@@ -2,8 +2,8 @@
 
 #include <arpa/inet.h>
 
-#include "vault/address_guard.h"
 #include "gtest/gtest.h"
+#include "vault/address_guard.h"
 
 namespace latchkey::vault {
 namespace {
@@ -16,10 +16,8 @@ struct Case {
 AddressClass Classify(const std::string &text) {
   in_addr v4;
   in6_addr v6;
-  if (inet_pton(AF_INET, text.c_str(), &v4) == 1)
-    return ClassifyIPv4(v4);
-  if (inet_pton(AF_INET6, text.c_str(), &v6) == 1)
-    return ClassifyIPv6(v6);
+  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) return ClassifyIPv4(v4);
+  if (inet_pton(AF_INET6, text.c_str(), &v6) == 1) return ClassifyIPv6(v6);
   ADD_FAILURE() << "not an address: " << text;
   return AddressClass::kPublic;
 }
@@ -63,16 +61,16 @@ TEST(AddressClassTest, Table) {
       {"::ffff:10.1.2.3", AddressClass::kPrivate},
       {"::ffff:169.254.169.254", AddressClass::kLinkLocal},
       {"::ffff:8.8.8.8", AddressClass::kPublic},
-      {"::127.0.0.1", AddressClass::kLoopback},        // IPv4-compatible
-      {"::ffff:0:127.0.0.1", AddressClass::kLoopback}, // SIIT
-      {"64:ff9b::127.0.0.1", AddressClass::kLoopback}, // NAT64
+      {"::127.0.0.1", AddressClass::kLoopback},         // IPv4-compatible
+      {"::ffff:0:127.0.0.1", AddressClass::kLoopback},  // SIIT
+      {"64:ff9b::127.0.0.1", AddressClass::kLoopback},  // NAT64
       {"64:ff9b::a9fe:a9fe", AddressClass::kLinkLocal},
       {"64:ff9b::8.8.8.8", AddressClass::kPublic},
       {"64:ff9b:1::1", AddressClass::kReserved},
-      {"2002:7f00:1::1", AddressClass::kLoopback},  // 6to4 of 127.0.0.1
-      {"2002:c0a8:101::1", AddressClass::kPrivate}, // 6to4 of 192.168.1.1
+      {"2002:7f00:1::1", AddressClass::kLoopback},   // 6to4 of 127.0.0.1
+      {"2002:c0a8:101::1", AddressClass::kPrivate},  // 6to4 of 192.168.1.1
       {"2002:808:808::1", AddressClass::kPublic},
-      {"2001::1", AddressClass::kReserved}, // Teredo
+      {"2001::1", AddressClass::kReserved},  // Teredo
       {"2001:db8::1", AddressClass::kReserved},
       {"100::1", AddressClass::kReserved},
       {"fc00::1", AddressClass::kPrivate},
@@ -171,5 +169,5 @@ TEST(AddressGuardTest, UnresolvableNameIsUnavailableNotRefused) {
   EXPECT_EQ(pinned.status().code(), absl::StatusCode::kUnavailable);
 }
 
-} // namespace
-} // namespace latchkey::vault
+}  // namespace
+}  // namespace latchkey::vault

@@ -30,8 +30,7 @@ absl::Status Refused(const Origin &origin, const sockaddr *address,
 }
 
 bool SameIp(const sockaddr *a, const sockaddr *b) {
-  if (a->sa_family != b->sa_family)
-    return false;
+  if (a->sa_family != b->sa_family) return false;
   if (a->sa_family == AF_INET) {
     const auto *x = reinterpret_cast<const sockaddr_in *>(a);
     const auto *y = reinterpret_cast<const sockaddr_in *>(b);
@@ -47,7 +46,7 @@ bool SameIp(const sockaddr *a, const sockaddr *b) {
   return false;
 }
 
-} // namespace
+}  // namespace
 
 absl::StatusOr<PinnedAddress> ResolveAndCheck(const Origin &origin,
                                               bool allow_internal) {
@@ -74,8 +73,7 @@ absl::StatusOr<PinnedAddress> ResolveAndCheck(const Origin &origin,
   int checked = 0;
   for (addrinfo *p = raw; p != nullptr && checked < kMaxCandidates;
        p = p->ai_next) {
-    if (p->ai_family != AF_INET && p->ai_family != AF_INET6)
-      continue;
+    if (p->ai_family != AF_INET && p->ai_family != AF_INET6) continue;
     ++checked;
     // Every candidate, not just the first: a name that mixes a public and a
     // private record is refused whole, whichever one curl would pick.
@@ -115,4 +113,4 @@ absl::Status CheckConnectAddress(const sockaddr *address,
   return absl::OkStatus();
 }
 
-} // namespace latchkey::vault
+}  // namespace latchkey::vault

@@ -20,9 +20,9 @@ namespace latchkey::vault {
 
 // PinnedAddress is the one address an upstream call may connect to.
 struct PinnedAddress {
-  sockaddr_storage address{}; // IP and port.
+  sockaddr_storage address{};  // IP and port.
   socklen_t length = 0;
-  std::string ip; // printable IP, "127.0.0.1" or "::1" (no brackets).
+  std::string ip;  // printable IP, "127.0.0.1" or "::1" (no brackets).
   // allow_internal: the origin is marked internal by the operator, so
   // non-public addresses are acceptable for it.
   bool allow_internal = false;
@@ -44,6 +44,6 @@ absl::StatusOr<PinnedAddress> ResolveAndCheck(const Origin &origin,
 absl::Status CheckConnectAddress(const sockaddr *address,
                                  const PinnedAddress &pinned);
 
-} // namespace latchkey::vault
+}  // namespace latchkey::vault
 
-#endif // LATCHKEY_VAULT_ADDRESS_GUARD_H_
+#endif  // LATCHKEY_VAULT_ADDRESS_GUARD_H_

@@ -30,8 +30,7 @@ std::string Unescape(absl::string_view text) {
   int length = 0;
   char *raw = curl_easy_unescape(nullptr, text.data(),
                                  static_cast<int>(text.size()), &length);
-  if (raw == nullptr)
-    return "";
+  if (raw == nullptr) return "";
   std::string out(raw, static_cast<size_t>(length));
   curl_free(raw);
   return out;
@@ -44,7 +43,7 @@ absl::Status Refuse(absl::string_view why) {
                    "credential is never sent to another origin"));
 }
 
-} // namespace
+}  // namespace
 
 bool IsRedirectStatus(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 ||
@@ -54,8 +53,7 @@ bool IsRedirectStatus(int status) {
 absl::StatusOr<RedirectTarget> ParseRedirectTarget(absl::string_view url,
                                                    const Origin &origin) {
   std::unique_ptr<CURLU, UrlDeleter> parsed(curl_url());
-  if (parsed == nullptr)
-    return absl::InternalError("curl_url failed");
+  if (parsed == nullptr) return absl::InternalError("curl_url failed");
   std::string text(url);
   if (curl_url_set(parsed.get(), CURLUPART_URL, text.c_str(), 0) != CURLUE_OK) {
     return Refuse("to a URL that does not parse");
@@ -86,8 +84,7 @@ absl::StatusOr<RedirectTarget> ParseRedirectTarget(absl::string_view url,
   std::string query = Part(parsed.get(), CURLUPART_QUERY);
   if (!query.empty()) {
     for (absl::string_view pair : absl::StrSplit(query, '&')) {
-      if (pair.empty())
-        continue;
+      if (pair.empty()) continue;
       std::pair<absl::string_view, absl::string_view> kv =
           absl::StrSplit(pair, absl::MaxSplits('=', 1));
       result.query.emplace_back(Unescape(kv.first), Unescape(kv.second));
@@ -96,4 +93,4 @@ absl::StatusOr<RedirectTarget> ParseRedirectTarget(absl::string_view url,
   return result;
 }
 
-} // namespace latchkey::vault
+}  // namespace latchkey::vault

@@ -22,8 +22,8 @@ namespace latchkey::vault {
 inline constexpr int kMaxRedirectsCap = 10;
 
 struct RedirectTarget {
-  std::string path;                                       // normalized
-  std::vector<std::pair<std::string, std::string>> query; // decoded
+  std::string path;                                        // normalized
+  std::vector<std::pair<std::string, std::string>> query;  // decoded
 };
 
 // IsRedirectStatus: the statuses whose Location the vault may follow.
@@ -35,6 +35,6 @@ bool IsRedirectStatus(int status);
 absl::StatusOr<RedirectTarget> ParseRedirectTarget(absl::string_view url,
                                                    const Origin &origin);
 
-} // namespace latchkey::vault
+}  // namespace latchkey::vault
 
-#endif // LATCHKEY_VAULT_REDIRECT_TARGET_H_
+#endif  // LATCHKEY_VAULT_REDIRECT_TARGET_H_

@@ -23,13 +23,13 @@ TEST(RedirectTargetTest, SameOriginIsFollowedWithNormalizedPathAndQuery) {
 TEST(RedirectTargetTest, EverythingElseIsRefused) {
   for (const char *url : {
            "https://evil.example.com/v1/x",
-           "http://api.example.com/v1/x",            // scheme downgrade
-           "https://api.example.com:8443/v1/x",      // other port
-           "https://api.example.com@127.0.0.1/v1/x", // userinfo trick
+           "http://api.example.com/v1/x",             // scheme downgrade
+           "https://api.example.com:8443/v1/x",       // other port
+           "https://api.example.com@127.0.0.1/v1/x",  // userinfo trick
            "https://user:pw@api.example.com/v1/x",
            "http://169.254.169.254/latest/meta-data/",
            "https://api.example.com.evil.com/v1/x",
-           "https://api.example.com/v1/%2f..%2fadmin", // encoded slash
+           "https://api.example.com/v1/%2f..%2fadmin",  // encoded slash
            "gopher://api.example.com/x",
            "not a url",
        }) {
@@ -43,11 +43,10 @@ TEST(RedirectTargetTest, EverythingElseIsRefused) {
 }
 
 TEST(RedirectTargetTest, StatusesFollowed) {
-  for (int s : {301, 302, 303, 307, 308})
-    EXPECT_TRUE(IsRedirectStatus(s));
+  for (int s : {301, 302, 303, 307, 308}) EXPECT_TRUE(IsRedirectStatus(s));
   for (int s : {200, 300, 304, 305, 306, 400})
     EXPECT_FALSE(IsRedirectStatus(s));
 }
 
-} // namespace
-} // namespace latchkey::vault
+}  // namespace
+}  // namespace latchkey::vault

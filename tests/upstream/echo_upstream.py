@@ -15,7 +15,8 @@ contains it). Extra endpoints:
   /redirect?to=URL[&status=N]  answers N (default 302) with Location: URL
                   (any path ending in /redirect; without to=, itself)
   /status/N       answers with status N
-It binds 127.0.0.1 only and writes its port to --port-file once listening.
+It binds 127.0.0.1 (or --host, inside a test's network namespace) and
+writes its port to --port-file once listening.
 """
 import argparse
 import json
@@ -110,11 +111,13 @@ class EchoHandler(BaseHTTPRequestHandler):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
+    # Only the netns SSRF test binds another address, inside its namespace.
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--record", default=None)
     args = parser.parse_args()
     EchoHandler.record_path = args.record
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), EchoHandler)
+    server = ThreadingHTTPServer((args.host, args.port), EchoHandler)
     server.daemon_threads = True
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:
