@@ -255,6 +255,9 @@ absl::StatusOr<UpstreamResult> UpstreamClient::Perform(
   result.status = static_cast<int>(status);
   // Zero when no connection was ever ready (new or reused): the connect
   // phase is what timed out.
+  long connects = 0;
+  curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects);
+  result.new_connections = connects;
   curl_off_t connected_at = 0;
   curl_easy_getinfo(curl, CURLINFO_PRETRANSFER_TIME_T, &connected_at);
   if (status >= 300 && status < 400) {

@@ -29,6 +29,9 @@ struct UpstreamResult {
   // redirect_url is the absolute URL a 3xx answer's Location points to
   // (resolved against the request URL by curl), empty otherwise.
   std::string redirect_url;
+  // new_connections is how many connections this call opened (0 when a
+  // pooled connection was reused).
+  int64_t new_connections = 0;
 };
 
 class UpstreamClient {
