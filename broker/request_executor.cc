@@ -1,5 +1,6 @@
 #include "broker/request_executor.h"
 
+#include <optional>
 #include <shared_mutex>
 
 #include "absl/strings/match.h"
@@ -50,6 +51,31 @@ Decision DenialFromVault(const absl::Status& status) {
       return Deny(v1::REASON_VAULT_UNAVAILABLE,
                   "the vault could not be reached");
   }
+}
+
+// CheckRedirects applies the capability's rules to every redirect the
+// vault followed ("METHOD /path"), so that an upstream redirect cannot hand
+// the agent a path its rules deny.
+std::optional<Decision> CheckRedirects(
+    const CompiledCapability& capability,
+    const google::protobuf::RepeatedPtrField<std::string>& hops) {
+  for (const std::string& hop : hops) {
+    size_t space = hop.find(' ');
+    std::string method =
+        space == std::string::npos ? "GET" : hop.substr(0, space);
+    std::string path = space == std::string::npos ? hop : hop.substr(space + 1);
+    policy::PolicyDecision checked =
+        capability.policy.CheckRequest(method, path);
+    if (!checked.allowed) {
+      return Deny(v1::REASON_REDIRECT_REFUSED,
+                  absl::StrCat("the upstream redirected to ", method, " ", path,
+                               ", which this capability's rules do not "
+                               "allow (",
+                               checked.message, "); the answer is withheld"),
+                  checked.rule);
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -184,6 +210,11 @@ v1::ExecuteResponse RequestExecutor::Execute(
                      : Deny(v1::REASON_UPSTREAM_ERROR,
                             absl::StrCat("the upstream failed: ",
                                          vault_response->upstream_error()));
+    } else if (std::optional<Decision> refused =
+                   CheckRedirects(*capability, vault_response->redirects())) {
+      // The upstream led the request somewhere the agent may not go itself:
+      // the answer is withheld.
+      decision = std::move(*refused);
     } else {
       if (!vault_response->redirects().empty()) {
         // The audit record says where the request really ended up.

@@ -42,18 +42,18 @@ class EgressLimitsTest : public ::testing::Test {
     delete stack_;
   }
 
-  static grpc::Status Create(const std::string &name,
-                             const v1::EgressLimits &limits) {
+  static grpc::Status Create(const std::string& name,
+                             const v1::EgressLimits& limits) {
     auto admin =
         v1::BrokerAdmin::NewStub(CreateUdsChannel(stack_->run("admin.sock")));
     grpc::ClientContext context;
     v1::CreateCapabilityRequest request;
-    v1::Capability &cap = *request.mutable_capability();
+    v1::Capability& cap = *request.mutable_capability();
     cap.set_name(name);
     cap.set_description("limits test");
     cap.set_secret_id("demo-token");
     cap.set_origin(stack_->upstream_origin());
-    v1::Rule &rule = *cap.add_rules();
+    v1::Rule& rule = *cap.add_rules();
     rule.set_effect(v1::Rule::ALLOW);
     rule.add_methods("GET");
     rule.add_methods("POST");
@@ -64,7 +64,7 @@ class EgressLimitsTest : public ::testing::Test {
     return admin->CreateCapability(&context, request, &created);
   }
 
-  static void Authorize(grpc::ClientContext *context) {
+  static void Authorize(grpc::ClientContext* context) {
     context->AddMetadata("authorization", "Bearer " + stack_->agent_token());
     context->set_deadline(std::chrono::system_clock::now() +
                           std::chrono::seconds(30));
@@ -83,10 +83,10 @@ class EgressLimitsTest : public ::testing::Test {
   }
 
   static v1::ExecuteResponse Execute(
-      const std::string &capability, const std::string &method,
-      const std::string &path,
+      const std::string& capability, const std::string& method,
+      const std::string& path,
       std::vector<std::pair<std::string, std::string>> query = {},
-      const std::string &body = "") {
+      const std::string& body = "") {
     auto broker =
         v1::Broker::NewStub(CreateUdsChannel(stack_->run("broker.sock")));
     grpc::ClientContext context;
@@ -97,8 +97,8 @@ class EgressLimitsTest : public ::testing::Test {
     request.mutable_request()->set_method(method);
     request.mutable_request()->set_path(path);
     request.mutable_request()->set_body(body);
-    for (auto &[name, value] : query) {
-      v1::QueryParam *param = request.mutable_request()->add_query();
+    for (auto& [name, value] : query) {
+      v1::QueryParam* param = request.mutable_request()->add_query();
       param->set_name(name);
       param->set_value(value);
     }
@@ -108,20 +108,20 @@ class EgressLimitsTest : public ::testing::Test {
     return response;
   }
 
-  static bool HasHeader(const v1::HttpResponse &response,
+  static bool HasHeader(const v1::HttpResponse& response,
                         absl::string_view name) {
-    for (const v1::Header &header : response.headers()) {
+    for (const v1::Header& header : response.headers()) {
       if (absl::EqualsIgnoreCase(header.name(), name)) return true;
     }
     return false;
   }
 
-  static Stack *stack_;
-  static std::string *session_;
+  static Stack* stack_;
+  static std::string* session_;
 };
 
-Stack *EgressLimitsTest::stack_ = nullptr;
-std::string *EgressLimitsTest::session_ = nullptr;
+Stack* EgressLimitsTest::stack_ = nullptr;
+std::string* EgressLimitsTest::session_ = nullptr;
 
 TEST_F(EgressLimitsTest, SlowUpstreamTimesOutWithAClearReason) {
   absl::Time start = absl::Now();

@@ -32,12 +32,12 @@ using nlohmann::json;
 
 constexpr char kIp[] = "/usr/sbin/ip";
 // Canary addresses, all owned by the canary namespace.
-const char *const kCanaryAddresses[] = {
+const char* const kCanaryAddresses[] = {
     "169.254.169.254", "10.0.0.5", "192.168.1.5", "172.16.0.5", "100.64.0.5"};
 // The vault namespace's own address (benchmarking range, not routed).
 constexpr char kVaultAddress[] = "198.18.0.1";
 
-bool RunShell(const std::string &command) {
+bool RunShell(const std::string& command) {
   int rc = std::system(command.c_str());
   if (rc != 0) std::cerr << "failed (" << rc << "): " << command << "\n";
   return rc == 0;
@@ -56,7 +56,7 @@ class Namespaces {
     RunShell("rm -rf '/etc/netns/" + vault_ + "'");
   }
 
-  bool Create(const std::string &hosts) {
+  bool Create(const std::string& hosts) {
     std::string v = absl::StrCat("lkv", getpid() % 1000000);
     std::string c = absl::StrCat("lkc", getpid() % 1000000);
     std::string in_v = absl::StrCat(kIp, " -n ", vault_, " ");
@@ -77,7 +77,7 @@ class Namespaces {
             absl::StrCat(in_c, "route add ", kVaultAddress, "/32 dev ", c))) {
       return false;
     }
-    for (const char *address : kCanaryAddresses) {
+    for (const char* address : kCanaryAddresses) {
       if (!RunShell(absl::StrCat(in_c, "addr add ", address, "/32 dev ", c)) ||
           !RunShell(absl::StrCat(in_v, "route add ", address, "/32 dev ", v,
                                  " src ", kVaultAddress))) {
@@ -89,8 +89,8 @@ class Namespaces {
     return true;
   }
 
-  const std::string &vault() const { return vault_; }
-  const std::string &canary() const { return canary_; }
+  const std::string& vault() const { return vault_; }
+  const std::string& canary() const { return canary_; }
 
  private:
   std::string vault_;
@@ -122,7 +122,7 @@ class SsrfNetnsTest : public ::testing::Test {
                                      namespaces_->canary(),
                                      "/usr/bin/python3",
                                      "tests/upstream/canary.py"};
-    for (const char *address : kCanaryAddresses) {
+    for (const char* address : kCanaryAddresses) {
       argv.push_back(absl::StrCat("--listen=", address, ":80"));
     }
     argv.push_back("--record=" + dir_ + "/canary.log");
@@ -164,7 +164,7 @@ class SsrfNetnsTest : public ::testing::Test {
     if (!dir_.empty()) RunShell("rm -rf '" + dir_ + "'");
   }
 
-  grpc::Status Bind(const std::string &id, const std::string &origin,
+  grpc::Status Bind(const std::string& id, const std::string& origin,
                     bool internal, uint32_t max_redirects) {
     auto vault =
         v1::VaultAdmin::NewStub(CreateUdsChannel(stack_->run("vault.sock")));
@@ -185,12 +185,12 @@ class SsrfNetnsTest : public ::testing::Test {
         v1::BrokerAdmin::NewStub(CreateUdsChannel(stack_->run("admin.sock")));
     grpc::ClientContext context;
     v1::CreateCapabilityRequest request;
-    v1::Capability &cap = *request.mutable_capability();
+    v1::Capability& cap = *request.mutable_capability();
     cap.set_name(id);
     cap.set_description("ssrf netns");
     cap.set_secret_id(id);
     cap.set_origin(origin);
-    v1::Rule &rule = *cap.add_rules();
+    v1::Rule& rule = *cap.add_rules();
     rule.set_effect(v1::Rule::ALLOW);
     rule.add_methods("GET");
     rule.set_path("/**");
@@ -202,9 +202,9 @@ class SsrfNetnsTest : public ::testing::Test {
     return admin->CreateCapability(&context, request, &created);
   }
 
-  v1::ExecuteResponse Execute(const std::string &capability,
-                              const std::string &path,
-                              const std::string &redirect_to = "") {
+  v1::ExecuteResponse Execute(const std::string& capability,
+                              const std::string& path,
+                              const std::string& redirect_to = "") {
     auto broker =
         v1::Broker::NewStub(CreateUdsChannel(stack_->run("broker.sock")));
     if (session_.empty()) {
@@ -226,7 +226,7 @@ class SsrfNetnsTest : public ::testing::Test {
     request.mutable_request()->set_method("GET");
     request.mutable_request()->set_path(path);
     if (!redirect_to.empty()) {
-      v1::QueryParam *to = request.mutable_request()->add_query();
+      v1::QueryParam* to = request.mutable_request()->add_query();
       to->set_name("to");
       to->set_value(redirect_to);
     }
@@ -251,11 +251,11 @@ class SsrfNetnsTest : public ::testing::Test {
 
 TEST_F(SsrfNetnsTest, NonLoopbackTargetsAreRefusedAndNeverReached) {
   struct Case {
-    const char *name;
-    const char *origin;
-    const char *redirect_to;  // for redirect cases: the Location
+    const char* name;
+    const char* origin;
+    const char* redirect_to;  // for redirect cases: the Location
     v1::ReasonCode want;
-    const char *in_message;
+    const char* in_message;
   };
   const Case kCases[] = {
       {"metadata", "http://169.254.169.254", nullptr,
@@ -301,7 +301,7 @@ TEST_F(SsrfNetnsTest, NonLoopbackTargetsAreRefusedAndNeverReached) {
        v1::REASON_REDIRECT_REFUSED, "another origin"},
   };
   int n = 0;
-  for (const Case &c : kCases) {
+  for (const Case& c : kCases) {
     SCOPED_TRACE(c.name);
     std::string id = absl::StrCat("netns-", n++);
     bool redirect = c.redirect_to != nullptr;

@@ -240,12 +240,12 @@ class SsrfTest : public ::testing::Test {
   }
 
   static int UpstreamPort() {
-    const std::string &origin = stack_->upstream_origin();
+    const std::string& origin = stack_->upstream_origin();
     return std::stoi(origin.substr(origin.rfind(':') + 1));
   }
 
-  static grpc::Status PutSecret(const std::string &id,
-                                const std::string &origin) {
+  static grpc::Status PutSecret(const std::string& id,
+                                const std::string& origin) {
     auto admin =
         v1::VaultAdmin::NewStub(CreateUdsChannel(stack_->run("vault.sock")));
     grpc::ClientContext context;
@@ -257,20 +257,20 @@ class SsrfTest : public ::testing::Test {
     return admin->PutSecret(&context, put, &metadata);
   }
 
-  static grpc::Status CreateCapability(const std::string &name,
-                                       const std::string &secret,
-                                       const std::string &origin,
+  static grpc::Status CreateCapability(const std::string& name,
+                                       const std::string& secret,
+                                       const std::string& origin,
                                        uint32_t max_redirects) {
     auto admin =
         v1::BrokerAdmin::NewStub(CreateUdsChannel(stack_->run("admin.sock")));
     grpc::ClientContext context;
     v1::CreateCapabilityRequest request;
-    v1::Capability &cap = *request.mutable_capability();
+    v1::Capability& cap = *request.mutable_capability();
     cap.set_name(name);
     cap.set_description("ssrf corpus");
     cap.set_secret_id(secret);
     cap.set_origin(origin);
-    v1::Rule &rule = *cap.add_rules();
+    v1::Rule& rule = *cap.add_rules();
     rule.set_effect(v1::Rule::ALLOW);
     rule.add_methods("GET");
     rule.set_path("/**");
@@ -286,7 +286,7 @@ class SsrfTest : public ::testing::Test {
     return v1::Broker::NewStub(CreateUdsChannel(stack_->run("broker.sock")));
   }
 
-  static void Authorize(grpc::ClientContext *context) {
+  static void Authorize(grpc::ClientContext* context) {
     context->AddMetadata("authorization", "Bearer " + stack_->agent_token());
     context->set_deadline(std::chrono::system_clock::now() +
                           std::chrono::seconds(20));
@@ -302,9 +302,9 @@ class SsrfTest : public ::testing::Test {
     return session.id();
   }
 
-  static v1::ExecuteResponse Execute(const std::string &session,
-                                     const std::string &capability,
-                                     const v1::HttpRequest &http) {
+  static v1::ExecuteResponse Execute(const std::string& session,
+                                     const std::string& capability,
+                                     const v1::HttpRequest& http) {
     grpc::ClientContext context;
     Authorize(&context);
     v1::ExecuteRequest request;
@@ -335,14 +335,14 @@ class SsrfTest : public ::testing::Test {
     return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
   }
 
-  static Stack *stack_;
-  static LoopbackCanary *canary_;
+  static Stack* stack_;
+  static LoopbackCanary* canary_;
   static std::string hosts_dir_;
   static bool hosts_file_;
 };
 
-Stack *SsrfTest::stack_ = nullptr;
-LoopbackCanary *SsrfTest::canary_ = nullptr;
+Stack* SsrfTest::stack_ = nullptr;
+LoopbackCanary* SsrfTest::canary_ = nullptr;
 std::string SsrfTest::hosts_dir_;
 bool SsrfTest::hosts_file_ = false;
 
@@ -355,7 +355,7 @@ TEST_F(SsrfTest, CorpusIsRefusedAuditedAndNeverReachesTheCanary) {
   // Set up one secret and capability per origin case, and one redirecting
   // capability on the (internal) test upstream.
   for (size_t i = 0; i < corpus.size(); ++i) {
-    const Attack &a = corpus[i];
+    const Attack& a = corpus[i];
     if (a.kind != Kind::kOrigin) continue;
     std::string id = absl::StrCat("ssrf-", i);
     std::string origin = Expand(a.target, canary, upstream);
@@ -371,7 +371,7 @@ TEST_F(SsrfTest, CorpusIsRefusedAuditedAndNeverReachesTheCanary) {
 
   int ran = 0;
   for (size_t i = 0; i < corpus.size(); ++i) {
-    const Attack &a = corpus[i];
+    const Attack& a = corpus[i];
     SCOPED_TRACE(a.name);
     if (a.needs_hosts_file && !hosts_file_) {
       std::cerr << "skipped " << a.name
@@ -387,8 +387,8 @@ TEST_F(SsrfTest, CorpusIsRefusedAuditedAndNeverReachesTheCanary) {
       http.set_path("/v1/x");
     } else if (a.kind == Kind::kAgent) {
       http.set_path(Expand(a.target, canary, upstream));
-      for (const auto &[name, value] : a.headers) {
-        v1::Header *header = http.add_headers();
+      for (const auto& [name, value] : a.headers) {
+        v1::Header* header = http.add_headers();
         header->set_name(name);
         header->set_value(Expand(value, canary, upstream));
       }
@@ -396,7 +396,7 @@ TEST_F(SsrfTest, CorpusIsRefusedAuditedAndNeverReachesTheCanary) {
       capability = "redirecting";
       http.set_path("/v1/redirect");
       if (!a.target.empty()) {
-        v1::QueryParam *to = http.add_query();
+        v1::QueryParam* to = http.add_query();
         to->set_name("to");
         to->set_value(Expand(a.target, canary, upstream));
       }
@@ -405,7 +405,7 @@ TEST_F(SsrfTest, CorpusIsRefusedAuditedAndNeverReachesTheCanary) {
     v1::ExecuteResponse response = Execute(session, capability, http);
     ASSERT_EQ(response.decision(), v1::DECISION_DENY)
         << response.ShortDebugString();
-    const v1::Denial &denial = response.denial();
+    const v1::Denial& denial = response.denial();
     EXPECT_NE(std::find(a.want.begin(), a.want.end(), denial.code()),
               a.want.end())
         << v1::ReasonCode_Name(denial.code()) << ": " << denial.message();
@@ -447,7 +447,7 @@ TEST_F(SsrfTest, RedirectsAreNotFollowedByDefault) {
   v1::HttpRequest http;
   http.set_method("GET");
   http.set_path("/v1/redirect");
-  v1::QueryParam *to = http.add_query();
+  v1::QueryParam* to = http.add_query();
   to->set_name("to");
   to->set_value(absl::StrCat("http://127.0.0.1:", canary_->port(), "/"));
   v1::ExecuteResponse response = Execute(session, "demo-api", http);
@@ -466,7 +466,7 @@ TEST_F(SsrfTest, SameOriginRedirectIsFollowedAndAudited) {
   v1::HttpRequest http;
   http.set_method("GET");
   http.set_path("/v1/redirect");
-  v1::QueryParam *to = http.add_query();
+  v1::QueryParam* to = http.add_query();
   to->set_name("to");
   to->set_value("/v1/landed?x=1");
   size_t before = UpstreamRequestCount();
@@ -488,7 +488,48 @@ TEST_F(SsrfTest, SameOriginRedirectIsFollowedAndAudited) {
   ASSERT_TRUE(audit.count(response.request_id()));
   EXPECT_TRUE(absl::StrContains(
       audit[response.request_id()]["reason"].get<std::string>(),
-      "followed same-origin redirects to /v1/landed"));
+      "followed same-origin redirects to GET /v1/landed"));
+}
+
+TEST_F(SsrfTest, RedirectIntoADeniedPathIsWithheld) {
+  // Same origin, but the capability's rules deny the target: the broker
+  // re-applies them to every hop and withholds the answer.
+  auto admin =
+      v1::BrokerAdmin::NewStub(CreateUdsChannel(stack_->run("admin.sock")));
+  grpc::ClientContext context;
+  v1::CreateCapabilityRequest request;
+  v1::Capability& cap = *request.mutable_capability();
+  cap.set_name("follow-ruled");
+  cap.set_description("redirects, but not into /v1/admin");
+  cap.set_secret_id("demo-token");
+  cap.set_origin(stack_->upstream_origin());
+  v1::Rule& allow = *cap.add_rules();
+  allow.set_effect(v1::Rule::ALLOW);
+  allow.add_methods("GET");
+  allow.set_path("/v1/**");
+  v1::Rule& deny = *cap.add_rules();
+  deny.set_effect(v1::Rule::DENY);
+  deny.add_methods("*");
+  deny.set_path("/v1/admin/**");
+  cap.add_agents("demo-agent");
+  cap.mutable_limits()->set_max_redirects(2);
+  v1::Capability created;
+  ASSERT_TRUE(admin->CreateCapability(&context, request, &created).ok());
+  v1::HttpRequest http;
+  http.set_method("GET");
+  http.set_path("/v1/redirect");
+  v1::QueryParam* to = http.add_query();
+  to->set_name("to");
+  to->set_value("/v1/admin/keys");
+  v1::ExecuteResponse response = Execute(OpenSession(), "follow-ruled", http);
+  ASSERT_EQ(response.decision(), v1::DECISION_DENY)
+      << response.ShortDebugString();
+  EXPECT_EQ(response.denial().code(), v1::REASON_REDIRECT_REFUSED);
+  EXPECT_TRUE(absl::StrContains(response.denial().message(),
+                                "GET /v1/admin/keys, which this capability's "
+                                "rules do not allow"))
+      << response.denial().message();
+  EXPECT_FALSE(response.has_response());
 }
 
 TEST_F(SsrfTest, LoopbackOriginNotMarkedInternalIsRefused) {

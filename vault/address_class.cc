@@ -40,19 +40,19 @@ constexpr Prefix4 kSpecial4[] = {
 };
 
 AddressClass ClassifyHostOrder4(uint32_t ip) {
-  for (const Prefix4 &p : kSpecial4) {
+  for (const Prefix4& p : kSpecial4) {
     uint32_t mask = p.bits == 0 ? 0 : ~uint32_t{0} << (32 - p.bits);
     if ((ip & mask) == p.base) return p.kind;
   }
   return AddressClass::kPublic;
 }
 
-uint32_t Load32(const uint8_t *b) {
+uint32_t Load32(const uint8_t* b) {
   return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) |
          (uint32_t{b[2]} << 8) | uint32_t{b[3]};
 }
 
-bool AllZero(const uint8_t *b, int n) {
+bool AllZero(const uint8_t* b, int n) {
   for (int i = 0; i < n; ++i) {
     if (b[i] != 0) return false;
   }
@@ -85,12 +85,12 @@ absl::string_view AddressClassName(AddressClass c) {
   return "reserved";
 }
 
-AddressClass ClassifyIPv4(const in_addr &address) {
+AddressClass ClassifyIPv4(const in_addr& address) {
   return ClassifyHostOrder4(ntohl(address.s_addr));
 }
 
-AddressClass ClassifyIPv6(const in6_addr &address) {
-  const uint8_t *b = address.s6_addr;
+AddressClass ClassifyIPv6(const in6_addr& address) {
+  const uint8_t* b = address.s6_addr;
   // :: and ::1.
   if (AllZero(b, 15)) {
     return b[15] == 1   ? AddressClass::kLoopback
@@ -145,27 +145,26 @@ AddressClass ClassifyIPv6(const in6_addr &address) {
   return AddressClass::kPublic;
 }
 
-AddressClass ClassifySockaddr(const sockaddr *address) {
+AddressClass ClassifySockaddr(const sockaddr* address) {
   if (address->sa_family == AF_INET) {
     return ClassifyIPv4(
-        reinterpret_cast<const sockaddr_in *>(address)->sin_addr);
+        reinterpret_cast<const sockaddr_in*>(address)->sin_addr);
   }
   if (address->sa_family == AF_INET6) {
     return ClassifyIPv6(
-        reinterpret_cast<const sockaddr_in6 *>(address)->sin6_addr);
+        reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr);
   }
   return AddressClass::kReserved;
 }
 
-std::string AddressToString(const sockaddr *address) {
+std::string AddressToString(const sockaddr* address) {
   char text[INET6_ADDRSTRLEN] = {0};
   if (address->sa_family == AF_INET) {
-    inet_ntop(AF_INET,
-              &reinterpret_cast<const sockaddr_in *>(address)->sin_addr, text,
-              sizeof(text));
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr,
+              text, sizeof(text));
   } else if (address->sa_family == AF_INET6) {
     inet_ntop(AF_INET6,
-              &reinterpret_cast<const sockaddr_in6 *>(address)->sin6_addr, text,
+              &reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr, text,
               sizeof(text));
   } else {
     return "(non-IP address)";

@@ -37,13 +37,13 @@ absl::string_view AddressClassName(AddressClass c);
 // ::ffff:a.b.c.d, IPv4-compatible ::a.b.c.d, NAT64 64:ff9b::/96 and
 // 64:ff9b:1::/48, 6to4 2002::/16, Teredo 2001::/32) and classifies the
 // embedded address, so [::ffff:127.0.0.1] is loopback.
-AddressClass ClassifyIPv4(const in_addr &address);
-AddressClass ClassifyIPv6(const in6_addr &address);
+AddressClass ClassifyIPv4(const in_addr& address);
+AddressClass ClassifyIPv6(const in6_addr& address);
 // ClassifySockaddr handles AF_INET and AF_INET6; anything else is reserved.
-AddressClass ClassifySockaddr(const sockaddr *address);
+AddressClass ClassifySockaddr(const sockaddr* address);
 
 // AddressToString prints the IP (no port), e.g. "127.0.0.1" or "::1".
-std::string AddressToString(const sockaddr *address);
+std::string AddressToString(const sockaddr* address);
 
 }  // namespace latchkey::vault
 

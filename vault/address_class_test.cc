@@ -9,11 +9,11 @@ namespace latchkey::vault {
 namespace {
 
 struct Case {
-  const char *ip;
+  const char* ip;
   AddressClass want;
 };
 
-AddressClass Classify(const std::string &text) {
+AddressClass Classify(const std::string& text) {
   in_addr v4;
   in6_addr v6;
   if (inet_pton(AF_INET, text.c_str(), &v4) == 1) return ClassifyIPv4(v4);
@@ -84,7 +84,7 @@ TEST(AddressClassTest, Table) {
       {"2606:4700:4700::1111", AddressClass::kPublic},
       {"2a00:1450:4001::200e", AddressClass::kPublic},
   };
-  for (const Case &c : kCases) {
+  for (const Case& c : kCases) {
     EXPECT_EQ(AddressClassName(Classify(c.ip)), AddressClassName(c.want))
         << c.ip;
   }
@@ -92,7 +92,7 @@ TEST(AddressClassTest, Table) {
 
 TEST(AddressGuardTest, NumericFormsResolveToWhatTheyMean) {
   // getaddrinfo understands the inet_aton forms an attacker would use.
-  for (const char *host :
+  for (const char* host :
        {"2130706433", "0x7f000001", "0177.0.0.1", "127.1", "0x7f.1",
         "017700000001", "localhost", "127.0.0.1"}) {
     absl::StatusOr<Origin> origin =
@@ -123,7 +123,7 @@ TEST(AddressGuardTest, InternalOriginIsPinnedAndRechecked) {
   ASSERT_TRUE(pinned.ok()) << pinned.status();
   EXPECT_EQ(pinned->ip, "127.0.0.1");
   EXPECT_TRUE(CheckConnectAddress(
-                  reinterpret_cast<const sockaddr *>(&pinned->address), *pinned)
+                  reinterpret_cast<const sockaddr*>(&pinned->address), *pinned)
                   .ok());
   // Any other address or port, even another loopback one, is refused.
   sockaddr_in other{};
@@ -131,27 +131,27 @@ TEST(AddressGuardTest, InternalOriginIsPinnedAndRechecked) {
   other.sin_port = htons(8080);
   inet_pton(AF_INET, "127.0.0.2", &other.sin_addr);
   EXPECT_EQ(
-      CheckConnectAddress(reinterpret_cast<const sockaddr *>(&other), *pinned)
+      CheckConnectAddress(reinterpret_cast<const sockaddr*>(&other), *pinned)
           .code(),
       absl::StatusCode::kPermissionDenied);
   inet_pton(AF_INET, "127.0.0.1", &other.sin_addr);
   other.sin_port = htons(8081);
   EXPECT_EQ(
-      CheckConnectAddress(reinterpret_cast<const sockaddr *>(&other), *pinned)
+      CheckConnectAddress(reinterpret_cast<const sockaddr*>(&other), *pinned)
           .code(),
       absl::StatusCode::kPermissionDenied);
   // Pinned but not internal: the connect-time check refuses loopback too.
   PinnedAddress not_internal = *pinned;
   not_internal.allow_internal = false;
   EXPECT_EQ(
-      CheckConnectAddress(reinterpret_cast<const sockaddr *>(&pinned->address),
+      CheckConnectAddress(reinterpret_cast<const sockaddr*>(&pinned->address),
                           not_internal)
           .code(),
       absl::StatusCode::kPermissionDenied);
 }
 
 TEST(AddressGuardTest, Ipv6LiteralsAreCheckedToo) {
-  for (const char *origin :
+  for (const char* origin :
        {"http://[::1]:8080", "http://[::ffff:127.0.0.1]:8080",
         "http://[::ffff:7f00:1]", "http://[0:0:0:0:0:ffff:a9fe:a9fe]",
         "http://[fe80::1]", "http://[::]"}) {

@@ -18,10 +18,10 @@ namespace {
 constexpr int kMaxCandidates = 64;
 
 struct AddrInfoDeleter {
-  void operator()(addrinfo *info) const { freeaddrinfo(info); }
+  void operator()(addrinfo* info) const { freeaddrinfo(info); }
 };
 
-absl::Status Refused(const Origin &origin, const sockaddr *address,
+absl::Status Refused(const Origin& origin, const sockaddr* address,
                      AddressClass kind) {
   return absl::PermissionDeniedError(
       absl::StrCat("origin ", origin.ToString(), " resolves to ",
@@ -29,17 +29,17 @@ absl::Status Refused(const Origin &origin, const sockaddr *address,
                    "), which is refused unless the origin is marked internal"));
 }
 
-bool SameIp(const sockaddr *a, const sockaddr *b) {
+bool SameIp(const sockaddr* a, const sockaddr* b) {
   if (a->sa_family != b->sa_family) return false;
   if (a->sa_family == AF_INET) {
-    const auto *x = reinterpret_cast<const sockaddr_in *>(a);
-    const auto *y = reinterpret_cast<const sockaddr_in *>(b);
+    const auto* x = reinterpret_cast<const sockaddr_in*>(a);
+    const auto* y = reinterpret_cast<const sockaddr_in*>(b);
     return x->sin_addr.s_addr == y->sin_addr.s_addr &&
            x->sin_port == y->sin_port;
   }
   if (a->sa_family == AF_INET6) {
-    const auto *x = reinterpret_cast<const sockaddr_in6 *>(a);
-    const auto *y = reinterpret_cast<const sockaddr_in6 *>(b);
+    const auto* x = reinterpret_cast<const sockaddr_in6*>(a);
+    const auto* y = reinterpret_cast<const sockaddr_in6*>(b);
     return std::memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(in6_addr)) == 0 &&
            x->sin6_port == y->sin6_port;
   }
@@ -48,7 +48,7 @@ bool SameIp(const sockaddr *a, const sockaddr *b) {
 
 }  // namespace
 
-absl::StatusOr<PinnedAddress> ResolveAndCheck(const Origin &origin,
+absl::StatusOr<PinnedAddress> ResolveAndCheck(const Origin& origin,
                                               bool allow_internal) {
   std::string host = origin.host;
   if (!host.empty() && host.front() == '[') {
@@ -58,7 +58,7 @@ absl::StatusOr<PinnedAddress> ResolveAndCheck(const Origin &origin,
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_protocol = IPPROTO_TCP;
-  addrinfo *raw = nullptr;
+  addrinfo* raw = nullptr;
   std::string port = std::to_string(origin.port);
   int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &raw);
   std::unique_ptr<addrinfo, AddrInfoDeleter> list(raw);
@@ -71,7 +71,7 @@ absl::StatusOr<PinnedAddress> ResolveAndCheck(const Origin &origin,
   PinnedAddress pinned;
   pinned.allow_internal = allow_internal;
   int checked = 0;
-  for (addrinfo *p = raw; p != nullptr && checked < kMaxCandidates;
+  for (addrinfo* p = raw; p != nullptr && checked < kMaxCandidates;
        p = p->ai_next) {
     if (p->ai_family != AF_INET && p->ai_family != AF_INET6) continue;
     ++checked;
@@ -95,10 +95,10 @@ absl::StatusOr<PinnedAddress> ResolveAndCheck(const Origin &origin,
   return pinned;
 }
 
-absl::Status CheckConnectAddress(const sockaddr *address,
-                                 const PinnedAddress &pinned) {
+absl::Status CheckConnectAddress(const sockaddr* address,
+                                 const PinnedAddress& pinned) {
   if (pinned.empty() ||
-      !SameIp(address, reinterpret_cast<const sockaddr *>(&pinned.address))) {
+      !SameIp(address, reinterpret_cast<const sockaddr*>(&pinned.address))) {
     return absl::PermissionDeniedError(
         absl::StrCat("the connection would go to ", AddressToString(address),
                      ", not to the checked address ",

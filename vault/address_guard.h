@@ -35,14 +35,14 @@ struct PinnedAddress {
 // with a message naming the origin, the address and its class when any
 // candidate is non-public and the origin is not internal; UNAVAILABLE when
 // the name does not resolve. On success the first candidate is pinned.
-absl::StatusOr<PinnedAddress> ResolveAndCheck(const Origin &origin,
+absl::StatusOr<PinnedAddress> ResolveAndCheck(const Origin& origin,
                                               bool allow_internal);
 
 // CheckConnectAddress is the connect-time re-check: `address` must be the
 // pinned IP and port, and (unless internal) public. PERMISSION_DENIED
 // otherwise.
-absl::Status CheckConnectAddress(const sockaddr *address,
-                                 const PinnedAddress &pinned);
+absl::Status CheckConnectAddress(const sockaddr* address,
+                                 const PinnedAddress& pinned);
 
 }  // namespace latchkey::vault
 

@@ -216,8 +216,9 @@ absl::StatusOr<v1::VaultExecuteResponse> EgressService::ExecuteChecked(
             }
             if (!credential) outgoing.query.emplace_back(name, value);
           }
-          std::string hop_text = outgoing.path;
-          if (!outgoing.query.empty()) hop_text += "?...";
+          // "METHOD /path": the broker checks each hop against the
+          // capability's rules before the answer reaches the agent.
+          std::string hop_text = outgoing.method + " " + outgoing.path;
           scrubber.Scrub(&hop_text);
           reply.add_redirects(hop_text);
         }

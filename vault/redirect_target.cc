@@ -12,12 +12,12 @@ namespace latchkey::vault {
 namespace {
 
 struct UrlDeleter {
-  void operator()(CURLU *url) const { curl_url_cleanup(url); }
+  void operator()(CURLU* url) const { curl_url_cleanup(url); }
 };
 
 // Part returns one URL component, or "" when it is absent.
-std::string Part(CURLU *url, CURLUPart part, unsigned int flags = 0) {
-  char *text = nullptr;
+std::string Part(CURLU* url, CURLUPart part, unsigned int flags = 0) {
+  char* text = nullptr;
   if (curl_url_get(url, part, &text, flags) != CURLUE_OK || text == nullptr) {
     return "";
   }
@@ -28,7 +28,7 @@ std::string Part(CURLU *url, CURLUPart part, unsigned int flags = 0) {
 
 std::string Unescape(absl::string_view text) {
   int length = 0;
-  char *raw = curl_easy_unescape(nullptr, text.data(),
+  char* raw = curl_easy_unescape(nullptr, text.data(),
                                  static_cast<int>(text.size()), &length);
   if (raw == nullptr) return "";
   std::string out(raw, static_cast<size_t>(length));
@@ -51,7 +51,7 @@ bool IsRedirectStatus(int status) {
 }
 
 absl::StatusOr<RedirectTarget> ParseRedirectTarget(absl::string_view url,
-                                                   const Origin &origin) {
+                                                   const Origin& origin) {
   std::unique_ptr<CURLU, UrlDeleter> parsed(curl_url());
   if (parsed == nullptr) return absl::InternalError("curl_url failed");
   std::string text(url);

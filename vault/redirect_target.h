@@ -33,7 +33,7 @@ bool IsRedirectStatus(int status);
 // PERMISSION_DENIED (with a message saying why) for another origin,
 // userinfo, or a path the normalizer refuses.
 absl::StatusOr<RedirectTarget> ParseRedirectTarget(absl::string_view url,
-                                                   const Origin &origin);
+                                                   const Origin& origin);
 
 }  // namespace latchkey::vault
 

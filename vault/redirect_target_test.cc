@@ -5,8 +5,8 @@
 namespace latchkey::vault {
 namespace {
 
-const Origin &Api() {
-  static const Origin *origin =
+const Origin& Api() {
+  static const Origin* origin =
       new Origin(*ParseOrigin("https://api.example.com"));
   return *origin;
 }
@@ -21,7 +21,7 @@ TEST(RedirectTargetTest, SameOriginIsFollowedWithNormalizedPathAndQuery) {
 }
 
 TEST(RedirectTargetTest, EverythingElseIsRefused) {
-  for (const char *url : {
+  for (const char* url : {
            "https://evil.example.com/v1/x",
            "http://api.example.com/v1/x",             // scheme downgrade
            "https://api.example.com:8443/v1/x",       // other port
