@@ -108,7 +108,8 @@ cmd_up() {
   log "vault unsealed"
   # The demo token is random per machine; the vault encrypts it at rest.
   [[ -s "$STATE/demo-upstream.token" ]] || { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' | sed 's/^/demo_/' > "$STATE/demo-upstream.token"; chmod 600 "$STATE/demo-upstream.token"; }
-  ctl secret put demo-token --origin="http://127.0.0.1:$DEMO_PORT" \
+  # The demo upstream is on loopback, so its origin is marked internal.
+  ctl secret put demo-token --internal_origin="http://127.0.0.1:$DEMO_PORT" \
     --description="bearer token of the demo upstream" < "$STATE/demo-upstream.token" >/dev/null
 
   if [[ ! -s "$STATE/agent.token" ]]; then

@@ -1,9 +1,11 @@
 #include "broker/request_executor.h"
 
+#include <optional>
 #include <shared_mutex>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/crypto.h"
 #include "common/header_policy.h"
 #include "common/limits.h"
@@ -49,6 +51,31 @@ Decision DenialFromVault(const absl::Status& status) {
       return Deny(v1::REASON_VAULT_UNAVAILABLE,
                   "the vault could not be reached");
   }
+}
+
+// CheckRedirects applies the capability's rules to every redirect the
+// vault followed ("METHOD /path"), so that an upstream redirect cannot hand
+// the agent a path its rules deny.
+std::optional<Decision> CheckRedirects(
+    const CompiledCapability& capability,
+    const google::protobuf::RepeatedPtrField<std::string>& hops) {
+  for (const std::string& hop : hops) {
+    size_t space = hop.find(' ');
+    std::string method =
+        space == std::string::npos ? "GET" : hop.substr(0, space);
+    std::string path = space == std::string::npos ? hop : hop.substr(space + 1);
+    policy::PolicyDecision checked =
+        capability.policy.CheckRequest(method, path);
+    if (!checked.allowed) {
+      return Deny(v1::REASON_REDIRECT_REFUSED,
+                  absl::StrCat("the upstream redirected to ", method, " ", path,
+                               ", which this capability's rules do not "
+                               "allow (",
+                               checked.message, "); the answer is withheld"),
+                  checked.rule);
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -170,14 +197,31 @@ v1::ExecuteResponse RequestExecutor::Execute(
       LogWarning("vault_refused",
                  {{"request_id", response.request_id()},
                   {"error", vault_response.status().ToString()}});
+    } else if (vault_response->refusal_code() != v1::REASON_UNSPECIFIED) {
+      // The vault refused to connect (address or redirect check): its
+      // message names what was refused and why.
+      decision = Deny(vault_response->refusal_code(),
+                      vault_response->refusal_message());
     } else if (!vault_response->upstream_error().empty()) {
-      decision = Deny(v1::REASON_UPSTREAM_ERROR,
-                      vault_response->upstream_timed_out()
-                          ? absl::StrCat("the upstream timed out: ",
-                                         vault_response->upstream_error())
-                          : absl::StrCat("the upstream failed: ",
+      decision = vault_response->upstream_timed_out()
+                     ? Deny(v1::REASON_UPSTREAM_TIMEOUT,
+                            absl::StrCat("the upstream timed out: ",
+                                         vault_response->upstream_error()))
+                     : Deny(v1::REASON_UPSTREAM_ERROR,
+                            absl::StrCat("the upstream failed: ",
                                          vault_response->upstream_error()));
+    } else if (std::optional<Decision> refused =
+                   CheckRedirects(*capability, vault_response->redirects())) {
+      // The upstream led the request somewhere the agent may not go itself:
+      // the answer is withheld.
+      decision = std::move(*refused);
     } else {
+      if (!vault_response->redirects().empty()) {
+        // The audit record says where the request really ended up.
+        absl::StrAppend(&decision.message,
+                        "; followed same-origin redirects to ",
+                        absl::StrJoin(vault_response->redirects(), ", "));
+      }
       *response.mutable_response() =
           std::move(*vault_response->mutable_response());
       event.set_upstream_status(response.response().status());

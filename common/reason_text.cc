@@ -45,6 +45,17 @@ std::string NextStep(v1::ReasonCode code) {
     case v1::REASON_UPSTREAM_ERROR:
       return "The upstream API failed or timed out; retry later or with a "
              "smaller request.";
+    case v1::REASON_UPSTREAM_TIMEOUT:
+      return "The upstream API did not answer in time; retry later, or ask "
+             "for less (a smaller page or range).";
+    case v1::REASON_ADDRESS_REFUSED:
+      return "Latchkey will not send credentials to loopback, private or "
+             "link-local addresses; do not retry. If this upstream really is "
+             "internal, the operator must mark its origin internal.";
+    case v1::REASON_REDIRECT_REFUSED:
+      return "The upstream redirected somewhere the credential may not go; "
+             "do not retry the same request. Ask the operator if the "
+             "capability needs to follow that redirect.";
     case v1::REASON_INVALID_REQUEST:
       return "Fix the request as the message says and retry.";
     case v1::REASON_UNAUTHENTICATED:

@@ -19,6 +19,7 @@
 
 // --origin is shared with `secret put` (vault_commands.cc).
 ABSL_DECLARE_FLAG(std::vector<std::string>, origin);
+ABSL_DECLARE_FLAG(std::vector<std::string>, internal_origin);
 ABSL_FLAG(std::string, name, "",
           "add: secret id and capability name (default: the template name)");
 ABSL_FLAG(std::vector<std::string>, agents, {},
@@ -269,8 +270,17 @@ int AddService(const Args& args) {
   options.username = absl::GetFlag(FLAGS_username);
   options.agents = absl::GetFlag(FLAGS_agents);
   const std::vector<std::string> origins = absl::GetFlag(FLAGS_origin);
-  if (origins.size() > 1) return UsageError("add takes one --origin");
+  const std::vector<std::string> internal =
+      absl::GetFlag(FLAGS_internal_origin);
+  if (origins.size() + internal.size() > 1) {
+    return UsageError("add takes one --origin or one --internal_origin");
+  }
   if (!origins.empty()) options.origin = origins[0];
+  if (!internal.empty()) {
+    // A self-hosted service on loopback or the private network.
+    options.origin = internal[0];
+    options.origin_internal = true;
+  }
   for (const std::string& field : absl::GetFlag(FLAGS_auth_field)) {
     size_t eq = field.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -358,7 +368,8 @@ void AddTemplateCommands(CommandTable* table) {
               1,
               1});
   table->Add({{"add"},
-              "SERVICE [--name=N] [--origin=URL] [--username=U] "
+              "SERVICE [--name=N] [--origin=URL | --internal_origin=URL] "
+              "[--username=U] "
               "[--auth_field=NAME=VALUE,...] [--agents=A,B]",
               "read the credential from stdin (no echo); create its secret "
               "and a read-only capability from the template",

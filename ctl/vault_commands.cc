@@ -10,6 +10,9 @@
 
 ABSL_FLAG(std::vector<std::string>, origin, {},
           "secret put: origin(s) the secret may be sent to");
+ABSL_FLAG(std::vector<std::string>, internal_origin, {},
+          "secret put: origin(s) the secret may be sent to even though they "
+          "resolve to loopback, private or link-local addresses");
 ABSL_FLAG(std::string, description, "", "secret put: description");
 ABSL_FLAG(std::string, header, "",
           "secret put: send as this header instead of Authorization: Bearer");
@@ -140,6 +143,9 @@ int PutSecret(const Args& args) {
   for (const std::string& origin : absl::GetFlag(FLAGS_origin)) {
     request.add_origins(origin);
   }
+  for (const std::string& origin : absl::GetFlag(FLAGS_internal_origin)) {
+    request.add_internal_origins(origin);
+  }
   if (!absl::GetFlag(FLAGS_header).empty()) {
     auto* header = request.mutable_auth()->mutable_header();
     header->set_name(absl::GetFlag(FLAGS_header));
@@ -192,7 +198,8 @@ void AddVaultCommands(CommandTable* table) {
               "add a keyring term (old ones keep decrypting)",
               Rotate});
   table->Add({{"secret", "put"},
-              "ID --origin=URL [--header=NAME --header_template=T] "
+              "ID --origin=URL [--internal_origin=URL] "
+              "[--header=NAME --header_template=T] "
               "[--auth=SCHEME --auth_config='field=value;...'] "
               "[--ca_bundle=FILE]",
               "read the value from stdin (no echo) and store it; --auth signs "

@@ -346,6 +346,9 @@ absl::StatusOr<Instance> Instantiate(const v1::ServiceTemplate& t,
     }
   }
   for (const std::string& origin : origins) put.add_origins(origin);
+  if (options.origin_internal && !options.origin.empty()) {
+    put.add_internal_origins(origins[0]);
+  }
 
   v1::Capability& cap = out.capability;
   cap = t.capability();

@@ -54,8 +54,11 @@ bool Matches(const v1::ServiceTemplate& t, absl::string_view word);
 
 // AddOptions are the operator's overrides for `latchkeyctl add`.
 struct AddOptions {
-  std::string name;      // secret id and capability name; template name if ""
-  std::string origin;    // replaces the template's origins if not ""
+  std::string name;    // secret id and capability name; template name if ""
+  std::string origin;  // replaces the template's origins if not ""
+  // origin_internal marks `origin` internal: it may resolve to a loopback
+  // or private address (a self-hosted service, a local test upstream).
+  bool origin_internal = false;
   std::string username;  // Basic username for username_required templates
   std::vector<std::string> agents;
   // auth_fields set string or bool fields of the template's auth scheme

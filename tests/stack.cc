@@ -129,14 +129,16 @@ absl::Status Stack::StartAll(const StackOptions& options) {
   LK_RETURN_IF_ERROR(StartAudit());
 
   // 3. The vault: init, unseal, store the token bound to the upstream.
+  std::vector<std::string> vault_argv = options.vault_command_prefix;
+  for (std::string arg :
+       {options.bin_dir + "/vault/latchkey-vault",
+        "--socket=" + run("vault.sock"), "--state_dir=" + dir_ + "/state/vault",
+        "--audit_socket=" + run("audit.sock")}) {
+    vault_argv.push_back(std::move(arg));
+  }
   LK_ASSIGN_OR_RETURN(
-      vault_, ChildProcess::Start({{options.bin_dir + "/vault/latchkey-vault",
-                                    "--socket=" + run("vault.sock"),
-                                    "--state_dir=" + dir_ + "/state/vault",
-                                    "--audit_socket=" + run("audit.sock")},
-                                   {},
-                                   log_path("vault"),
-                                   false}));
+      vault_, ChildProcess::Start(
+                  {std::move(vault_argv), {}, log_path("vault"), false}));
   LK_RETURN_IF_ERROR(WaitForSocket(run("vault.sock"), kStartTimeout));
   {
     grpc::ClientContext context;
@@ -156,7 +158,13 @@ absl::Status Stack::StartAll(const StackOptions& options) {
     put.set_id("demo-token");
     put.set_value(kSecret);
     put.set_description("bearer token of the test upstream");
-    put.add_origins(upstream_origin_);
+    // The test upstream listens on loopback, which the vault refuses
+    // unless the origin is marked internal.
+    if (options.upstream_internal) {
+      put.add_internal_origins(upstream_origin_);
+    } else {
+      put.add_origins(upstream_origin_);
+    }
     v1::SecretMetadata metadata;
     LK_RETURN_IF_ERROR(CallStatus(
         VaultAdmin(run("vault.sock"))->PutSecret(&context, put, &metadata)));

@@ -25,6 +25,14 @@ struct StackOptions {
   // base_dir holds the stack's temporary directory (state and sockets).
   // The benchmark uses /dev/shm to separate fsync cost from the rest.
   std::string base_dir = "/tmp";
+  // upstream_internal marks the upstream's origin internal (PutSecret
+  // internal_origins), as a loopback upstream needs; false binds it as an
+  // ordinary origin, which the vault refuses to connect to on loopback.
+  bool upstream_internal = true;
+  // vault_command_prefix, when set, is prepended to the vault's command
+  // line, e.g. to run it in a private mount namespace with a test hosts
+  // file (tests/ssrf_test.cc).
+  std::vector<std::string> vault_command_prefix;
 };
 
 class Stack {

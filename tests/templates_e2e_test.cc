@@ -1,10 +1,10 @@
-// Service templates end to end: `latchkeyctl add SERVICE --origin=...` against
-// the real daemons, with a loopback upstream per service that checks the
-// credential the way that service does (tests/upstream/template_upstream.py).
-// For six auth shapes (Bearer, custom header, header template, Basic with a
-// username, query parameter, HMAC query signing) the template's health request
-// made by an agent through MCP gets 200, and the same template with a wrong
-// credential gets the upstream's 401.
+// Service templates end to end: `latchkeyctl add SERVICE --internal_origin=...`
+// against the real daemons, with a loopback upstream per service that checks
+// the credential the way that service does
+// (tests/upstream/template_upstream.py). For six auth shapes (Bearer, custom
+// header, header template, Basic with a username, query parameter, HMAC query
+// signing) the template's health request made by an agent through MCP gets 200,
+// and the same template with a wrong credential gets the upstream's 401.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -169,7 +169,7 @@ TEST_F(TemplatesEndToEndTest, SixAuthShapesReachTheirUpstream) {
     ASSERT_FALSE(origin.empty());
     std::string output;
     // The right credential, under the template's own name.
-    ASSERT_EQ(Ctl(absl::StrCat("add ", c.service, " --origin=", origin,
+    ASSERT_EQ(Ctl(absl::StrCat("add ", c.service, " --internal_origin=", origin,
                                " --agents=demo-agent", c.add_flags),
                   c.secret, &output),
               0)
@@ -181,7 +181,7 @@ TEST_F(TemplatesEndToEndTest, SixAuthShapesReachTheirUpstream) {
     EXPECT_FALSE(absl::StrContains(output, c.secret)) << output;
     // A wrong credential, under another name.
     ASSERT_EQ(Ctl(absl::StrCat("add ", c.service, " --name=", c.service,
-                               "-wrong --origin=", origin,
+                               "-wrong --internal_origin=", origin,
                                " --agents=demo-agent", c.add_flags),
                   "wrong-" + c.secret, &output),
               0)
@@ -220,10 +220,10 @@ TEST_F(TemplatesEndToEndTest, SixAuthShapesReachTheirUpstream) {
 
   // Adding the same service again changes nothing and says why.
   std::string output;
-  EXPECT_EQ(
-      Ctl("add github --origin=" + added[0].second + " --agents=demo-agent",
-          "another-token", &output),
-      1);
+  EXPECT_EQ(Ctl("add github --internal_origin=" + added[0].second +
+                    " --agents=demo-agent",
+                "another-token", &output),
+            1);
   EXPECT_TRUE(absl::StrContains(output, "already exists")) << output;
   json still = Execute("github", "/user");
   EXPECT_EQ(still["structuredContent"]["status"], 200) << still.dump();
@@ -231,9 +231,10 @@ TEST_F(TemplatesEndToEndTest, SixAuthShapesReachTheirUpstream) {
 
 TEST_F(TemplatesEndToEndTest, UnknownAgentCreatesNothing) {
   std::string output;
-  EXPECT_EQ(Ctl("add sentry --origin=http://127.0.0.1:9 --agents=nobody",
-                "sntrys_unused", &output),
-            1);
+  EXPECT_EQ(
+      Ctl("add sentry --internal_origin=http://127.0.0.1:9 --agents=nobody",
+          "sntrys_unused", &output),
+      1);
   EXPECT_TRUE(absl::StrContains(output, "no agent named \"nobody\"")) << output;
   ASSERT_EQ(Ctl("secret list", "", &output), 0) << output;
   EXPECT_FALSE(absl::StrContains(output, "\"sentry\"")) << output;

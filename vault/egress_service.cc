@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "broker/policy/path_normalizer.h"
 #include "common/grpc_status.h"
@@ -11,7 +12,9 @@
 #include "common/log.h"
 #include "common/origin.h"
 #include "common/status_macros.h"
+#include "vault/address_guard.h"
 #include "vault/auth_scheme.h"
+#include "vault/redirect_target.h"
 #include "vault/response_scrubber.h"
 
 // Secret-bearing buffers during one Execute, and how long each lives:
@@ -35,6 +38,17 @@ namespace {
 
 constexpr char kExecuteMethod[] = "/latchkey.v1.VaultEgress/Execute";
 
+// PassesResponseHeader: the capability explicitly lets the agent see this
+// otherwise dropped header (for example Set-Cookie). Its value is still
+// scrubbed.
+bool PassesResponseHeader(absl::string_view name,
+                          const v1::EgressLimits& limits) {
+  for (const std::string& allowed : limits.pass_response_headers()) {
+    if (absl::EqualsIgnoreCase(allowed, name)) return true;
+  }
+  return false;
+}
+
 bool IsMethodToken(absl::string_view method) {
   if (method.empty() || method.size() > 32) return false;
   return std::all_of(method.begin(), method.end(), [](char c) {
@@ -53,12 +67,27 @@ AuthContext EgressService::MakeAuthContext(const v1::SecretMetadata& metadata,
                                metadata.origins().end());
   context.ca_bundle_pem = metadata.ca_bundle_pem();
   UpstreamClient* client = client_;
-  context.fetch = [client, limits](const OutgoingRequest& token_request)
+  std::vector<std::string> internal(metadata.internal_origins().begin(),
+                                    metadata.internal_origins().end());
+  context.fetch = [client, limits, internal = std::move(internal)](
+                      const OutgoingRequest& token_request)
       -> absl::StatusOr<TokenResponse> {
     v1::EgressLimits token_limits = limits;
     token_limits.set_max_response_bytes(kMaxTokenResponseBytes);
+    // The token endpoint gets the same address check and pinning as any
+    // upstream: a client secret must not be sent to a rebound name either.
+    // A refusal surfaces as UNAVAILABLE, an upstream failure the operator
+    // can read, not as a vault fault.
+    LK_ASSIGN_OR_RETURN(Origin origin, ParseOrigin(token_request.origin));
+    const bool is_internal = std::find(internal.begin(), internal.end(),
+                                       origin.ToString()) != internal.end();
+    absl::StatusOr<PinnedAddress> pinned = ResolveAndCheck(origin, is_internal);
+    if (!pinned.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("token endpoint refused: ", pinned.status().message()));
+    }
     LK_ASSIGN_OR_RETURN(UpstreamResult result,
-                        client->Perform(token_request, token_limits));
+                        client->Perform(token_request, token_limits, *pinned));
     if (result.truncated) {
       CleanseString(&result.body);
       return absl::UnavailableError("the token endpoint's answer is too long");
@@ -75,7 +104,8 @@ absl::Status ValidateEgressRequest(const v1::VaultExecuteRequest& request) {
   }
   // The broker approved a normalized path; the vault sends it only if it is
   // already canonical, so what was checked is byte for byte what is sent.
-  absl::StatusOr<std::string> normalized = policy::NormalizePath(request.path());
+  absl::StatusOr<std::string> normalized =
+      policy::NormalizePath(request.path());
   if (!normalized.ok() || *normalized != request.path()) {
     return absl::InvalidArgumentError(
         "path is not in canonical form; it must come from the broker's "
@@ -96,8 +126,8 @@ absl::Status ValidateEgressRequest(const v1::VaultExecuteRequest& request) {
   }
   LK_RETURN_IF_ERROR(CheckAgentHeaders(request.headers()));
   if (request.body().size() > kMaxRequestBodyBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "request body exceeds ", kMaxRequestBodyBytes, " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("request body exceeds ", kMaxRequestBodyBytes, " bytes"));
   }
   return ParseOrigin(request.origin()).status();
 }
@@ -117,9 +147,9 @@ absl::StatusOr<v1::VaultExecuteResponse> EgressService::ExecuteChecked(
         // Origin binding: the secret only goes where it was bound to go.
         if (std::find(metadata.origins().begin(), metadata.origins().end(),
                       origin_text) == metadata.origins().end()) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "secret '", metadata.id(), "' is not bound to origin ",
-              origin_text));
+          return absl::PermissionDeniedError(
+              absl::StrCat("secret '", metadata.id(),
+                           "' is not bound to origin ", origin_text));
         }
         LK_ASSIGN_OR_RETURN(std::unique_ptr<AuthScheme> scheme,
                             MakeAuthScheme(metadata.auth()));
@@ -148,15 +178,100 @@ absl::StatusOr<v1::VaultExecuteResponse> EgressService::ExecuteChecked(
           return absl::OkStatus();
         }
         LK_RETURN_IF_ERROR(applied);
-        absl::StatusOr<UpstreamResult> performed =
-            client_->Perform(outgoing, request.limits());
-        if (!performed.ok()) {
+        const bool internal =
+            std::find(metadata.internal_origins().begin(),
+                      metadata.internal_origins().end(),
+                      origin_text) != metadata.internal_origins().end();
+        // A refusal the agent should see as such (not as a vault failure).
+        // Messages may quote what the upstream sent (a Location), so they
+        // are scrubbed like everything else that leaves.
+        auto refuse = [&](v1::ReasonCode code, absl::string_view message) {
+          std::string text(message);
+          scrubber.Scrub(&text);
+          reply.clear_response();
+          reply.set_refusal_code(code);
+          reply.set_refusal_message(text);
+          return absl::OkStatus();
+        };
+        auto upstream_failed = [&](const absl::Status& failure) {
           // The upstream failed, not the vault: report it in the reply.
           // curl's messages never include the URL or headers.
-          reply.set_upstream_error(std::string(performed.status().message()));
-          reply.set_upstream_timed_out(performed.status().code() ==
+          reply.set_upstream_error(std::string(failure.message()));
+          reply.set_upstream_timed_out(failure.code() ==
                                        absl::StatusCode::kDeadlineExceeded);
           return absl::OkStatus();
+        };
+        const int max_redirects =
+            std::min<int>(static_cast<int>(request.limits().max_redirects()),
+                          kMaxRedirectsCap);
+        absl::StatusOr<UpstreamResult> performed;
+        for (int hop = 0;; ++hop) {
+          // Resolve, check and pin on every hop: a redirect (or a DNS
+          // answer that changed since the last hop) is checked afresh.
+          absl::StatusOr<PinnedAddress> pinned =
+              ResolveAndCheck(origin, internal);
+          if (!pinned.ok()) {
+            if (pinned.status().code() == absl::StatusCode::kPermissionDenied) {
+              return refuse(v1::REASON_ADDRESS_REFUSED,
+                            pinned.status().message());
+            }
+            return upstream_failed(pinned.status());
+          }
+          performed = client_->Perform(outgoing, request.limits(), *pinned);
+          if (!performed.ok()) {
+            if (performed.status().code() ==
+                absl::StatusCode::kPermissionDenied) {
+              return refuse(v1::REASON_ADDRESS_REFUSED,
+                            performed.status().message());
+            }
+            return upstream_failed(performed.status());
+          }
+          bool has_location = false;
+          for (const auto& header : performed->headers) {
+            has_location = has_location ||
+                           absl::EqualsIgnoreCase(header.first, "location");
+          }
+          if (max_redirects == 0 || !IsRedirectStatus(performed->status) ||
+              !has_location) {
+            break;
+          }
+          if (hop >= max_redirects) {
+            return refuse(v1::REASON_REDIRECT_REFUSED,
+                          absl::StrCat("the upstream redirected more than ",
+                                       max_redirects,
+                                       " times (the capability's "
+                                       "max_redirects)"));
+          }
+          absl::StatusOr<RedirectTarget> target =
+              ParseRedirectTarget(performed->redirect_url, origin);
+          if (!target.ok()) {
+            return refuse(v1::REASON_REDIRECT_REFUSED,
+                          target.status().message());
+          }
+          // 303 always, and 301/302 after a POST, continue as a GET
+          // without a body (what browsers and curl do); 307/308 repeat
+          // the request as it was.
+          if (performed->status == 303 ||
+              (performed->status != 307 && performed->status != 308 &&
+               outgoing.method == "POST")) {
+            outgoing.method = "GET";
+            outgoing.body.clear();
+          }
+          outgoing.path = target->path;
+          outgoing.query.clear();
+          for (auto& [name, value] : target->query) {
+            // The credential's own parameters are added by the scheme.
+            bool credential = false;
+            for (const auto& cq : outgoing.credential_query) {
+              credential = credential || cq.first == name;
+            }
+            if (!credential) outgoing.query.emplace_back(name, value);
+          }
+          // "METHOD /path": the broker checks each hop against the
+          // capability's rules before the answer reaches the agent.
+          std::string hop_text = outgoing.method + " " + outgoing.path;
+          scrubber.Scrub(&hop_text);
+          reply.add_redirects(hop_text);
         }
         UpstreamResult& result = *performed;
 
@@ -167,7 +282,10 @@ absl::StatusOr<v1::VaultExecuteResponse> EgressService::ExecuteChecked(
         }
         redactions += scrubber.Scrub(&result.body);
         for (auto& [name, value] : result.headers) {
-          if (IsDroppedResponseHeader(name)) continue;
+          if (IsDroppedResponseHeader(name) &&
+              !PassesResponseHeader(name, request.limits())) {
+            continue;
+          }
           redactions += scrubber.Scrub(&value);
           v1::Header* header = response.add_headers();
           header->set_name(name);
@@ -197,14 +315,16 @@ grpc::Status EgressService::Execute(grpc::ServerContext* context,
                                   {"error", result.status().ToString()}});
     return ToGrpcStatus(result.status());
   }
-  LogInfo("egress", {{"request_id", request->request_id()},
-                     {"secret_id", request->secret_id()},
-                     {"method", request->method()},
-                     {"status", absl::StrCat(result->response().status())},
-                     {"upstream_error", result->upstream_error()},
-                     {"upstream_us",
-                      absl::StrCat(result->response().upstream_latency_us())},
-                     {"redactions", absl::StrCat(result->response().redactions())}});
+  LogInfo(
+      "egress",
+      {{"request_id", request->request_id()},
+       {"secret_id", request->secret_id()},
+       {"method", request->method()},
+       {"status", absl::StrCat(result->response().status())},
+       {"upstream_error", result->upstream_error()},
+       {"refusal", result->refusal_message()},
+       {"upstream_us", absl::StrCat(result->response().upstream_latency_us())},
+       {"redactions", absl::StrCat(result->response().redactions())}});
   *response = std::move(*result);
   return grpc::Status::OK;
 }

@@ -3,6 +3,9 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cstring>
 
 #include "absl/strings/ascii.h"
@@ -22,7 +25,27 @@ constexpr size_t kMaxIdleHandles = 64;
 struct CallState {
   UpstreamResult* result;
   uint64_t max_body;
+  const PinnedAddress* pinned;
+  std::string refusal;  // set when OnOpenSocket refused an address.
 };
+
+// OnOpenSocket is the connect-time half of the address check: whatever
+// curl resolved or was told, it may only open a socket to the pinned,
+// checked address. Reused connections were opened through here too.
+curl_socket_t OnOpenSocket(void* user, curlsocktype purpose,
+                           curl_sockaddr* address) {
+  auto* state = static_cast<CallState*>(user);
+  if (purpose != CURLSOCKTYPE_IPCXN) {
+    state->refusal = "curl asked for a non-IP connection; refused";
+    return CURL_SOCKET_BAD;
+  }
+  absl::Status allowed = CheckConnectAddress(&address->addr, *state->pinned);
+  if (!allowed.ok()) {
+    state->refusal = std::string(allowed.message());
+    return CURL_SOCKET_BAD;
+  }
+  return socket(address->family, address->socktype, address->protocol);
+}
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* state = static_cast<CallState*>(user);
@@ -116,7 +139,11 @@ void UpstreamClient::ReleaseHandle(void* handle) {
 }
 
 absl::StatusOr<UpstreamResult> UpstreamClient::Perform(
-    const OutgoingRequest& request, const v1::EgressLimits& limits) {
+    const OutgoingRequest& request, const v1::EgressLimits& limits,
+    const PinnedAddress& pinned) {
+  if (pinned.empty()) {
+    return absl::InternalError("upstream call without a checked address");
+  }
   CURL* curl = static_cast<CURL*>(AcquireHandle());
   if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
 
@@ -164,7 +191,7 @@ absl::StatusOr<UpstreamResult> UpstreamClient::Perform(
   uint64_t max_body = limits.max_response_bytes() == 0
                           ? kDefaultMaxResponseBytes
                           : limits.max_response_bytes();
-  CallState state{&result, max_body};
+  CallState state{&result, max_body, &pinned, {}};
   long connect_ms = limits.connect_timeout_ms() == 0
                         ? kDefaultConnectTimeoutMs
                         : limits.connect_timeout_ms();
@@ -174,6 +201,25 @@ absl::StatusOr<UpstreamResult> UpstreamClient::Perform(
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+  // Connect to the checked address whatever host the URL names ("any
+  // host, any port" -> pinned address, origin port); the URL keeps the
+  // name for Host and TLS (SNI, certificate check). curl keys connection
+  // reuse on this too, so a pooled connection to another address for the
+  // same name is never reused. Proxies from the environment are ignored.
+  std::string connect_to = absl::StrCat(
+      "::", pinned.address.ss_family == AF_INET6 ? "[" : "", pinned.ip,
+      pinned.address.ss_family == AF_INET6 ? "]" : "", ":",
+      ntohs(pinned.address.ss_family == AF_INET6
+                ? reinterpret_cast<const sockaddr_in6*>(&pinned.address)
+                      ->sin6_port
+                : reinterpret_cast<const sockaddr_in*>(&pinned.address)
+                      ->sin_port));
+  curl_slist* connect_to_list = curl_slist_append(nullptr, connect_to.c_str());
+  curl_easy_setopt(curl, CURLOPT_CONNECT_TO, connect_to_list);
+  curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, OnOpenSocket);
+  curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &state);
+  curl_easy_setopt(curl, CURLOPT_PROXY, "");
+  curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, total_ms);
@@ -214,18 +260,42 @@ absl::StatusOr<UpstreamResult> UpstreamClient::Perform(
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   result.status = static_cast<int>(status);
+  // Zero when no connection was ever ready (new or reused): the connect
+  // phase is what timed out.
+  long connects = 0;
+  curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects);
+  result.new_connections = connects;
+  curl_off_t connected_at = 0;
+  curl_easy_getinfo(curl, CURLINFO_PRETRANSFER_TIME_T, &connected_at);
+  if (status >= 300 && status < 400) {
+    char* location = nullptr;
+    if (curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &location) == CURLE_OK &&
+        location != nullptr) {
+      result.redirect_url = location;
+    }
+  }
 
   // Drop our references to credential-bearing memory before the handle
   // goes back to the pool.
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+  curl_easy_setopt(curl, CURLOPT_CONNECT_TO, nullptr);
+  curl_slist_free_all(connect_to_list);
   FreeHeaderList(headers);
   CleanseString(&url);
   ReleaseHandle(curl);
 
   if (code == CURLE_WRITE_ERROR && result.truncated) return result;
   if (code == CURLE_OK) return result;
+  if (!state.refusal.empty()) {
+    return absl::PermissionDeniedError(state.refusal);
+  }
   std::string what = curl_easy_strerror(code);
   if (code == CURLE_OPERATION_TIMEDOUT) {
+    if (connected_at == 0) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("upstream ", request.origin, " did not accept a ",
+                       "connection within ", connect_ms, " ms (", what, ")"));
+    }
     return absl::DeadlineExceededError(absl::StrCat(
         "upstream did not answer within ", total_ms, " ms (", what, ")"));
   }

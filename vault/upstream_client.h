@@ -1,6 +1,9 @@
 // UpstreamClient performs HTTP(S) calls for the vault with libcurl. Easy
 // handles are pooled so that connections to the same origin are reused
-// (HTTP keep-alive) across requests. Redirects are never followed.
+// (HTTP keep-alive, HTTP/2 over TLS) across requests. Redirects are never
+// followed here: the caller sees the 3xx and decides (see egress_service).
+// Every connection goes to the PinnedAddress the caller checked and nowhere
+// else (see address_guard.h).
 #ifndef LATCHKEY_VAULT_UPSTREAM_CLIENT_H_
 #define LATCHKEY_VAULT_UPSTREAM_CLIENT_H_
 
@@ -12,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "proto/common.pb.h"
+#include "vault/address_guard.h"
 #include "vault/outgoing_request.h"
 
 namespace latchkey::vault {
@@ -22,6 +26,12 @@ struct UpstreamResult {
   std::string body;
   bool truncated = false;
   int64_t latency_us = 0;
+  // redirect_url is the absolute URL a 3xx answer's Location points to
+  // (resolved against the request URL by curl), empty otherwise.
+  std::string redirect_url;
+  // new_connections is how many connections this call opened (0 when a
+  // pooled connection was reused).
+  int64_t new_connections = 0;
 };
 
 class UpstreamClient {
@@ -31,10 +41,13 @@ class UpstreamClient {
   UpstreamClient(const UpstreamClient&) = delete;
   UpstreamClient& operator=(const UpstreamClient&) = delete;
 
-  // Perform sends `request`. Timeouts give DEADLINE_EXCEEDED, connection
-  // failures UNAVAILABLE; a body over the limit is cut and marked truncated.
+  // Perform sends `request` over a connection to `pinned` only. Timeouts
+  // give DEADLINE_EXCEEDED, connection failures UNAVAILABLE, a connection
+  // attempt to any other address PERMISSION_DENIED; a body over the limit
+  // is cut and marked truncated.
   absl::StatusOr<UpstreamResult> Perform(const OutgoingRequest& request,
-                                         const v1::EgressLimits& limits);
+                                         const v1::EgressLimits& limits,
+                                         const PinnedAddress& pinned);
 
  private:
   void* AcquireHandle();

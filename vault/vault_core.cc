@@ -703,7 +703,7 @@ absl::StatusOr<v1::SecretMetadata> VaultCore::PutSecret(
         "secret value must be ", kMinSecretBytes, " to ", kMaxSecretBytes,
         " bytes (short values cannot be reliably scrubbed from responses)"));
   }
-  if (request.origins().empty()) {
+  if (request.origins().empty() && request.internal_origins().empty()) {
     return absl::InvalidArgumentError(
         "a secret needs at least one origin it may be sent to, e.g. "
         "https://api.github.com");
@@ -734,6 +734,18 @@ absl::StatusOr<v1::SecretMetadata> VaultCore::PutSecret(
   for (const std::string& text : request.origins()) {
     LK_ASSIGN_OR_RETURN(Origin origin, ParseOrigin(text));
     metadata.add_origins(origin.ToString());
+  }
+  // An internal origin is a bound origin that may also resolve to a
+  // non-public address (loopback, private, link-local): it is listed in
+  // both fields, so the binding check stays one lookup in origins.
+  for (const std::string& text : request.internal_origins()) {
+    LK_ASSIGN_OR_RETURN(Origin origin, ParseOrigin(text));
+    std::string canonical = origin.ToString();
+    if (std::find(metadata.origins().begin(), metadata.origins().end(),
+                  canonical) == metadata.origins().end()) {
+      metadata.add_origins(canonical);
+    }
+    metadata.add_internal_origins(canonical);
   }
 
   absl::MutexLock write_lock(&write_mu_);

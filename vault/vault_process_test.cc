@@ -156,7 +156,7 @@ class VaultProcessTest : public ::testing::Test {
     v1::PutSecretRequest put;
     put.set_id(id);
     put.set_value(value);
-    put.add_origins(origin_);
+    put.add_internal_origins(origin_);  // a loopback upstream
     return Admin()->PutSecret(&context, put, metadata);
   }
 

@@ -12,9 +12,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/origin.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/process.h"
+#include "vault/address_guard.h"
 #include "vault/egress_service.h"
 #include "vault/secret_store.h"
 #include "vault/upstream_client.h"
@@ -151,6 +153,9 @@ class AuthUpstreamTest : public ::testing::TestWithParam<bool> {
     put.set_value(value);
     *put.mutable_auth() = auth;
     put.add_origins(origin());
+    // The checking upstream is on loopback: mark it internal, as an
+    // operator must for any non-public upstream.
+    put.add_internal_origins(origin());
     if (tls() && with_ca) put.set_ca_bundle_pem(Slurp(*dir_ + "/ca.crt"));
     return core_->PutSecret(put).status();
   }
@@ -196,7 +201,11 @@ class AuthUpstreamTest : public ::testing::TestWithParam<bool> {
     stats.origin = origin();
     stats.path = "/stats";
     if (tls()) stats.ca_bundle_pem = Slurp(*dir_ + "/ca.crt");
-    auto result = client_.Perform(stats, v1::EgressLimits());
+    auto origin_parsed = ParseOrigin(origin());
+    if (!origin_parsed.ok()) return -1;
+    auto pinned = ResolveAndCheck(*origin_parsed, /*allow_internal=*/true);
+    if (!pinned.ok()) return -1;
+    auto result = client_.Perform(stats, v1::EgressLimits(), *pinned);
     if (!result.ok()) return -1;
     auto doc = nlohmann::json::parse(result->body, nullptr, false);
     return doc.is_object() ? doc.value(kind, -1) : -1;
@@ -378,6 +387,7 @@ TEST_P(AuthUpstreamTest, HttpsNeedsTheSecretsCaBundle) {
   bad.set_id("exchange");
   bad.set_value(kHmacKey);
   bad.add_origins(origin());
+  bad.add_internal_origins(origin());
   bad.set_ca_bundle_pem(Slurp(*dir_ + "/ca.key"));
   EXPECT_EQ(core_->PutSecret(bad).status().code(),
             absl::StatusCode::kInvalidArgument);
