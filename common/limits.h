@@ -47,6 +47,13 @@ inline constexpr int64_t kDefaultAuditCheckpointIntervalSeconds = 60;
 // Query page size: default and maximum number of records per answer.
 inline constexpr uint32_t kDefaultAuditQueryLimit = 100;
 inline constexpr uint32_t kMaxAuditQueryLimit = 1000;
+// Approvals: pending ones per agent (more are refused with
+// APPROVAL_QUEUE_FULL), all kept in memory and the store, and how long a
+// pending one waits by default and at most.
+inline constexpr size_t kMaxPendingApprovalsPerAgent = 16;
+inline constexpr size_t kMaxApprovalsKept = 10'000;
+inline constexpr int64_t kDefaultApprovalTimeoutSeconds = 600;
+inline constexpr int64_t kMaxApprovalTimeoutSeconds = 24 * 3600;
 // One MCP JSON-RPC line on stdin.
 inline constexpr size_t kMaxMcpLineBytes = 16 * 1024 * 1024;
 
