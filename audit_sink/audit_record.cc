@@ -115,6 +115,7 @@ absl::Status ValidateEvent(const v1::AuditEvent& event) {
       {"rule", &event.rule()},
       {"request_id", &event.request_id()},
       {"agent_reason", &event.agent_reason()},
+      {"approval_id", &event.approval_id()},
   };
   for (const auto& [name, value] : fields) {
     if (value->size() > kMaxAuditFieldBytes) {
@@ -158,6 +159,12 @@ std::string PrepareEventJson(const v1::AuditEvent& event) {
   json["request_id"] = event.request_id();
   json["peer_uid"] = event.peer_uid();
   json["agent_reason"] = event.agent_reason();
+  // Approval keys are written only when set, so records without an
+  // approval, and all but operators' events, keep the exact bytes they had
+  // before these keys existed.
+  if (!event.approval_id().empty()) json["approval_id"] = event.approval_id();
+  // An operator's decision always names the operator, even uid 0 (root).
+  if (event.source() == "operator") json["operator_uid"] = event.operator_uid();
   std::string body = json.dump();
   // Strip the braces: the leader puts seq and ts before, prev after.
   return body.substr(1, body.size() - 2);
@@ -336,6 +343,20 @@ absl::StatusOr<v1::AuditRecord> ParseRecordLine(absl::string_view line) {
   event->set_bytes_out(static_cast<int64_t>(bytes_out));
   event->set_latency_us(static_cast<int64_t>(latency_us));
   event->set_peer_uid(static_cast<uint32_t>(peer_uid));
+  // Optional keys (see PrepareEventJson).
+  if (json.contains("approval_id")) {
+    absl::Status s =
+        GetString(json, "approval_id", event->mutable_approval_id());
+    if (!s.ok()) return s;
+  }
+  if (json.contains("operator_uid")) {
+    uint64_t operator_uid = 0;
+    absl::Status s =
+        GetUint(json, "operator_uid", std::numeric_limits<uint32_t>::max(),
+                &operator_uid);
+    if (!s.ok()) return s;
+    event->set_operator_uid(static_cast<uint32_t>(operator_uid));
+  }
   return record;
 }
 

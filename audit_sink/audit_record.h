@@ -3,7 +3,11 @@
 //
 //   seq, ts, source, agent, session, capability, method, path, decision,
 //   reason_code, reason, rule, upstream_status, bytes_in, bytes_out,
-//   latency_us, request_id, peer_uid, agent_reason, prev, hmac
+//   latency_us, request_id, peer_uid, agent_reason, [approval_id,
+//   operator_uid,] prev, hmac
+//
+// approval_id appears only when set; operator_uid only in events of source
+// "operator" (an operator approving or denying an approval).
 //
 // `prev` is the hex SHA-256 of the previous line's bytes (without its
 // newline; 64 zeros for record 1) and `hmac` is the hex HMAC-SHA256, under

@@ -134,5 +134,27 @@ TEST(AuditRecordTest, MalformedLinesAreRejected) {
   EXPECT_FALSE(PeekSequence("{\"seq\":12").has_value());
 }
 
+TEST(AuditRecordTest, ApprovalKeysAreWrittenOnlyWhenSetAndRoundTrip) {
+  absl::Time time = absl::FromUnixNanos(1700000000000000000);
+  std::string prev(64, 'b');
+  // An ordinary event has neither key.
+  std::string plain = FormatRecordLine(MakeEvent(1), 1, time, prev, kKey);
+  EXPECT_EQ(plain.find("approval_id"), std::string::npos);
+  EXPECT_EQ(plain.find("operator_uid"), std::string::npos);
+  // An operator's decision names the approval and the operator, even root.
+  v1::AuditEvent event = MakeEvent(2, "bot", "pay", v1::DECISION_DENY);
+  event.set_source("operator");
+  event.set_approval_id("00aa11bb22cc33dd");
+  event.set_operator_uid(0);
+  std::string line = FormatRecordLine(event, 2, time, prev, kKey);
+  auto json = nlohmann::ordered_json::parse(line);
+  EXPECT_EQ(json["approval_id"], "00aa11bb22cc33dd");
+  EXPECT_EQ(json["operator_uid"], 0);
+  EXPECT_TRUE(LineHmacMatches(line, kKey));
+  absl::StatusOr<v1::AuditRecord> record = ParseRecordLine(line);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->event().SerializeAsString(), event.SerializeAsString());
+}
+
 }  // namespace
 }  // namespace latchkey

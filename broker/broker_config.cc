@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "broker/gate_config.h"
 #include "common/crypto.h"
 #include "common/status_macros.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -202,6 +203,7 @@ absl::StatusOr<std::shared_ptr<const BrokerState>> BrokerState::Compile(
           absl::StrCat(where, ".secret_id: is required"));
     }
     LK_RETURN_IF_ERROR(CheckRateLimit(cap.rate_limit(), where + ".rate_limit"));
+    LK_RETURN_IF_ERROR(CheckGates(cap, where));
     absl::StatusOr<Origin> origin = ParseOrigin(cap.origin());
     if (!origin.ok()) {
       return absl::InvalidArgumentError(

@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "broker/whoami.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "google/protobuf/util/time_util.h"
@@ -24,21 +25,41 @@ v1::CapabilityInfo AgentInfo(const CompiledCapability& capability) {
   info.set_description(capability.config.description());
   *info.mutable_rules() = capability.config.rules();
   info.set_origin(capability.origin.ToString());
+  info.set_require_reason(capability.config.require_reason());
+  info.set_max_reason_bytes(
+      static_cast<uint32_t>(ReasonLimit(capability.config)));
+  info.set_approval(capability.config.approval());
+  *info.mutable_health_request() = capability.config.health_request();
   return info;
 }
 
 }  // namespace
 
 void ConfigureBrokerPermissions(PeerGuard* guard) {
-  for (const char* method : {"OpenSession", "ListCapabilities", "Execute"}) {
+  for (const char* method : {"OpenSession", "ListCapabilities", "Execute",
+                             "WhoAmI", "ExplainAccess", "TestCapability"}) {
     guard->Permit(absl::StrCat(kBroker, method), "agent");
   }
-  for (const char* method :
-       {"ListCapabilities", "ListSessions", "RevokeSession", "Explain",
-        "CreateCapability", "UpdateCapability", "DeleteCapability",
-        "CreateAgent", "UpdateAgent", "DeleteAgent", "ListAgents",
-        "RevokeAgent", "RevokeCapability", "RevokeAll", "LiftRevocation",
-        "ListRevocations", "Apply", "GetConfig"}) {
+  for (const char* method : {"ListCapabilities",
+                             "ListSessions",
+                             "RevokeSession",
+                             "Explain",
+                             "CreateCapability",
+                             "UpdateCapability",
+                             "DeleteCapability",
+                             "CreateAgent",
+                             "UpdateAgent",
+                             "DeleteAgent",
+                             "ListAgents",
+                             "RevokeAgent",
+                             "RevokeCapability",
+                             "RevokeAll",
+                             "LiftRevocation",
+                             "ListRevocations",
+                             "Apply",
+                             "GetConfig",
+                             "ListApprovals",
+                             "DecideApproval"}) {
     guard->Permit(absl::StrCat(kAdmin, method), "operator");
   }
 }
@@ -172,6 +193,42 @@ grpc::Status BrokerService::Execute(grpc::ServerContext* context,
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   // An unknown token is still a decision: it is denied and audited.
   *response = executor_->Execute(*caller, *request);
+  return grpc::Status::OK;
+}
+
+grpc::Status BrokerService::WhoAmI(grpc::ServerContext* context,
+                                   const v1::WhoAmIRequest* request,
+                                   v1::WhoAmIResponse* response) {
+  std::shared_ptr<const BrokerState> state = state_->Get();
+  absl::StatusOr<Caller> caller = Identify(*context, "WhoAmI", *state);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (caller->agent == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "no valid agent token; set LATCHKEY_AGENT_TOKEN");
+  }
+  *response = BuildWhoAmI(*state, *sessions_, *caller->agent, caller->peer_uid,
+                          *request);
+  return grpc::Status::OK;
+}
+
+grpc::Status BrokerService::ExplainAccess(grpc::ServerContext* context,
+                                          const v1::ExplainRequest* request,
+                                          v1::ExplainResponse* response) {
+  std::shared_ptr<const BrokerState> state = state_->Get();
+  absl::StatusOr<Caller> caller = Identify(*context, "ExplainAccess", *state);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  // The agent is the token's, whatever request->agent() says.
+  *response = executor_->ExplainFor(caller->agent, *request);
+  return grpc::Status::OK;
+}
+
+grpc::Status BrokerService::TestCapability(
+    grpc::ServerContext* context, const v1::TestCapabilityRequest* request,
+    v1::TestCapabilityResponse* response) {
+  std::shared_ptr<const BrokerState> state = state_->Get();
+  absl::StatusOr<Caller> caller = Identify(*context, "TestCapability", *state);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  *response = executor_->TestCapability(*caller, *request);
   return grpc::Status::OK;
 }
 
@@ -354,9 +411,9 @@ grpc::Status AdminService::RevokeAgent(grpc::ServerContext* context,
       guard_, context, "RevokeAgent", [&](const PeerCredentials& peer) {
         if (state_->Get()->FindAgentByName(request->name()) == nullptr) {
           // A typo must not look like a successful revocation.
-          return absl::NotFoundError(absl::StrCat(
-              "there is no agent named '", request->name().substr(0, 128),
-              "'"));
+          return absl::NotFoundError(
+              absl::StrCat("there is no agent named '",
+                           request->name().substr(0, 128), "'"));
         }
         absl::Status s =
             Assign(sessions_->RevokeAgent(request->name()), response);
@@ -371,9 +428,9 @@ grpc::Status AdminService::RevokeCapability(
   return AdminAuthorized(
       guard_, context, "RevokeCapability", [&](const PeerCredentials& peer) {
         if (state_->Get()->FindCapability(request->name()) == nullptr) {
-          return absl::NotFoundError(absl::StrCat(
-              "there is no capability named '", request->name().substr(0, 128),
-              "'"));
+          return absl::NotFoundError(
+              absl::StrCat("there is no capability named '",
+                           request->name().substr(0, 128), "'"));
         }
         absl::Status s =
             Assign(sessions_->RevokeCapability(request->name()), response);
@@ -444,6 +501,29 @@ grpc::Status AdminService::GetConfig(grpc::ServerContext* context,
                            *response = config_->GetConfig();
                            return absl::OkStatus();
                          });
+}
+
+grpc::Status AdminService::ListApprovals(
+    grpc::ServerContext* context, const v1::ListApprovalsRequest* request,
+    v1::ListApprovalsResponse* response) {
+  return AdminAuthorized(guard_, context, "ListApprovals",
+                         [&](const PeerCredentials&) {
+                           *response = executor_->ListApprovals(*request);
+                           return absl::OkStatus();
+                         });
+}
+
+grpc::Status AdminService::DecideApproval(
+    grpc::ServerContext* context, const v1::DecideApprovalRequest* request,
+    v1::Approval* response) {
+  return AdminAuthorized(
+      guard_, context, "DecideApproval", [&](const PeerCredentials& peer) {
+        absl::Status s =
+            Assign(executor_->DecideApproval(*request, peer.uid), response);
+        LogAdmin(request->approve() ? "approve" : "deny", request->id(), peer,
+                 s);
+        return s;
+      });
 }
 
 }  // namespace latchkey::broker

@@ -30,6 +30,15 @@ class BrokerService final : public v1::Broker::Service {
   grpc::Status Execute(grpc::ServerContext* context,
                        const v1::ExecuteRequest* request,
                        v1::ExecuteResponse* response) override;
+  grpc::Status WhoAmI(grpc::ServerContext* context,
+                      const v1::WhoAmIRequest* request,
+                      v1::WhoAmIResponse* response) override;
+  grpc::Status ExplainAccess(grpc::ServerContext* context,
+                             const v1::ExplainRequest* request,
+                             v1::ExplainResponse* response) override;
+  grpc::Status TestCapability(grpc::ServerContext* context,
+                              const v1::TestCapabilityRequest* request,
+                              v1::TestCapabilityResponse* response) override;
 
  private:
   // Identify checks the peer's uid and the agent token of the call.
@@ -108,6 +117,12 @@ class AdminService final : public v1::BrokerAdmin::Service {
   grpc::Status GetConfig(grpc::ServerContext* context,
                          const v1::GetConfigRequest* request,
                          v1::GetConfigResponse* response) override;
+  grpc::Status ListApprovals(grpc::ServerContext* context,
+                             const v1::ListApprovalsRequest* request,
+                             v1::ListApprovalsResponse* response) override;
+  grpc::Status DecideApproval(grpc::ServerContext* context,
+                              const v1::DecideApprovalRequest* request,
+                              v1::Approval* response) override;
 
  private:
   const StateHolder* state_;

@@ -6,6 +6,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "broker/approval_registry.h"
 #include "broker/broker_config.h"
 #include "broker/broker_service.h"
 #include "broker/broker_store.h"
@@ -119,6 +120,10 @@ int main(int argc, char** argv) {
       &state, &sessions, store->get(), absl::GetFlag(FLAGS_config));
   if (absl::Status s = config_manager.Start(); !s.ok()) return Fail(s);
   latchkey::broker::RateLimiter limiter;
+  // Pending approvals survive a restart (state_dir/approvals.db).
+  auto approvals = latchkey::broker::ApprovalRegistry::Open(
+      absl::GetFlag(FLAGS_state_dir) + "/approvals.db");
+  if (!approvals.ok()) return Fail(approvals.status());
   auto vault = latchkey::broker::NewGrpcVaultEgressClient(
       absl::GetFlag(FLAGS_vault_socket),
       absl::Seconds(absl::GetFlag(FLAGS_vault_timeout_s)));
@@ -126,7 +131,8 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_audit_socket),
       absl::Milliseconds(absl::GetFlag(FLAGS_audit_timeout_ms)));
   latchkey::broker::RequestExecutor executor(&state, &sessions, vault.get(),
-                                             audit.get(), absl::Now, &limiter);
+                                             audit.get(), absl::Now, &limiter,
+                                             approvals->get());
   latchkey::broker::BrokerService broker_service(&state, &sessions, &executor,
                                                  &guard);
   latchkey::broker::AdminService admin_service(&state, &sessions, &executor,

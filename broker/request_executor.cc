@@ -3,6 +3,7 @@
 #include <optional>
 #include <shared_mutex>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -78,11 +79,59 @@ std::optional<Decision> CheckRedirects(
   return std::nullopt;
 }
 
+// AgentView is an approval as an agent may see it: its session id cut to
+// a prefix, like everywhere else the agent is shown one.
+v1::Approval AgentView(v1::Approval approval) {
+  approval.set_session_id(approval.session_id().substr(0, 8));
+  return approval;
+}
+
+google::protobuf::Duration ToDuration(absl::Duration d) {
+  google::protobuf::Duration out;
+  int64_t ms = absl::ToInt64Milliseconds(d);
+  out.set_seconds(ms / 1000);
+  out.set_nanos(static_cast<int32_t>((ms % 1000) * 1'000'000));
+  return out;
+}
+
 }  // namespace
+
+size_t ReasonLimit(const v1::Capability& capability) {
+  if (capability.max_reason_bytes() == 0 ||
+      capability.max_reason_bytes() > kMaxReasonBytes) {
+    return kMaxReasonBytes;
+  }
+  return capability.max_reason_bytes();
+}
+
+void RequestExecutor::AuditTimedOut() {
+  if (approvals_ == nullptr) return;
+  for (const v1::Approval& approval : approvals_->ExpireDue()) {
+    v1::AuditEvent event;
+    event.set_source("broker");
+    event.set_request_id(HexEncode(RandomBytes(8).value_or("")));
+    event.set_agent(approval.agent());
+    event.set_session_id(approval.session_id());
+    event.set_capability(approval.capability());
+    event.set_method(approval.method());
+    event.set_path(approval.path());
+    event.set_decision(v1::DECISION_DENY);
+    event.set_reason_code(v1::REASON_APPROVAL_TIMED_OUT);
+    event.set_reason(absl::StrCat("approval ", approval.id(),
+                                  " timed out before an operator decided"));
+    event.set_agent_reason(approval.reason());
+    event.set_approval_id(approval.id());
+    if (absl::Status s = audit_->Record(event); !s.ok()) {
+      LogError("audit_failed",
+               {{"approval", approval.id()}, {"error", s.ToString()}});
+    }
+  }
+}
 
 v1::ExecuteResponse RequestExecutor::Execute(
     const Caller& caller, const v1::ExecuteRequest& request) {
   absl::Time start = clock_();
+  AuditTimedOut();
   std::shared_ptr<const BrokerState> state = state_->Get();
   v1::ExecuteResponse response;
   response.set_request_id(HexEncode(RandomBytes(8).value_or("")));
@@ -95,6 +144,7 @@ v1::ExecuteResponse RequestExecutor::Execute(
   event.set_capability(request.capability().substr(0, 128));
   event.set_method(request.request().method().substr(0, 32));
   event.set_agent_reason(request.reason().substr(0, kMaxReasonBytes));
+  event.set_approval_id(request.approval_id().substr(0, 64));
 
   // Decide. Each step either denies or narrows down to the next check.
   Decision decision;
@@ -122,15 +172,25 @@ v1::ExecuteResponse RequestExecutor::Execute(
     decision = Deny(
         v1::REASON_INVALID_REQUEST,
         absl::StrCat("request body exceeds ", kMaxRequestBodyBytes, " bytes"));
-  } else if (request.reason().size() > kMaxReasonBytes) {
+  } else if (request.reason().size() > ReasonLimit(capability->config)) {
     decision = Deny(v1::REASON_INVALID_REQUEST,
-                    absl::StrCat("reason exceeds ", kMaxReasonBytes, " bytes"));
+                    absl::StrCat("reason is ", request.reason().size(),
+                                 " bytes; this capability accepts at most ",
+                                 ReasonLimit(capability->config),
+                                 " bytes: shorten it to one sentence"));
   } else {
     policy_decision = capability->policy.CheckRequest(
         request.request().method(), request.request().path());
     decision = {policy_decision.allowed, policy_decision.code,
                 policy_decision.message, policy_decision.rule};
     event.set_path(policy_decision.normalized_path);
+    // The reason gate only asks for a reason; what it says never decides.
+    if (decision.allowed && capability->config.require_reason() &&
+        absl::StripAsciiWhitespace(request.reason()).empty()) {
+      decision = Deny(v1::REASON_REASON_REQUIRED,
+                      absl::StrCat("capability '", capability->config.name(),
+                                   "' requires a reason on every request"));
+    }
   }
   // Every identified request for a capability it may use has its session
   // checked, whatever else is wrong with it.
@@ -146,6 +206,7 @@ v1::ExecuteResponse RequestExecutor::Execute(
   // vault, under the shared revocation gate. A session refusal outranks
   // any other reason, so an agent learns first that its session is gone.
   v1::VaultExecuteRequest vault_request;
+  ApprovalGate approval;
   {
     std::shared_lock<RwLock> gate(sessions_->gate());
     if (needs_session) {
@@ -153,6 +214,32 @@ v1::ExecuteResponse RequestExecutor::Execute(
           sessions_->Check(request.session_id(), caller.agent->config.name(),
                            capability->config.name());
       if (!session.ok) decision = Deny(session.code, session.message);
+    }
+    if (decision.allowed &&
+        capability->config.approval() != v1::APPROVAL_MODE_NONE) {
+      if (approvals_ == nullptr) {
+        decision = Deny(v1::REASON_APPROVAL_PENDING,
+                        "this broker has no approval store, so a capability "
+                        "that requires approval cannot be used");
+      } else {
+        ApprovalAsk ask;
+        ask.agent = caller.agent->config.name();
+        ask.session_id = request.session_id();
+        ask.capability = capability->config.name();
+        ask.method = request.request().method();
+        ask.path = policy_decision.normalized_path;
+        ask.reason = event.agent_reason();
+        ask.request_id = response.request_id();
+        ask.mode = capability->config.approval();
+        ask.timeout = ApprovalTimeout(capability->config);
+        ask.approval_id = request.approval_id();
+        approval = approvals_->Check(ask);
+        if (approval.approval.has_value()) {
+          event.set_approval_id(approval.approval->id());
+          *response.mutable_approval() = AgentView(*approval.approval);
+        }
+        if (!approval.pass) decision = Deny(approval.code, approval.message);
+      }
     }
     if (decision.allowed && limiter_ != nullptr) {
       const v1::Agent& agent = caller.agent->config;
@@ -172,6 +259,10 @@ v1::ExecuteResponse RequestExecutor::Execute(
             limited->limit);
         decision.retry_after = limited->retry_after;
       }
+    }
+    if (decision.allowed && approval.consume) {
+      approvals_->Consume(approval.approval->id());
+      response.mutable_approval()->set_state(v1::Approval::USED);
     }
     if (decision.allowed) {
       vault_request.set_request_id(response.request_id());
@@ -257,10 +348,7 @@ v1::ExecuteResponse RequestExecutor::Execute(
     denial->set_next_step(NextStep(decision.code));
     denial->set_rule(decision.rule);
     if (decision.retry_after > absl::ZeroDuration()) {
-      int64_t ms = absl::ToInt64Milliseconds(decision.retry_after);
-      denial->mutable_retry_after()->set_seconds(ms / 1000);
-      denial->mutable_retry_after()->set_nanos(
-          static_cast<int32_t>((ms % 1000) * 1'000'000));
+      *denial->mutable_retry_after() = ToDuration(decision.retry_after);
     }
   }
   LogInfo("decision", {{"request_id", response.request_id()},
@@ -272,53 +360,6 @@ v1::ExecuteResponse RequestExecutor::Execute(
                        {"reason", ReasonName(decision.code)},
                        {"status", absl::StrCat(event.upstream_status())},
                        {"latency_us", absl::StrCat(event.latency_us())}});
-  return response;
-}
-
-v1::ExplainResponse RequestExecutor::Explain(
-    const v1::ExplainRequest& request) const {
-  std::shared_ptr<const BrokerState> state = state_->Get();
-  v1::ExplainResponse response;
-  auto deny = [&](v1::ReasonCode code, std::string message) {
-    response.set_decision(v1::DECISION_DENY);
-    response.mutable_denial()->set_code(code);
-    response.mutable_denial()->set_message(std::move(message));
-    response.mutable_denial()->set_next_step(NextStep(code));
-    return response;
-  };
-  const AgentIdentity* agent = state->FindAgentByName(request.agent());
-  if (agent == nullptr) {
-    return deny(
-        v1::REASON_UNAUTHENTICATED,
-        absl::StrCat("there is no agent named '", request.agent(), "'"));
-  }
-  const CompiledCapability* capability =
-      state->FindCapability(request.capability());
-  if (capability == nullptr) {
-    return deny(v1::REASON_CAPABILITY_NOT_FOUND,
-                absl::StrCat("there is no capability named '",
-                             request.capability(), "'"));
-  }
-  if (!BrokerState::AgentMayUse(*agent, *capability)) {
-    return deny(
-        v1::REASON_AGENT_NOT_ALLOWED,
-        absl::StrCat("agent '", request.agent(), "' may not use capability '",
-                     request.capability(), "'"));
-  }
-  if (std::optional<std::string> refusal =
-          sessions_->Refusal(request.agent(), request.capability())) {
-    return deny(v1::REASON_SESSION_REVOKED, *refusal);
-  }
-  policy::PolicyDecision decision =
-      capability->policy.CheckRequest(request.method(), request.path());
-  response.set_normalized_path(decision.normalized_path);
-  response.set_rule(decision.rule);
-  if (!decision.allowed) {
-    deny(decision.code, decision.message);
-    response.mutable_denial()->set_rule(decision.rule);
-    return response;
-  }
-  response.set_decision(v1::DECISION_ALLOW);
   return response;
 }
 

@@ -50,6 +50,13 @@ inline constexpr uint32_t kMaxAuditQueryLimit = 1000;
 // Events in one AuditAppend.AppendBatch call (bounds the sink's memory per
 // call and the client's wait behind a large batch).
 inline constexpr size_t kMaxAuditBatchEvents = 256;
+// Approvals: pending ones per agent (more are refused with
+// APPROVAL_QUEUE_FULL), all kept in memory and the store, and how long a
+// pending one waits by default and at most.
+inline constexpr size_t kMaxPendingApprovalsPerAgent = 16;
+inline constexpr size_t kMaxApprovalsKept = 10'000;
+inline constexpr int64_t kDefaultApprovalTimeoutSeconds = 600;
+inline constexpr int64_t kMaxApprovalTimeoutSeconds = 24 * 3600;
 // One MCP JSON-RPC line on stdin.
 inline constexpr size_t kMaxMcpLineBytes = 16 * 1024 * 1024;
 // A secret's extra PEM CA bundle (a private CA and its intermediates).

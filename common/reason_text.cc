@@ -69,8 +69,23 @@ std::string NextStep(v1::ReasonCode code) {
       return "Retry with a short \"reason\" saying why you make the "
              "request.";
     case v1::REASON_APPROVAL_PENDING:
-      return "Tell the user a human must approve this request; retry "
-             "later.";
+      return "A human must approve this request: tell the user it waits "
+             "for 'latchkeyctl approval approve <approval_id>', then call "
+             "execute again with the same request and the approval_id to "
+             "poll (every few seconds at most) until it is decided.";
+    case v1::REASON_APPROVAL_DENIED:
+      return "An operator denied this request; do not retry it. Tell the "
+             "user and ask what to do instead.";
+    case v1::REASON_APPROVAL_TIMED_OUT:
+      return "Nobody approved the request in time; ask the user whether to "
+             "ask again (call execute without the approval_id).";
+    case v1::REASON_APPROVAL_NOT_FOUND:
+      return "That approval_id does not match this request; call execute "
+             "again with the exact request it was issued for, or without an "
+             "approval_id to ask for a new approval.";
+    case v1::REASON_APPROVAL_QUEUE_FULL:
+      return "Too many of your requests already wait for approval; wait "
+             "until an operator decides them before asking again.";
     default:
       return "Tell the user; an operator has to look at Latchkey.";
   }

@@ -10,6 +10,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "ctl/approval_commands.h"
 #include "ctl/audit_commands.h"
 #include "ctl/broker_commands.h"
 #include "ctl/command_table.h"
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   latchkey::ctl::AddBrokerCommands(&table);
   latchkey::ctl::AddAuditCommands(&table);
   latchkey::ctl::AddTemplateCommands(&table);
+  latchkey::ctl::AddApprovalCommands(&table);
 
   // Per-command help is answered before flag parsing so that
   // `latchkeyctl secret put --help` shows that command, not every flag.

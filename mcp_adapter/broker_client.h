@@ -1,5 +1,5 @@
 // BrokerClient is what the MCP adapter needs from latchkey-broker: the
-// three agent-facing RPCs of latchkey.v1.Broker. GrpcBrokerClient is the
+// agent-facing RPCs of latchkey.v1.Broker. GrpcBrokerClient is the
 // real one; tests use a hand-written fake.
 #ifndef LATCHKEY_MCP_ADAPTER_BROKER_CLIENT_H_
 #define LATCHKEY_MCP_ADAPTER_BROKER_CLIENT_H_
@@ -28,6 +28,15 @@ class BrokerClient {
 
   virtual absl::StatusOr<v1::ExecuteResponse> Execute(
       const v1::ExecuteRequest& request, Cancellation* cancel) = 0;
+
+  // The introspection RPCs behind whoami, explain_access and
+  // test_capability.
+  virtual absl::StatusOr<v1::WhoAmIResponse> WhoAmI(
+      const v1::WhoAmIRequest& request, Cancellation* cancel) = 0;
+  virtual absl::StatusOr<v1::ExplainResponse> ExplainAccess(
+      const v1::ExplainRequest& request, Cancellation* cancel) = 0;
+  virtual absl::StatusOr<v1::TestCapabilityResponse> TestCapability(
+      const v1::TestCapabilityRequest& request, Cancellation* cancel) = 0;
 };
 
 }  // namespace latchkey::mcp

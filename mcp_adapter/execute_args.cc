@@ -11,8 +11,9 @@
 namespace latchkey::mcp {
 namespace {
 
-constexpr const char* kKnownKeys[] = {"capability", "method", "path",  "query",
-                                      "headers",    "body",   "reason"};
+constexpr const char* kKnownKeys[] = {"capability", "method",     "path",
+                                      "query",      "headers",    "body",
+                                      "reason",     "approval_id"};
 
 // The longest method name accepted (the broker decides which are allowed).
 constexpr size_t kMaxMethodBytes = 32;
@@ -183,6 +184,17 @@ absl::StatusOr<v1::ExecuteRequest> ParseExecuteArguments(
                                   " are allowed."));
     }
     request.set_reason(text);
+  }
+
+  auto approval_id = arguments.find("approval_id");
+  if (approval_id != arguments.end() && !approval_id->is_null()) {
+    if (!approval_id->is_string() ||
+        approval_id->get_ref<const std::string&>().size() > kMaxIdBytes) {
+      return Invalid(
+          "Argument \"approval_id\" must be the approval_id string an "
+          "APPROVAL_PENDING result gave you.");
+    }
+    request.set_approval_id(approval_id->get<std::string>());
   }
   return request;
 }

@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "mcp_adapter/broker_client.h"
@@ -77,6 +78,37 @@ class FakeBrokerClient : public BrokerClient {
       executes.pop_front();
       return answer;
     }
+    return absl::UnavailableError("no scripted answer");
+  }
+
+  // Introspection answers: the last request is recorded, the answer is
+  // the field below (UNAVAILABLE when unset).
+  std::optional<absl::StatusOr<v1::WhoAmIResponse>> whoami;
+  std::optional<absl::StatusOr<v1::ExplainResponse>> explain;
+  std::optional<absl::StatusOr<v1::TestCapabilityResponse>> test;
+  v1::WhoAmIRequest last_whoami;
+  v1::ExplainRequest last_explain;
+  v1::TestCapabilityRequest last_test;
+
+  absl::StatusOr<v1::WhoAmIResponse> WhoAmI(const v1::WhoAmIRequest& request,
+                                            Cancellation*) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_whoami = request;
+    if (whoami.has_value()) return *whoami;
+    return absl::UnavailableError("no scripted answer");
+  }
+  absl::StatusOr<v1::ExplainResponse> ExplainAccess(
+      const v1::ExplainRequest& request, Cancellation*) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_explain = request;
+    if (explain.has_value()) return *explain;
+    return absl::UnavailableError("no scripted answer");
+  }
+  absl::StatusOr<v1::TestCapabilityResponse> TestCapability(
+      const v1::TestCapabilityRequest& request, Cancellation*) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_test = request;
+    if (test.has_value()) return *test;
     return absl::UnavailableError("no scripted answer");
   }
 

@@ -63,4 +63,34 @@ absl::StatusOr<v1::ExecuteResponse> GrpcBrokerClient::Execute(
       });
 }
 
+absl::StatusOr<v1::WhoAmIResponse> GrpcBrokerClient::WhoAmI(
+    const v1::WhoAmIRequest& request, Cancellation* cancel) {
+  grpc::ClientContext context;
+  PrepareContext(&context, options_.call_timeout);
+  return Call<v1::WhoAmIResponse>(
+      &context, cancel, [&](v1::WhoAmIResponse* response) {
+        return stub_->WhoAmI(&context, request, response);
+      });
+}
+
+absl::StatusOr<v1::ExplainResponse> GrpcBrokerClient::ExplainAccess(
+    const v1::ExplainRequest& request, Cancellation* cancel) {
+  grpc::ClientContext context;
+  PrepareContext(&context, options_.call_timeout);
+  return Call<v1::ExplainResponse>(
+      &context, cancel, [&](v1::ExplainResponse* response) {
+        return stub_->ExplainAccess(&context, request, response);
+      });
+}
+
+absl::StatusOr<v1::TestCapabilityResponse> GrpcBrokerClient::TestCapability(
+    const v1::TestCapabilityRequest& request, Cancellation* cancel) {
+  grpc::ClientContext context;
+  PrepareContext(&context, options_.execute_timeout);
+  return Call<v1::TestCapabilityResponse>(
+      &context, cancel, [&](v1::TestCapabilityResponse* response) {
+        return stub_->TestCapability(&context, request, response);
+      });
+}
+
 }  // namespace latchkey::mcp

@@ -39,6 +39,13 @@ class GrpcBrokerClient final : public BrokerClient {
       Cancellation* cancel) override;
   absl::StatusOr<v1::ExecuteResponse> Execute(const v1::ExecuteRequest& request,
                                               Cancellation* cancel) override;
+  absl::StatusOr<v1::WhoAmIResponse> WhoAmI(const v1::WhoAmIRequest& request,
+                                            Cancellation* cancel) override;
+  absl::StatusOr<v1::ExplainResponse> ExplainAccess(
+      const v1::ExplainRequest& request, Cancellation* cancel) override;
+  // TestCapability calls upstream, so it has execute_timeout.
+  absl::StatusOr<v1::TestCapabilityResponse> TestCapability(
+      const v1::TestCapabilityRequest& request, Cancellation* cancel) override;
 
  private:
   // PrepareContext adds the token and the deadline.

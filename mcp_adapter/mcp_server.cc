@@ -218,7 +218,7 @@ McpServer::Dispatch McpServer::CallTool(const Message& message) {
     dispatch.response = ErrorLine(
         message.id, jsonrpc::kInvalidParams,
         absl::StrCat("Unknown tool: ", TruncateUtf8(tool, kMaxEchoBytes),
-                     " (tools: list_capabilities, execute, session_status)"));
+                     " (tools: ", KnownToolNames(), ")"));
     return dispatch;
   }
   Json arguments = Json::object();

@@ -206,7 +206,7 @@ TEST_F(McpServerTest, ToolsListHasSchemasForEveryTool) {
   Initialize("2025-11-25");
   Json response = Send(Request(2, "tools/list"));
   Json tools = response["result"]["tools"];
-  ASSERT_EQ(tools.size(), 3u);
+  ASSERT_EQ(tools.size(), 6u);
   std::vector<std::string> names;
   for (const Json& tool : tools) {
     names.push_back(tool["name"]);
@@ -217,8 +217,9 @@ TEST_F(McpServerTest, ToolsListHasSchemasForEveryTool) {
     EXPECT_TRUE(tool["annotations"].is_object());
     EXPECT_TRUE(tool["title"].is_string());
   }
-  EXPECT_THAT(names, ::testing::ElementsAre("list_capabilities", "execute",
-                                            "session_status"));
+  EXPECT_THAT(names, ::testing::ElementsAre(
+                         "list_capabilities", "execute", "session_status",
+                         "whoami", "explain_access", "test_capability"));
   Json execute = tools[1];
   EXPECT_EQ(execute["inputSchema"]["required"],
             Json({"capability", "method", "path"}));
@@ -238,7 +239,7 @@ TEST_F(McpServerTest, ToolsListHasSchemasForEveryTool) {
 TEST_F(McpServerTest, ToolsListForOldClientsHasNoOutputSchema) {
   Initialize("2024-11-05");
   Json tools = Send(Request(2, "tools/list"))["result"]["tools"];
-  ASSERT_EQ(tools.size(), 3u);
+  ASSERT_EQ(tools.size(), 6u);
   for (const Json& tool : tools) {
     EXPECT_TRUE(tool.contains("inputSchema"));
     EXPECT_FALSE(tool.contains("outputSchema"));

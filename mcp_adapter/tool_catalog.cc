@@ -25,6 +25,13 @@ constexpr char kListCapabilitiesDescription[] =
     "first, before execute, and again whenever execute says a capability "
     "is unknown. No credential is ever shown: Latchkey adds it itself.";
 
+constexpr char kExecuteApprovalText[] =
+    " Some capabilities require a `reason` (code REASON_REQUIRED: retry "
+    "with one) or a human's approval (code APPROVAL_PENDING: the result has "
+    "an approval_id; tell the user, then call execute again with the same "
+    "arguments plus that approval_id every few seconds at most until it is "
+    "approved, denied or timed out).";
+
 constexpr char kExecuteDescription[] =
     "Send one HTTP request to an upstream API through a Latchkey "
     "capability. Latchkey checks the request against the capability's "
@@ -38,6 +45,34 @@ constexpr char kExecuteDescription[] =
     "denied, read `code` and `next_step`: do not repeat the same request; "
     "choose an allowed method or path, wait before retrying when the code "
     "is RATE_LIMITED, or tell the user what an operator has to change.";
+
+constexpr char kWhoAmIDescription[] =
+    "Show who you are to Latchkey: the agent identity the broker "
+    "established from your token and your process's Unix uid (not a name "
+    "you or your client chose), your sessions (id prefixes only), and every "
+    "capability with whether you can use it and why not (code and "
+    "next_step). Use it when you are unsure which capabilities you have or "
+    "why one is refused. Never shows a token or credential.";
+
+constexpr char kExplainAccessDescription[] =
+    "Explain, without sending anything, how Latchkey would decide a "
+    "request: give capability, method and path (and the reason you would "
+    "give). Returns the decision and the trace of every check in order "
+    "(identity, capability, agent access, revocation, session, request, "
+    "each rule considered with match or no match, reason gate, approval "
+    "gate, rate limits) and, when it would be denied, the reason code and "
+    "the next step. Use it before a request you are unsure about, or after "
+    "a denial to learn exactly which rule or gate refused it. It executes, "
+    "audits and rate-limits nothing.";
+
+constexpr char kTestCapabilityDescription[] =
+    "Check that a capability works: Latchkey sends its configured health "
+    "request (for example GET /v1/balance) through the same checks as "
+    "execute (audited, rate-limited, session-checked) and reports whether "
+    "the upstream was reachable, whether authentication succeeded (status "
+    "not 401/403), the status class and the latency. The response body is "
+    "never returned. If it is denied, read code and next_step; if auth_ok "
+    "is false, tell the user the credential may be wrong or expired.";
 
 constexpr char kSessionStatusDescription[] =
     "Show your Latchkey session: the first 8 characters of its id, when it "
@@ -87,7 +122,18 @@ OJson ListCapabilitiesOutput() {
         {"rules", {{"type", "array"}, {"items", RuleSchema()}}},
         {"session_expire_time",
          StringSchema("RFC 3339 time your session for it expires; absent "
-                      "when you have no session.")}}},
+                      "when you have no session.")},
+        {"requires_reason",
+         {{"type", "boolean"},
+          {"description", "execute needs a `reason` for this capability."}}},
+        {"max_reason_bytes", {{"type", "integer"}}},
+        {"approval",
+         {{"type", "string"},
+          {"enum", {"none", "first_request_of_session", "every_request"}},
+          {"description", "Which requests wait for a human's approval."}}},
+        {"health_check",
+         StringSchema("What test_capability sends, e.g. \"GET /v1/balance\"; "
+                      "absent when it has none.")}}},
       {"required", {"name", "description", "origin", "rules"}}};
   return OJson{{"type", "object"},
                {"properties",
@@ -155,11 +201,132 @@ OJson ExecuteOutput() {
         {"next_step", StringSchema("What to do about the denial.")},
         {"retry_after_seconds",
          {{"type", "number"},
-          {"description", "For RATE_LIMITED: seconds to wait."}}}}},
+          {"description", "For RATE_LIMITED: seconds to wait."}}},
+        {"approval_id",
+         StringSchema("For APPROVAL_*: the approval; pass it back to execute "
+                      "to poll.")},
+        {"approval_state",
+         {{"type", "string"},
+          {"enum", {"pending", "approved", "denied", "timed_out", "used"}}}},
+        {"approval_expire_time",
+         StringSchema("RFC 3339 time a pending approval times out.")}}},
       {"required", {"denied", "request_id"}},
       {"anyOf",
        {{{"required", {"status", "headers", "body", "body_truncated"}}},
         {{"required", {"code", "message", "next_step"}}}}}};
+}
+
+OJson CapabilityArgInput(bool with_request) {
+  OJson properties{{"capability",
+                    StringSchema("Capability name from list_capabilities, e.g. "
+                                 "\"github\".")}};
+  OJson required = OJson::array({"capability"});
+  if (with_request) {
+    properties["method"] = StringSchema("HTTP method, e.g. \"GET\".");
+    properties["path"] = OJson{{"type", "string"},
+                               {"pattern", "^/"},
+                               {"description",
+                                "Request path starting with /, without "
+                                "query string."}};
+    properties["reason"] =
+        StringSchema("The reason you would give execute (optional).");
+    required.push_back("method");
+    required.push_back("path");
+  } else {
+    properties["approval_id"] = StringSchema(
+        "Only to poll an APPROVAL_PENDING health request: its approval_id.");
+  }
+  return OJson{{"type", "object"},
+               {"properties", std::move(properties)},
+               {"required", std::move(required)},
+               {"additionalProperties", false}};
+}
+
+OJson DenialProperties(OJson properties) {
+  properties["code"] =
+      StringSchema("Why it is denied, e.g. RULE_DENY, APPROVAL_PENDING.");
+  properties["message"] = StringSchema("What happened, in one sentence.");
+  properties["next_step"] = StringSchema("What to do about it.");
+  properties["rule"] = StringSchema("The deciding rule, if a rule decided.");
+  return properties;
+}
+
+OJson WhoAmIOutput() {
+  OJson session{
+      {"type", "object"},
+      {"properties",
+       {{"session_id_prefix", StringSchema("First 8 characters.")},
+        {"capabilities", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+        {"expire_time", StringSchema("RFC 3339 expiry time.")},
+        {"revoked", {{"type", "boolean"}}},
+        {"current", {{"type", "boolean"}}}}},
+      {"required", {"session_id_prefix", "revoked"}}};
+  OJson access{
+      {"type", "object"},
+      {"properties",
+       {{"name", StringSchema("Capability name.")},
+        {"usable", {{"type", "boolean"}}},
+        {"code", StringSchema("Why not usable, e.g. AGENT_NOT_ALLOWED.")},
+        {"why", StringSchema("One sentence.")},
+        {"next_step", StringSchema("What to do when not usable.")},
+        {"requires_reason", {{"type", "boolean"}}},
+        {"approval",
+         {{"type", "string"},
+          {"enum", {"none", "first_request_of_session", "every_request"}}}}}},
+      {"required", {"name", "usable", "why"}}};
+  return OJson{
+      {"type", "object"},
+      {"properties",
+       {{"agent", StringSchema("Your agent identity, as the broker knows it.")},
+        {"peer_uid",
+         {{"type", "integer"},
+          {"description", "Your process's Unix uid (SO_PEERCRED)."}}},
+        {"authenticated_by", StringSchema("How the broker identified you.")},
+        {"sessions", {{"type", "array"}, {"items", session}}},
+        {"capabilities", {{"type", "array"}, {"items", access}}}}},
+      {"required", {"agent", "peer_uid", "sessions", "capabilities"}}};
+}
+
+OJson ExplainOutput() {
+  OJson step{{"type", "object"},
+             {"properties",
+              {{"check", StringSchema("Which check.")},
+               {"passed", {{"type", "boolean"}}},
+               {"detail", StringSchema("What was found.")},
+               {"code", StringSchema("Reason code when it did not pass.")}}},
+             {"required", {"check", "passed", "detail"}}};
+  return OJson{
+      {"type", "object"},
+      {"properties",
+       DenialProperties(
+           {{"decision", {{"type", "string"}, {"enum", {"allow", "deny"}}}},
+            {"normalized_path",
+             StringSchema("The path as it would be matched and sent.")},
+            {"trace", {{"type", "array"}, {"items", step}}}})},
+      {"required", {"decision", "trace"}}};
+}
+
+OJson TestCapabilityOutput() {
+  return OJson{
+      {"type", "object"},
+      {"properties",
+       DenialProperties(
+           {{"denied", {{"type", "boolean"}}},
+            {"reachable",
+             {{"type", "boolean"},
+              {"description", "The upstream answered with an HTTP status."}}},
+            {"auth_ok",
+             {{"type", "boolean"},
+              {"description", "Reachable and the status is not 401/403."}}},
+            {"status", {{"type", "integer"}}},
+            {"status_class", StringSchema("2xx, 3xx, 4xx or 5xx.")},
+            {"latency_ms", {{"type", "number"}}},
+            {"method", {{"type", "string"}}},
+            {"path", {{"type", "string"}}},
+            {"request_id", StringSchema("The audit record of this test.")},
+            {"approval_id",
+             StringSchema("For APPROVAL_PENDING: poll with it.")}})},
+      {"required", {"denied", "reachable", "auth_ok"}}};
 }
 
 OJson SessionStatusOutput() {
@@ -177,7 +344,7 @@ OJson SessionStatusOutput() {
 }
 
 OJson Tool(absl::string_view version, const char* name, const char* title,
-           const char* description, OJson input, OJson output,
+           const std::string& description, OJson input, OJson output,
            OJson annotations) {
   OJson tool;
   tool["name"] = name;
@@ -196,7 +363,13 @@ OJson Tool(absl::string_view version, const char* name, const char* title,
 
 bool IsKnownTool(absl::string_view name) {
   return name == kListCapabilitiesTool || name == kExecuteTool ||
-         name == kSessionStatusTool;
+         name == kSessionStatusTool || name == kWhoAmITool ||
+         name == kExplainAccessTool || name == kTestCapabilityTool;
+}
+
+absl::string_view KnownToolNames() {
+  return "list_capabilities, execute, session_status, whoami, "
+         "explain_access, test_capability";
 }
 
 absl::string_view Instructions() { return kInstructions; }
@@ -217,11 +390,25 @@ OJson ToolList(absl::string_view version) {
                        kListCapabilitiesDescription, ListCapabilitiesInput(),
                        ListCapabilitiesOutput(), read_only));
   tools.push_back(Tool(version, "execute", "Call an API through Latchkey",
-                       kExecuteDescription, ExecuteInput(), ExecuteOutput(),
-                       execute_hints));
+                       std::string(kExecuteDescription) + kExecuteApprovalText,
+                       ExecuteInput(), ExecuteOutput(), execute_hints));
   tools.push_back(Tool(version, "session_status", "Latchkey session status",
                        kSessionStatusDescription, ListCapabilitiesInput(),
                        SessionStatusOutput(), read_only));
+  tools.push_back(Tool(version, "whoami", "Who am I to Latchkey",
+                       kWhoAmIDescription, ListCapabilitiesInput(),
+                       WhoAmIOutput(), read_only));
+  tools.push_back(Tool(version, "explain_access",
+                       "Explain a Latchkey access decision",
+                       kExplainAccessDescription, CapabilityArgInput(true),
+                       ExplainOutput(), read_only));
+  // test_capability sends a (harmless, configured) request upstream.
+  OJson test_hints{{"readOnlyHint", true},
+                   {"idempotentHint", true},
+                   {"openWorldHint", true}};
+  tools.push_back(Tool(version, "test_capability", "Test a Latchkey capability",
+                       kTestCapabilityDescription, CapabilityArgInput(false),
+                       TestCapabilityOutput(), test_hints));
   return OJson{{"tools", std::move(tools)}};
 }
 

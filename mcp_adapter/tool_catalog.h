@@ -1,4 +1,4 @@
-// The three tools latchkey-mcp offers, as tools/list describes them: names,
+// The tools latchkey-mcp offers, as tools/list describes them: names,
 // descriptions written for a model, input and output JSON Schemas.
 #ifndef LATCHKEY_MCP_ADAPTER_TOOL_CATALOG_H_
 #define LATCHKEY_MCP_ADAPTER_TOOL_CATALOG_H_
@@ -11,6 +11,12 @@ namespace latchkey::mcp {
 inline constexpr absl::string_view kListCapabilitiesTool = "list_capabilities";
 inline constexpr absl::string_view kExecuteTool = "execute";
 inline constexpr absl::string_view kSessionStatusTool = "session_status";
+inline constexpr absl::string_view kWhoAmITool = "whoami";
+inline constexpr absl::string_view kExplainAccessTool = "explain_access";
+inline constexpr absl::string_view kTestCapabilityTool = "test_capability";
+
+// KnownToolNames lists every tool, for "unknown tool" messages.
+absl::string_view KnownToolNames();
 
 bool IsKnownTool(absl::string_view name);
 

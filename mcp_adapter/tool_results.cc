@@ -81,6 +81,23 @@ OJson AllowedResult(const v1::ExecuteResponse& response,
                     with_structured);
 }
 
+const char* ApprovalStateName(v1::Approval::State state) {
+  switch (state) {
+    case v1::Approval::PENDING:
+      return "pending";
+    case v1::Approval::APPROVED:
+      return "approved";
+    case v1::Approval::DENIED:
+      return "denied";
+    case v1::Approval::TIMED_OUT:
+      return "timed_out";
+    case v1::Approval::USED:
+      return "used";
+    default:
+      return "unknown";
+  }
+}
+
 OJson DeniedResult(const v1::ExecuteResponse& response,
                    absl::string_view capability, bool with_structured) {
   const v1::Denial& denial = response.denial();
@@ -100,9 +117,25 @@ OJson DeniedResult(const v1::ExecuteResponse& response,
                   denial.retry_after().nanos() / 1e9;
     absl::StrAppend(&text, "\nRetry after: ", retry_after, " s");
   }
+  const v1::Approval& approval = response.approval();
+  bool has_approval = response.has_approval() && !approval.id().empty();
+  if (has_approval) {
+    absl::StrAppend(&text, "\napproval_id: ", approval.id(), " (",
+                    ApprovalStateName(approval.state()), ")");
+    if (approval.state() == v1::Approval::PENDING) {
+      absl::StrAppend(
+          &text, ", times out ", Rfc3339(FromTimestamp(approval.expire_time())),
+          ". To poll, call execute again with the same arguments plus "
+          "\"approval_id\": \"",
+          approval.id(), "\".");
+    }
+  }
   absl::StrAppend(&text, "\nrequest_id: ", response.request_id(),
-                  "\nDo not retry the same request unchanged, and do not try "
-                  "to obtain or use the credential another way.");
+                  denial.code() == v1::REASON_APPROVAL_PENDING
+                      ? "\nDo not try to obtain or use the credential another "
+                        "way while the request waits."
+                      : "\nDo not retry the same request unchanged, and do "
+                        "not try to obtain or use the credential another way.");
 
   OJson structured;
   structured["denied"] = true;
@@ -112,11 +145,30 @@ OJson DeniedResult(const v1::ExecuteResponse& response,
   structured["rule"] = denial.rule();
   structured["request_id"] = response.request_id();
   if (denial.has_retry_after()) structured["retry_after_seconds"] = retry_after;
+  if (has_approval) {
+    structured["approval_id"] = approval.id();
+    structured["approval_state"] = ApprovalStateName(approval.state());
+    if (HasTimestamp(approval.expire_time())) {
+      structured["approval_expire_time"] =
+          Rfc3339(FromTimestamp(approval.expire_time()));
+    }
+  }
   return ToolResult(std::move(text), std::move(structured), true,
                     with_structured);
 }
 
 }  // namespace
+
+const char* ApprovalModeName(v1::ApprovalMode mode) {
+  switch (mode) {
+    case v1::APPROVAL_MODE_FIRST_REQUEST_OF_SESSION:
+      return "first_request_of_session";
+    case v1::APPROVAL_MODE_EVERY_REQUEST:
+      return "every_request";
+    default:
+      return "none";
+  }
+}
 
 std::string Rfc3339(absl::Time time) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", time, absl::UTCTimeZone());
@@ -155,6 +207,18 @@ OJson CapabilitiesResult(const v1::ListCapabilitiesResponse& response,
       capability["session_expire_time"] =
           Rfc3339(FromTimestamp(info.session_expire_time()));
     }
+    capability["requires_reason"] = info.require_reason();
+    if (info.max_reason_bytes() > 0) {
+      capability["max_reason_bytes"] = info.max_reason_bytes();
+    }
+    capability["approval"] = ApprovalModeName(info.approval());
+    if (!info.health_request().path().empty()) {
+      capability["health_check"] =
+          absl::StrCat(info.health_request().method().empty()
+                           ? "GET"
+                           : info.health_request().method(),
+                       " ", info.health_request().path());
+    }
     capabilities.push_back(std::move(capability));
   }
   OJson structured{{"capabilities", std::move(capabilities)}};
@@ -175,6 +239,13 @@ OJson CapabilitiesResult(const v1::ListCapabilitiesResponse& response,
       if (HasTimestamp(info.session_expire_time())) {
         absl::StrAppend(&text, "\n    session expires ",
                         Rfc3339(FromTimestamp(info.session_expire_time())));
+      }
+      if (info.require_reason()) {
+        absl::StrAppend(&text, "\n    requires a reason on every request");
+      }
+      if (info.approval() != v1::APPROVAL_MODE_NONE) {
+        absl::StrAppend(&text, "\n    requires a human's approval: ",
+                        ApprovalModeName(info.approval()));
       }
     }
     absl::StrAppend(&text,

@@ -48,6 +48,9 @@ OJson BrokerErrorResult(const absl::Status& status,
 using latchkey::NextStep;
 using latchkey::ReasonName;
 
+// ApprovalModeName: "none", "first_request_of_session", "every_request".
+const char* ApprovalModeName(v1::ApprovalMode mode);
+
 // FormatTime is RFC 3339 UTC with seconds, e.g. "2025-01-02T03:04:05Z".
 std::string Rfc3339(absl::Time time);
 

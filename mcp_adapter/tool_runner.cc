@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "mcp_adapter/execute_args.h"
+#include "mcp_adapter/introspection_results.h"
 #include "mcp_adapter/tool_catalog.h"
 #include "mcp_adapter/tool_results.h"
 
@@ -32,7 +33,13 @@ absl::StatusOr<OJson> ToolRunner::Call(absl::string_view name,
                                        Cancellation* cancel) {
   if (cancel != nullptr && cancel->IsCancelled()) return Cancelled();
   if (name == kExecuteTool) return Execute(arguments, with_structured, cancel);
-  // The other two tools take no arguments.
+  if (name == kExplainAccessTool) {
+    return ExplainAccess(arguments, with_structured, cancel);
+  }
+  if (name == kTestCapabilityTool) {
+    return TestCapability(arguments, with_structured, cancel);
+  }
+  // The other tools take no arguments.
   if (!arguments.empty()) {
     return InvalidArgumentsResult(
         name, absl::StrCat(name, " takes no arguments; call it with {}."));
@@ -40,7 +47,67 @@ absl::StatusOr<OJson> ToolRunner::Call(absl::string_view name,
   if (name == kListCapabilitiesTool) {
     return ListCapabilities(with_structured, cancel);
   }
+  if (name == kWhoAmITool) return WhoAmI(with_structured, cancel);
   return SessionStatus(with_structured, cancel);
+}
+
+absl::StatusOr<OJson> ToolRunner::WhoAmI(bool with_structured,
+                                         Cancellation* cancel) {
+  // whoami opens no session: it reports the one held, if any.
+  v1::WhoAmIRequest request;
+  if (std::optional<SessionInfo> held = sessions_->Peek()) {
+    request.set_session_id(held->id);
+  }
+  auto response = broker_->WhoAmI(request, cancel);
+  if (!response.ok()) return BrokerFailure(kWhoAmITool, response.status());
+  if (cancel != nullptr && cancel->IsCancelled()) return Cancelled();
+  return WhoAmIResult(*response, with_structured);
+}
+
+absl::StatusOr<OJson> ToolRunner::ExplainAccess(const Json& arguments,
+                                                bool with_structured,
+                                                Cancellation* cancel) {
+  auto request = ParseExplainArguments(arguments);
+  if (!request.ok()) {
+    return InvalidArgumentsResult(kExplainAccessTool,
+                                  request.status().message());
+  }
+  // The session the adapter would use is part of the trace; none held is
+  // fine (the trace says the session was not checked).
+  if (std::optional<SessionInfo> held = sessions_->Peek()) {
+    request->set_session_id(held->id);
+  }
+  auto response = broker_->ExplainAccess(*request, cancel);
+  if (!response.ok()) {
+    return BrokerFailure(kExplainAccessTool, response.status());
+  }
+  if (cancel != nullptr && cancel->IsCancelled()) return Cancelled();
+  return ExplainResult(*response, *request, with_structured);
+}
+
+absl::StatusOr<OJson> ToolRunner::TestCapability(const Json& arguments,
+                                                 bool with_structured,
+                                                 Cancellation* cancel) {
+  auto request = ParseTestArguments(arguments);
+  if (!request.ok()) {
+    return InvalidArgumentsResult(kTestCapabilityTool,
+                                  request.status().message());
+  }
+  auto session = sessions_->Current(cancel);
+  if (!session.ok()) {
+    return BrokerFailure(kTestCapabilityTool, session.status());
+  }
+  request->set_session_id(session->id);
+  auto response = broker_->TestCapability(*request, cancel);
+  if (!response.ok()) {
+    return BrokerFailure(kTestCapabilityTool, response.status());
+  }
+  if (cancel != nullptr && cancel->IsCancelled()) return Cancelled();
+  LogInfo("test_capability",
+          {{"capability", request->capability()},
+           {"decision", v1::Decision_Name(response->decision())},
+           {"request_id", response->request_id()}});
+  return TestResult(*response, request->capability(), with_structured);
 }
 
 absl::StatusOr<OJson> ToolRunner::BrokerFailure(absl::string_view tool,

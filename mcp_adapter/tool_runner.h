@@ -36,6 +36,13 @@ class ToolRunner {
                                 Cancellation* cancel);
   absl::StatusOr<OJson> SessionStatus(bool with_structured,
                                       Cancellation* cancel);
+  absl::StatusOr<OJson> WhoAmI(bool with_structured, Cancellation* cancel);
+  absl::StatusOr<OJson> ExplainAccess(const Json& arguments,
+                                      bool with_structured,
+                                      Cancellation* cancel);
+  absl::StatusOr<OJson> TestCapability(const Json& arguments,
+                                       bool with_structured,
+                                       Cancellation* cancel);
   // BrokerFailure logs `status` and turns it into a result (or returns it
   // when it is CANCELLED).
   absl::StatusOr<OJson> BrokerFailure(absl::string_view tool,

@@ -357,6 +357,8 @@ absl::StatusOr<Instance> Instantiate(const v1::ServiceTemplate& t,
   if (cap.origin().empty() || !options.origin.empty()) {
     cap.set_origin(origins[0]);
   }
+  // The agent's test_capability tool runs the template's health request.
+  if (!cap.has_health_request()) *cap.mutable_health_request() = t.health();
   cap.clear_agents();
   for (const std::string& agent : options.agents) {
     if (!agent.empty()) cap.add_agents(agent);

@@ -10,7 +10,8 @@ let stack;
 before(async () => { stack = await startStack(); });
 after(async () => { await stack?.stop(); });
 
-const TOOL_NAMES = ['execute', 'list_capabilities', 'session_status'];
+const TOOL_NAMES = ['execute', 'explain_access', 'list_capabilities', 'session_status',
+  'test_capability', 'whoami'];
 
 describe('handshake', () => {
   for (const version of SUPPORTED_VERSIONS) {
@@ -48,7 +49,7 @@ describe('handshake', () => {
       assert.equal(session.transport.initializeResult.protocolVersion, NEWEST_VERSION);
       assert.deepEqual(await session.client.ping(), {});
       const { tools } = await session.client.listTools();
-      assert.equal(tools.length, 3);
+      assert.equal(tools.length, TOOL_NAMES.length);
     } finally {
       await session.close();
     }

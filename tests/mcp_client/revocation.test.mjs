@@ -64,7 +64,7 @@ describe('revocation', () => {
       // The client is told that what it may use changed, once.
       await waitFor(() => listChanged === 1, { what: 'notifications/tools/list_changed' });
       const { tools } = await session.client.listTools();
-      assert.equal(tools.length, 3, 'the tools stay; session_status explains');
+      assert.equal(tools.length, 6, 'the tools stay; session_status explains');
 
       // The revocation is reported to the client as an error log message.
       await waitFor(() => logs.some((l) => l.data?.event === 'session_revoked'),
