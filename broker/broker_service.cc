@@ -41,6 +41,7 @@ void ConfigureBrokerPermissions(PeerGuard* guard) {
         "ListRevocations", "Apply", "GetConfig"}) {
     guard->Permit(absl::StrCat(kAdmin, method), "operator");
   }
+  guard->Permit(absl::StrCat(kAdmin, "Backup"), "operator");  // admin_backup.cc
 }
 
 absl::StatusOr<Caller> BrokerService::Identify(

@@ -108,6 +108,14 @@ class AdminService final : public v1::BrokerAdmin::Service {
   grpc::Status GetConfig(grpc::ServerContext* context,
                          const v1::GetConfigRequest* request,
                          v1::GetConfigResponse* response) override;
+  // Backup streams a snapshot of `state_dir`/broker.db (admin_backup.cc);
+  // FAILED_PRECONDITION until EnableBackup.
+  grpc::Status Backup(grpc::ServerContext* context,
+                      const v1::BackupBrokerRequest* request,
+                      grpc::ServerWriter<v1::BackupChunk>* writer) override;
+  void EnableBackup(std::string state_dir) {
+    backup_state_dir_ = std::move(state_dir);
+  }
 
  private:
   const StateHolder* state_;
@@ -115,6 +123,7 @@ class AdminService final : public v1::BrokerAdmin::Service {
   RequestExecutor* executor_;
   ConfigManager* config_;
   const PeerGuard* guard_;
+  std::string backup_state_dir_;
 };
 
 // ConfigureBrokerPermissions: role "agent" may call Broker, role

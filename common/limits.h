@@ -50,6 +50,9 @@ inline constexpr uint32_t kMaxAuditQueryLimit = 1000;
 // One MCP JSON-RPC line on stdin.
 inline constexpr size_t kMaxMcpLineBytes = 16 * 1024 * 1024;
 
+// Backups: a daemon's Backup stream sends its files in chunks of this size.
+inline constexpr size_t kBackupChunkBytes = 1024 * 1024;
+
 }  // namespace latchkey
 
 #endif  // LATCHKEY_COMMON_LIMITS_H_

@@ -11,6 +11,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "ctl/audit_commands.h"
+#include "ctl/backup_commands.h"
 #include "ctl/broker_commands.h"
 #include "ctl/command_table.h"
 #include "ctl/ctl_util.h"
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   latchkey::ctl::AddVaultCommands(&table);
   latchkey::ctl::AddBrokerCommands(&table);
   latchkey::ctl::AddAuditCommands(&table);
+  latchkey::ctl::AddBackupCommands(&table);
 
   // Per-command help is answered before flag parsing so that
   // `latchkeyctl secret put --help` shows that command, not every flag.
