@@ -54,7 +54,7 @@ absl::Status Stack::StartAudit() {
       audit_,
       ChildProcess::Start({{options_.bin_dir + "/audit_sink/latchkey-audit",
                             "--socket=" + run("audit.sock"),
-                            "--state_dir=" + dir_ + "/state/audit"},
+                            "--state_dir=" + state_dir("audit")},
                            {},
                            log_path("audit"),
                            false}));
@@ -62,6 +62,13 @@ absl::Status Stack::StartAudit() {
 }
 
 void Stack::StopAudit() { audit_.reset(); }
+
+void Stack::StopDaemons() {
+  mcp_.reset();
+  broker_.reset();
+  vault_.reset();
+  audit_.reset();
+}
 
 absl::Status Stack::SealVault() {
   grpc::ClientContext context;
@@ -132,12 +139,13 @@ absl::Status Stack::StartAll(const StackOptions& options) {
   LK_ASSIGN_OR_RETURN(
       vault_, ChildProcess::Start({{options.bin_dir + "/vault/latchkey-vault",
                                     "--socket=" + run("vault.sock"),
-                                    "--state_dir=" + dir_ + "/state/vault",
+                                    "--state_dir=" + state_dir("vault"),
                                     "--audit_socket=" + run("audit.sock")},
                                    {},
                                    log_path("vault"),
                                    false}));
   LK_RETURN_IF_ERROR(WaitForSocket(run("vault.sock"), kStartTimeout));
+  if (!options.state_dir.empty()) return StartOnExistingState(options);
   {
     grpc::ClientContext context;
     // One share, threshold one: one key unseals (tests, stack_runner).
@@ -183,18 +191,21 @@ absl::Status Stack::StartAll(const StackOptions& options) {
       "}\n");
   std::string config_path = dir_ + "/broker.textproto";
   std::ofstream(config_path) << config;
-  LK_ASSIGN_OR_RETURN(
-      broker_,
-      ChildProcess::Start(
-          {{options.bin_dir + "/broker/latchkey-broker",
-            "--socket=" + run("broker.sock"),
-            "--admin_socket=" + run("admin.sock"),
-            "--vault_socket=" + run("vault.sock"),
-            "--audit_socket=" + run("audit.sock"), "--config=" + config_path,
-            "--state_dir=" + dir_ + "/state/broker"},
-           {},
-           log_path("broker"),
-           false}));
+  return StartBrokerAndMcp(options, "--config=" + config_path);
+}
+
+absl::Status Stack::StartBrokerAndMcp(const StackOptions& options,
+                                      const std::string& config_flag) {
+  std::vector<std::string> argv = {
+      options.bin_dir + "/broker/latchkey-broker",
+      "--socket=" + run("broker.sock"),
+      "--admin_socket=" + run("admin.sock"),
+      "--vault_socket=" + run("vault.sock"),
+      "--audit_socket=" + run("audit.sock"),
+      "--state_dir=" + state_dir("broker")};
+  if (!config_flag.empty()) argv.push_back(config_flag);
+  LK_ASSIGN_OR_RETURN(broker_, ChildProcess::Start(
+                                   {argv, {}, log_path("broker"), false}));
   LK_RETURN_IF_ERROR(WaitForSocket(run("broker.sock"), kStartTimeout));
   LK_RETURN_IF_ERROR(WaitForSocket(run("admin.sock"), kStartTimeout));
 
@@ -203,6 +214,13 @@ absl::Status Stack::StartAll(const StackOptions& options) {
     LK_ASSIGN_OR_RETURN(mcp_, StartMcp(agent_token_, "mcp"));
   }
   return absl::OkStatus();
+}
+
+absl::Status Stack::StartOnExistingState(const StackOptions& options) {
+  unseal_keys_ = options.unseal_keys;
+  agent_token_ = options.agent_token;
+  LK_RETURN_IF_ERROR(UnsealVault());
+  return StartBrokerAndMcp(options, "");
 }
 
 }  // namespace latchkey::testing
