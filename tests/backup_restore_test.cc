@@ -133,6 +133,15 @@ TEST(BackupRestoreTest, BackupWhileServingThenRestoreAndServeTheSame) {
   const uint64_t backed_up_last = LastSequence(backup + "/audit/audit.log");
   EXPECT_GT(backed_up_last, 0u);
 
+  // A sealed vault backs up too: the store is never decrypted for it.
+  ASSERT_TRUE(stack->SealVault().ok());
+  EXPECT_EQ(RunShell(Ctl(*stack) + " backup " + work + "/sealed", &output), 0)
+      << output;
+  ASSERT_TRUE(stack->UnsealVault().ok());
+  // A backup never reuses a directory.
+  EXPECT_EQ(RunShell(Ctl(*stack) + " backup " + backup, &output), 1);
+  EXPECT_TRUE(absl::StrContains(output, "pick another name")) << output;
+
   // Stop everything but the upstream, which the restored state names.
   const std::vector<std::string> unseal_keys = stack->unseal_keys();
   const std::string token = stack->agent_token();
