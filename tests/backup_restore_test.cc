@@ -178,6 +178,20 @@ TEST(BackupRestoreTest, BackupWhileServingThenRestoreAndServeTheSame) {
       << output;
   EXPECT_EQ(Mode(restored + "/vault"), 0u) << "restore wrote something";
 
+  // A manifest naming a file outside the state directory is refused.
+  const std::string escaping = work + "/escaping";
+  ASSERT_EQ(RunShell("cp -a " + backup + " " + escaping, &output), 0);
+  {
+    json changed = json::parse(ReadFileOrEmpty(escaping + "/manifest.json"));
+    changed["files"][0]["file"] = "../../escaped";
+    std::ofstream(escaping + "/manifest.json") << changed.dump();
+  }
+  EXPECT_EQ(
+      RunShell(Ctl(*stack) + " restore --from=" + escaping + targets, &output),
+      1);
+  EXPECT_TRUE(absl::StrContains(output, "bad manifest entry")) << output;
+  EXPECT_EQ(Mode(restored + "/vault"), 0u) << "restore wrote something";
+
   // The real restore, then the offline verifier on the restored log.
   ASSERT_EQ(
       RunShell(Ctl(*stack) + " restore --from=" + backup + targets, &output), 0)
