@@ -191,21 +191,18 @@ absl::Status Stack::StartAll(const StackOptions& options) {
       "}\n");
   std::string config_path = dir_ + "/broker.textproto";
   std::ofstream(config_path) << config;
-  return StartBrokerAndMcp(options, "--config=" + config_path);
-}
-
-absl::Status Stack::StartBrokerAndMcp(const StackOptions& options,
-                                      const std::string& config_flag) {
-  std::vector<std::string> argv = {
-      options.bin_dir + "/broker/latchkey-broker",
-      "--socket=" + run("broker.sock"),
-      "--admin_socket=" + run("admin.sock"),
-      "--vault_socket=" + run("vault.sock"),
-      "--audit_socket=" + run("audit.sock"),
-      "--state_dir=" + state_dir("broker")};
-  if (!config_flag.empty()) argv.push_back(config_flag);
-  LK_ASSIGN_OR_RETURN(broker_, ChildProcess::Start(
-                                   {argv, {}, log_path("broker"), false}));
+  LK_ASSIGN_OR_RETURN(
+      broker_,
+      ChildProcess::Start(
+          {{options.bin_dir + "/broker/latchkey-broker",
+            "--socket=" + run("broker.sock"),
+            "--admin_socket=" + run("admin.sock"),
+            "--vault_socket=" + run("vault.sock"),
+            "--audit_socket=" + run("audit.sock"), "--config=" + config_path,
+            "--state_dir=" + dir_ + "/state/broker"},
+           {},
+           log_path("broker"),
+           false}));
   LK_RETURN_IF_ERROR(WaitForSocket(run("broker.sock"), kStartTimeout));
   LK_RETURN_IF_ERROR(WaitForSocket(run("admin.sock"), kStartTimeout));
 
@@ -216,11 +213,29 @@ absl::Status Stack::StartBrokerAndMcp(const StackOptions& options,
   return absl::OkStatus();
 }
 
+// StartOnExistingState finishes StartAll on restored state: unseal with the
+// given keys and start the broker without --config, on the configuration
+// stored in its database.
 absl::Status Stack::StartOnExistingState(const StackOptions& options) {
   unseal_keys_ = options.unseal_keys;
   agent_token_ = options.agent_token;
   LK_RETURN_IF_ERROR(UnsealVault());
-  return StartBrokerAndMcp(options, "");
+  LK_ASSIGN_OR_RETURN(
+      broker_, ChildProcess::Start({{options.bin_dir + "/broker/latchkey-broker",
+                                     "--socket=" + run("broker.sock"),
+                                     "--admin_socket=" + run("admin.sock"),
+                                     "--vault_socket=" + run("vault.sock"),
+                                     "--audit_socket=" + run("audit.sock"),
+                                     "--state_dir=" + state_dir("broker")},
+                                    {},
+                                    log_path("broker"),
+                                    false}));
+  LK_RETURN_IF_ERROR(WaitForSocket(run("broker.sock"), kStartTimeout));
+  LK_RETURN_IF_ERROR(WaitForSocket(run("admin.sock"), kStartTimeout));
+  if (options.start_mcp) {
+    LK_ASSIGN_OR_RETURN(mcp_, StartMcp(agent_token_, "mcp"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace latchkey::testing

@@ -84,8 +84,6 @@ class Stack {
  private:
   Stack() = default;
   absl::Status StartAll(const StackOptions& options);
-  absl::Status StartBrokerAndMcp(const StackOptions& options,
-                                 const std::string& config_flag);
   absl::Status StartOnExistingState(const StackOptions& options);
 
   StackOptions options_;
