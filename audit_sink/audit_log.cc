@@ -616,6 +616,11 @@ std::vector<LogFile> AuditLog::files() const {
   return files_;
 }
 
+AuditLog::DurableEnd AuditLog::durable_end() const {
+  const Snapshot snapshot = TakeSnapshot();
+  return DurableEnd{snapshot.files, snapshot.size, snapshot.last_sequence};
+}
+
 uint64_t AuditLog::checkpoint_sequence() const {
   std::lock_guard<std::mutex> lock(mu_);
   return checkpointed_;

@@ -134,6 +134,17 @@ class AuditLog {
   std::vector<LogFile> files() const;
   // checkpoint_sequence is the newest durable checkpoint's sequence.
   uint64_t checkpoint_sequence() const;
+  // DurableEnd is where the log ends on disk: its files, oldest first,
+  // the durable size of the last one (a record boundary) and the last
+  // durable sequence. Files never change before that end, so a backup can
+  // copy them without holding the lock.
+  struct DurableEnd {
+    std::vector<LogFile> files;
+    uint64_t last_file_size = 0;
+    uint64_t last_sequence = 0;
+  };
+  DurableEnd durable_end() const;
+  const std::string& dir() const { return dir_; }
 
  private:
   struct Pending;

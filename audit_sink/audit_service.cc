@@ -64,6 +64,7 @@ void PermitAuditMethods(PeerGuard* guard) {
   guard->Permit(kQuery, kOperatorRole);
   guard->Permit(kTail, kOperatorRole);
   guard->Permit(kVerify, kOperatorRole);
+  guard->Permit("/latchkey.v1.AuditAdmin/Backup", kOperatorRole);
 }
 
 grpc::Status AuditAppendService::Append(grpc::ServerContext* context,

@@ -57,6 +57,11 @@ class AuditAdminService final : public v1::AuditAdmin::Service {
   grpc::Status Verify(grpc::ServerContext* context,
                       const v1::VerifyRequest* request,
                       v1::VerifyResponse* response) override;
+  // Backup streams the log up to its durable end, the signed checkpoints
+  // and the key files (audit_backup.cc).
+  grpc::Status Backup(grpc::ServerContext* context,
+                      const v1::BackupAuditRequest* request,
+                      grpc::ServerWriter<v1::BackupChunk>* writer) override;
 
   // BeginShutdown ends every Tail stream (with OK) within a poll interval,
   // so that the server's shutdown need not wait for followers.

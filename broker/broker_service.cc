@@ -62,6 +62,7 @@ void ConfigureBrokerPermissions(PeerGuard* guard) {
                              "DecideApproval"}) {
     guard->Permit(absl::StrCat(kAdmin, method), "operator");
   }
+  guard->Permit(absl::StrCat(kAdmin, "Backup"), "operator");  // admin_backup.cc
 }
 
 absl::StatusOr<Caller> BrokerService::Identify(

@@ -123,6 +123,14 @@ class AdminService final : public v1::BrokerAdmin::Service {
   grpc::Status DecideApproval(grpc::ServerContext* context,
                               const v1::DecideApprovalRequest* request,
                               v1::Approval* response) override;
+  // Backup streams a snapshot of `state_dir`/broker.db (admin_backup.cc);
+  // FAILED_PRECONDITION until EnableBackup.
+  grpc::Status Backup(grpc::ServerContext* context,
+                      const v1::BackupBrokerRequest* request,
+                      grpc::ServerWriter<v1::BackupChunk>* writer) override;
+  void EnableBackup(std::string state_dir) {
+    backup_state_dir_ = std::move(state_dir);
+  }
 
  private:
   const StateHolder* state_;
@@ -130,6 +138,7 @@ class AdminService final : public v1::BrokerAdmin::Service {
   RequestExecutor* executor_;
   ConfigManager* config_;
   const PeerGuard* guard_;
+  std::string backup_state_dir_;
 };
 
 // ConfigureBrokerPermissions: role "agent" may call Broker, role

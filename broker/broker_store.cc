@@ -1,6 +1,7 @@
 #include "broker/broker_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/schema_migrations.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -76,6 +77,33 @@ absl::StatusOr<Message> ParseBlob(const std::string& blob,
   return message;
 }
 
+// The version marker is the table schema_version, as released; a database
+// with the v1 tables but no marker is version 1.
+absl::StatusOr<int> ReadSchemaVersion(SqliteDb& db) {
+  LK_ASSIGN_OR_RETURN(bool has_marker, HasTable(db, "schema_version"));
+  if (has_marker) {
+    LK_ASSIGN_OR_RETURN(
+        SqliteStatement select,
+        db.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version"));
+    LK_ASSIGN_OR_RETURN(bool row, select.Step());
+    int64_t version = row ? select.ColumnInt(0) : 0;
+    if (version > 0) return static_cast<int>(version);
+  }
+  LK_ASSIGN_OR_RETURN(bool has_v1_tables, HasTable(db, "sessions"));
+  return has_v1_tables ? 1 : 0;
+}
+
+absl::Status WriteSchemaVersion(SqliteDb& db, int version) {
+  LK_RETURN_IF_ERROR(db.Exec(
+      "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
+      "DELETE FROM schema_version"));
+  LK_ASSIGN_OR_RETURN(
+      SqliteStatement insert,
+      db.Prepare("INSERT INTO schema_version (version) VALUES (?)"));
+  insert.Bind(1, static_cast<int64_t>(version));
+  return insert.Run();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<BrokerStore>> BrokerStore::Open(
@@ -88,28 +116,18 @@ absl::StatusOr<std::unique_ptr<BrokerStore>> BrokerStore::Open(
 
 absl::Status BrokerStore::Migrate() {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_.get());
-  LK_RETURN_IF_ERROR(tx.Begin());
-  LK_RETURN_IF_ERROR(db_->Exec(
-      "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
-  LK_ASSIGN_OR_RETURN(SqliteStatement select,
-                      db_->Prepare("SELECT MAX(version) FROM schema_version"));
-  LK_ASSIGN_OR_RETURN(bool row, select.Step());
-  int64_t version = row ? select.ColumnInt(0) : 0;
-  select.Reset();
-  if (version > kSchemaVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "broker.db has schema version ", version, ", newer than this broker's ",
-        kSchemaVersion, "; run a newer latchkey-broker"));
-  }
-  if (version < 1) {
-    LK_RETURN_IF_ERROR(db_->Exec(kSchemaV1));
-    LK_RETURN_IF_ERROR(db_->Exec("DELETE FROM schema_version"));
-    LK_RETURN_IF_ERROR(
-        db_->Exec("INSERT INTO schema_version (version) VALUES (1)"));
-  }
-  // Later versions: `if (version < 2) { ALTER ...; }` here.
-  return tx.Commit();
+  return MigrateSchema(*db_, SchemaPlan()).status();
+}
+
+const latchkey::SchemaPlan& BrokerStore::SchemaPlan() {
+  static const latchkey::SchemaPlan* plan = new latchkey::SchemaPlan{
+      "broker.db",
+      "latchkey-broker",
+      {{1, "create the agents, capabilities, sessions and revocations tables",
+        kSchemaV1}},
+      ReadSchemaVersion,
+      WriteSchemaVersion};
+  return *plan;
 }
 
 absl::StatusOr<std::optional<BrokerStore::StoredConfig>>

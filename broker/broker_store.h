@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/schema_migrations.h"
 #include "common/sqlite_db.h"
 #include "proto/broker.pb.h"
 
@@ -26,6 +27,9 @@ namespace latchkey::broker {
 class BrokerStore {
  public:
   static constexpr int kSchemaVersion = 1;
+  // SchemaPlan lists broker.db's schema steps (1..kSchemaVersion) and its
+  // version marker, for the migration runner and for backups.
+  static const latchkey::SchemaPlan& SchemaPlan();
 
   // Open opens or creates the database at `path`.
   static absl::StatusOr<std::unique_ptr<BrokerStore>> Open(

@@ -137,6 +137,7 @@ int main(int argc, char** argv) {
                                                  &guard);
   latchkey::broker::AdminService admin_service(&state, &sessions, &executor,
                                                &config_manager, &guard);
+  admin_service.EnableBackup(absl::GetFlag(FLAGS_state_dir));
   auto agent_server = latchkey::UdsServer::Start(
       {absl::GetFlag(FLAGS_socket), 0660, &guard, /*reflection=*/false},
       {&broker_service});

@@ -66,6 +66,9 @@ inline constexpr size_t kMaxCaBundleBytes = 256 * 1024;
 inline constexpr size_t kMaxDerivedTokenBytes = 16 * 1024;
 inline constexpr size_t kMaxTokenResponseBytes = 64 * 1024;
 
+// Backups: a daemon's Backup stream sends its files in chunks of this size.
+inline constexpr size_t kBackupChunkBytes = 1024 * 1024;
+
 }  // namespace latchkey
 
 #endif  // LATCHKEY_COMMON_LIMITS_H_

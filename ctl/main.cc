@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "ctl/approval_commands.h"
 #include "ctl/audit_commands.h"
+#include "ctl/backup_commands.h"
 #include "ctl/broker_commands.h"
 #include "ctl/command_table.h"
 #include "ctl/ctl_util.h"
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   latchkey::ctl::AddAuditCommands(&table);
   latchkey::ctl::AddTemplateCommands(&table);
   latchkey::ctl::AddApprovalCommands(&table);
+  latchkey::ctl::AddBackupCommands(&table);
 
   // Per-command help is answered before flag parsing so that
   // `latchkeyctl secret put --help` shows that command, not every flag.

@@ -54,7 +54,7 @@ absl::Status Stack::StartAudit() {
       audit_,
       ChildProcess::Start({{options_.bin_dir + "/audit_sink/latchkey-audit",
                             "--socket=" + run("audit.sock"),
-                            "--state_dir=" + dir_ + "/state/audit"},
+                            "--state_dir=" + state_dir("audit")},
                            {},
                            log_path("audit"),
                            false}));
@@ -62,6 +62,13 @@ absl::Status Stack::StartAudit() {
 }
 
 void Stack::StopAudit() { audit_.reset(); }
+
+void Stack::StopDaemons() {
+  mcp_.reset();
+  broker_.reset();
+  vault_.reset();
+  audit_.reset();
+}
 
 absl::Status Stack::SealVault() {
   grpc::ClientContext context;
@@ -132,7 +139,7 @@ absl::Status Stack::StartAll(const StackOptions& options) {
   std::vector<std::string> vault_argv = options.vault_command_prefix;
   for (std::string arg :
        {options.bin_dir + "/vault/latchkey-vault",
-        "--socket=" + run("vault.sock"), "--state_dir=" + dir_ + "/state/vault",
+        "--socket=" + run("vault.sock"), "--state_dir=" + state_dir("vault"),
         "--audit_socket=" + run("audit.sock")}) {
     vault_argv.push_back(std::move(arg));
   }
@@ -140,6 +147,7 @@ absl::Status Stack::StartAll(const StackOptions& options) {
       vault_, ChildProcess::Start(
                   {std::move(vault_argv), {}, log_path("vault"), false}));
   LK_RETURN_IF_ERROR(WaitForSocket(run("vault.sock"), kStartTimeout));
+  if (!options.state_dir.empty()) return StartOnExistingState(options);
   {
     grpc::ClientContext context;
     // One share, threshold one: one key unseals (tests, stack_runner).
@@ -207,6 +215,32 @@ absl::Status Stack::StartAll(const StackOptions& options) {
   LK_RETURN_IF_ERROR(WaitForSocket(run("admin.sock"), kStartTimeout));
 
   // 5. The MCP adapter, on pipes, as an agent client would run it.
+  if (options.start_mcp) {
+    LK_ASSIGN_OR_RETURN(mcp_, StartMcp(agent_token_, "mcp"));
+  }
+  return absl::OkStatus();
+}
+
+// StartOnExistingState finishes StartAll on restored state: unseal with the
+// given keys and start the broker without --config, on the configuration
+// stored in its database.
+absl::Status Stack::StartOnExistingState(const StackOptions& options) {
+  unseal_keys_ = options.unseal_keys;
+  agent_token_ = options.agent_token;
+  LK_RETURN_IF_ERROR(UnsealVault());
+  LK_ASSIGN_OR_RETURN(
+      broker_,
+      ChildProcess::Start({{options.bin_dir + "/broker/latchkey-broker",
+                            "--socket=" + run("broker.sock"),
+                            "--admin_socket=" + run("admin.sock"),
+                            "--vault_socket=" + run("vault.sock"),
+                            "--audit_socket=" + run("audit.sock"),
+                            "--state_dir=" + state_dir("broker")},
+                           {},
+                           log_path("broker"),
+                           false}));
+  LK_RETURN_IF_ERROR(WaitForSocket(run("broker.sock"), kStartTimeout));
+  LK_RETURN_IF_ERROR(WaitForSocket(run("admin.sock"), kStartTimeout));
   if (options.start_mcp) {
     LK_ASSIGN_OR_RETURN(mcp_, StartMcp(agent_token_, "mcp"));
   }

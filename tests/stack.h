@@ -33,6 +33,15 @@ struct StackOptions {
   // line, e.g. to run it in a private mount namespace with a test hosts
   // file (tests/ssrf_test.cc).
   std::vector<std::string> vault_command_prefix;
+  // state_dir, when set, runs the daemons on the existing state
+  // directories state_dir/{vault,broker,audit} (for example restored from
+  // a backup): the vault is neither initialized nor given a secret (it is
+  // unsealed with unseal_keys), the broker gets no --config (it runs on
+  // the configuration in its database) and the agent uses agent_token.
+  // upstream_origin should then name the upstream the state was made for.
+  std::string state_dir;
+  std::vector<std::string> unseal_keys;
+  std::string agent_token;
 };
 
 class Stack {
@@ -54,7 +63,12 @@ class Stack {
   std::string log_path(const std::string& daemon) const {
     return dir_ + "/" + daemon + ".log";
   }
-  std::string audit_log_path() const { return dir_ + "/state/audit/audit.log"; }
+  std::string audit_log_path() const { return state_dir("audit") + "/audit.log"; }
+  // state_dir is the state directory of "vault", "broker" or "audit".
+  std::string state_dir(const std::string& daemon) const {
+    return options_.state_dir.empty() ? dir_ + "/state/" + daemon
+                                      : options_.state_dir + "/" + daemon;
+  }
 
   ChildProcess* mcp() { return mcp_.get(); }
   ChildProcess* broker() { return broker_.get(); }
@@ -71,10 +85,14 @@ class Stack {
   // RestartAudit stops the audit sink, and StartAudit starts it again.
   void StopAudit();
   absl::Status StartAudit();
+  // StopDaemons stops the MCP adapter, broker, vault and audit sink (in
+  // that order), leaving the upstream running.
+  void StopDaemons();
 
  private:
   Stack() = default;
   absl::Status StartAll(const StackOptions& options);
+  absl::Status StartOnExistingState(const StackOptions& options);
 
   StackOptions options_;
   std::string dir_;

@@ -1,6 +1,7 @@
 #include "vault/admin_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/backup_files.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/secure_buffer.h"
@@ -66,7 +67,7 @@ void ConfigureVaultPermissions(PeerGuard* guard) {
   guard->Permit("/latchkey.v1.VaultEgress/Execute", "broker");
   for (const char* method :
        {"GetStatus", "Init", "Unseal", "Seal", "PutSecret", "GetSecretMetadata",
-        "ListSecrets", "DeleteSecret", "Rekey", "RotateKeyring"}) {
+        "ListSecrets", "DeleteSecret", "Rekey", "RotateKeyring", "Backup"}) {
     guard->Permit(absl::StrCat(kService, method), "operator");
   }
 }
@@ -194,6 +195,21 @@ grpc::Status AdminService::RotateKeyring(grpc::ServerContext* context,
         LogInfo("rotate_keyring_requested", {{"uid", absl::StrCat(peer.uid)}});
         return Assign(core_->RotateKeyring(), response);
       });
+}
+
+grpc::Status AdminService::Backup(
+    grpc::ServerContext* context, const v1::BackupVaultRequest*,
+    grpc::ServerWriter<v1::BackupChunk>* writer) {
+  return Authorized(guard_, context, "Backup", [&](const PeerCredentials& peer) {
+    if (backup_state_dir_.empty()) {
+      return absl::FailedPreconditionError(
+          "this vault was started without a state directory for backups");
+    }
+    absl::Status status = BackupSqliteStore(backup_state_dir_, "vault.db",
+                                            VaultSchemaPlan(), writer);
+    AuditSealEvent(peer, "Backup", status);
+    return status;
+  });
 }
 
 }  // namespace latchkey::vault

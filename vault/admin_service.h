@@ -49,6 +49,17 @@ class AdminService final : public v1::VaultAdmin::Service {
   grpc::Status RotateKeyring(grpc::ServerContext* context,
                              const v1::RotateKeyringRequest* request,
                              v1::RotateKeyringResponse* response) override;
+  // Backup streams a snapshot of `state_dir`/vault.db as stored (never
+  // decrypted, so it works sealed too); FAILED_PRECONDITION until
+  // EnableBackup.
+  grpc::Status Backup(grpc::ServerContext* context,
+                      const v1::BackupVaultRequest* request,
+                      grpc::ServerWriter<v1::BackupChunk>* writer) override;
+
+  // EnableBackup names the state directory holding vault.db.
+  void EnableBackup(std::string state_dir) {
+    backup_state_dir_ = std::move(state_dir);
+  }
 
  private:
   // AuditSealEvent records one seal-state operation and its outcome.
@@ -58,6 +69,7 @@ class AdminService final : public v1::VaultAdmin::Service {
   VaultCore* core_;
   const PeerGuard* guard_;
   AuditRecorder* audit_;
+  std::string backup_state_dir_;
 };
 
 // ConfigureVaultPermissions fills the vault's permission table: the broker

@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
                                   "are only logged"}});
   }
   latchkey::vault::AdminService admin(&core, &guard, audit.get());
+  admin.EnableBackup(state_dir);
   auto server = latchkey::UdsServer::Start(
       {absl::GetFlag(FLAGS_socket), 0660, &guard, /*reflection=*/true},
       {&egress, &admin});

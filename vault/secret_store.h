@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/schema_migrations.h"
 
 namespace latchkey::vault {
 
@@ -91,6 +92,10 @@ class SecretStore {
 // The store's schema version, kept in meta "schema_version". A store with a
 // newer version than this binary knows is refused.
 inline constexpr int kStoreSchemaVersion = 2;
+
+// VaultSchemaPlan lists vault.db's schema steps (1..kStoreSchemaVersion)
+// and its version marker, for the migration runner and for backups.
+const SchemaPlan& VaultSchemaPlan();
 
 // OpenSqliteSecretStore opens (creating) `dir`/vault.db. `dir` is created
 // 0700 if missing; an existing `dir` or database file (vault.db, -wal,

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/schema_migrations.h"
 #include "common/sqlite_db.h"
 #include "common/state_dir.h"
 #include "common/status_macros.h"
@@ -12,30 +13,55 @@
 namespace latchkey::vault {
 namespace {
 
-constexpr char kSchema[] = R"sql(
-CREATE TABLE IF NOT EXISTS meta(
+// Schema version 1: the tables of the first release.
+constexpr char kSchemaV1[] = R"sql(
+CREATE TABLE meta(
   key TEXT PRIMARY KEY,
   value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS keyring(
+CREATE TABLE keyring(
   term INTEGER PRIMARY KEY,
   sealed_key BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS secrets(
+CREATE TABLE secrets(
   id TEXT NOT NULL,
   version INTEGER NOT NULL,
   term INTEGER NOT NULL,
   metadata BLOB NOT NULL,
   sealed_value BLOB NOT NULL,
   PRIMARY KEY(id, version));
-INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');
 )sql";
 
 // Version 2: an index for the background rewrap's "older term" scans.
-constexpr char kMigrateTo2[] = R"sql(
-BEGIN IMMEDIATE;
-CREATE INDEX IF NOT EXISTS secrets_by_term ON secrets(term);
-UPDATE meta SET value = '2' WHERE key = 'schema_version';
-COMMIT;
-)sql";
+constexpr char kSchemaV2[] =
+    "CREATE INDEX IF NOT EXISTS secrets_by_term ON secrets(term);";
+
+// The version marker is meta "schema_version" (text), as released: 0 for an
+// empty database, 1 for the v1 tables without a marker.
+absl::StatusOr<int> ReadStoreVersion(SqliteDb& db) {
+  LK_ASSIGN_OR_RETURN(bool has_meta, HasTable(db, "meta"));
+  if (!has_meta) {
+    LK_ASSIGN_OR_RETURN(bool has_secrets, HasTable(db, "secrets"));
+    return has_secrets ? 1 : 0;
+  }
+  LK_ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db.Prepare("SELECT value FROM meta WHERE key = 'schema_version'"));
+  LK_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return 1;
+  int version = 0;
+  if (!absl::SimpleAtoi(stmt.ColumnText(0), &version)) {
+    return absl::DataLossError("vault.db has no readable schema_version");
+  }
+  return version;
+}
+
+absl::Status WriteStoreVersion(SqliteDb& db, int version) {
+  LK_ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db.Prepare("INSERT OR REPLACE INTO meta(key, value) "
+                 "VALUES('schema_version', ?)"));
+  stmt.Bind(1, std::to_string(version));
+  return stmt.Run();
+}
 
 SecretRow ReadSecretRow(const SqliteStatement& stmt) {
   SecretRow row;
@@ -350,6 +376,17 @@ class SqliteSecretStore final : public SecretStore {
 
 }  // namespace
 
+const SchemaPlan& VaultSchemaPlan() {
+  static const SchemaPlan* plan = new SchemaPlan{
+      "vault.db",
+      "latchkey-vault",
+      {{1, "create the meta, keyring and secrets tables", kSchemaV1},
+       {2, "index secrets by keyring term for rewrap", kSchemaV2}},
+      ReadStoreVersion,
+      WriteStoreVersion};
+  return *plan;
+}
+
 absl::StatusOr<std::unique_ptr<SecretStore>> OpenSqliteSecretStore(
     const std::string& dir) {
   LK_RETURN_IF_ERROR(EnsurePrivateDirectory(dir));
@@ -365,25 +402,7 @@ absl::StatusOr<std::unique_ptr<SecretStore>> OpenSqliteSecretStore(
     LK_RETURN_IF_ERROR(CheckPrivateFile(file));
   }
   LK_ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db, SqliteDb::Open(path));
-  LK_RETURN_IF_ERROR(db->Exec(kSchema));
-  int version = 0;
-  {
-    LK_ASSIGN_OR_RETURN(
-        SqliteStatement stmt,
-        db->Prepare("SELECT value FROM meta WHERE key = 'schema_version'"));
-    LK_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row || !absl::SimpleAtoi(stmt.ColumnText(0), &version)) {
-      return absl::DataLossError(path + " has no readable schema_version");
-    }
-  }
-  if (version > kStoreSchemaVersion) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(path, " has schema version ", version,
-                     " but this latchkey-vault "
-                     "supports up to ",
-                     kStoreSchemaVersion, "; run a newer binary"));
-  }
-  if (version < 2) LK_RETURN_IF_ERROR(db->Exec(kMigrateTo2));
+  LK_RETURN_IF_ERROR(MigrateSchema(*db, VaultSchemaPlan()).status());
   return std::unique_ptr<SecretStore>(new SqliteSecretStore(std::move(db)));
 }
 
