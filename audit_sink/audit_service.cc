@@ -1,8 +1,10 @@
 #include "audit_sink/audit_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "audit_sink/audit_metrics.h"
 #include "common/grpc_status.h"
 #include "common/limits.h"
+#include "common/metrics.h"
 
 namespace latchkey {
 namespace {
@@ -11,6 +13,7 @@ constexpr char kAppend[] = "/latchkey.v1.AuditAppend/Append";
 constexpr char kQuery[] = "/latchkey.v1.AuditAdmin/Query";
 constexpr char kTail[] = "/latchkey.v1.AuditAdmin/Tail";
 constexpr char kVerify[] = "/latchkey.v1.AuditAdmin/Verify";
+constexpr char kGetMetrics[] = "/latchkey.v1.AuditAdmin/GetMetrics";
 
 // A Tail stream sends at most this many records per read and checks for
 // cancellation and shutdown at least this often while idle.
@@ -62,6 +65,7 @@ void PermitAuditMethods(PeerGuard* guard) {
   guard->Permit(kQuery, kOperatorRole);
   guard->Permit(kTail, kOperatorRole);
   guard->Permit(kVerify, kOperatorRole);
+  guard->Permit(kGetMetrics, kOperatorRole);
 }
 
 grpc::Status AuditAppendService::Append(grpc::ServerContext* context,
@@ -76,6 +80,7 @@ grpc::Status AuditAppendService::Append(grpc::ServerContext* context,
   }
   // AuditLog::Append validates the event itself: it owns the format.
   absl::StatusOr<uint64_t> sequence = log_->Append(request->event());
+  RecordAuditAppend(sequence.status());
   if (!sequence.ok()) return ToGrpcStatus(sequence.status());
   response->set_sequence(*sequence);
   return grpc::Status::OK;
@@ -129,6 +134,16 @@ grpc::Status AuditAdminService::Verify(grpc::ServerContext* context,
       log_->Verify(request->first_sequence(), request->last_sequence());
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response = std::move(*result);
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditAdminService::GetMetrics(grpc::ServerContext* context,
+                                           const v1::GetMetricsRequest*,
+                                           v1::MetricsSnapshot* response) {
+  absl::StatusOr<PeerCredentials> peer =
+      guard_->Authorize(*context, kGetMetrics);
+  if (!peer.ok()) return ToGrpcStatus(peer.status());
+  *response = metrics::Registry::Global().Snapshot("audit");
   return grpc::Status::OK;
 }
 

@@ -54,6 +54,9 @@ class AuditAdminService final : public v1::AuditAdmin::Service {
   grpc::Status Verify(grpc::ServerContext* context,
                       const v1::VerifyRequest* request,
                       v1::VerifyResponse* response) override;
+  grpc::Status GetMetrics(grpc::ServerContext* context,
+                          const v1::GetMetricsRequest* request,
+                          v1::MetricsSnapshot* response) override;
 
   // BeginShutdown ends every Tail stream (with OK) within a poll interval,
   // so that the server's shutdown need not wait for followers.

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace latchkey::broker {
@@ -41,6 +42,7 @@ void ConfigureBrokerPermissions(PeerGuard* guard) {
         "ListRevocations", "Apply", "GetConfig"}) {
     guard->Permit(absl::StrCat(kAdmin, method), "operator");
   }
+  guard->Permit(absl::StrCat(kAdmin, "GetMetrics"), "operator");
 }
 
 absl::StatusOr<Caller> BrokerService::Identify(
@@ -442,6 +444,17 @@ grpc::Status AdminService::GetConfig(grpc::ServerContext* context,
   return AdminAuthorized(guard_, context, "GetConfig",
                          [&](const PeerCredentials&) {
                            *response = config_->GetConfig();
+                           return absl::OkStatus();
+                         });
+}
+
+grpc::Status AdminService::GetMetrics(grpc::ServerContext* context,
+                                      const v1::GetMetricsRequest*,
+                                      v1::MetricsSnapshot* response) {
+  return AdminAuthorized(guard_, context, "GetMetrics",
+                         [&](const PeerCredentials&) {
+                           *response =
+                               metrics::Registry::Global().Snapshot("broker");
                            return absl::OkStatus();
                          });
 }

@@ -108,6 +108,9 @@ class AdminService final : public v1::BrokerAdmin::Service {
   grpc::Status GetConfig(grpc::ServerContext* context,
                          const v1::GetConfigRequest* request,
                          v1::GetConfigResponse* response) override;
+  grpc::Status GetMetrics(grpc::ServerContext* context,
+                          const v1::GetMetricsRequest* request,
+                          v1::MetricsSnapshot* response) override;
 
  private:
   const StateHolder* state_;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "broker/broker_metrics.h"
 #include "common/crypto.h"
 #include "common/header_policy.h"
 #include "common/limits.h"
@@ -219,6 +220,7 @@ v1::ExecuteResponse RequestExecutor::Execute(
           static_cast<int32_t>((ms % 1000) * 1'000'000));
     }
   }
+  RecordDecision(decision.allowed, decision.code, event.latency_us());
   LogInfo("decision", {{"request_id", response.request_id()},
                        {"agent", event.agent()},
                        {"capability", event.capability()},

@@ -14,6 +14,7 @@
 #include "ctl/broker_commands.h"
 #include "ctl/command_table.h"
 #include "ctl/ctl_util.h"
+#include "ctl/status_commands.h"
 #include "ctl/vault_commands.h"
 
 namespace {
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   latchkey::ctl::AddVaultCommands(&table);
   latchkey::ctl::AddBrokerCommands(&table);
   latchkey::ctl::AddAuditCommands(&table);
+  latchkey::ctl::AddStatusCommands(&table);
 
   // Per-command help is answered before flag parsing so that
   // `latchkeyctl secret put --help` shows that command, not every flag.
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   absl::SetProgramUsageMessage(table.Usage());
+  if (int checked = latchkey::ctl::CheckFlags(argc, argv)) return checked;
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> args(positional.begin() + 1, positional.end());
   if (args.empty() || args[0] == "help") {

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/secure_buffer.h"
 
 namespace latchkey::vault {
@@ -69,6 +70,7 @@ void ConfigureVaultPermissions(PeerGuard* guard) {
         "ListSecrets", "DeleteSecret", "Rekey", "RotateKeyring"}) {
     guard->Permit(absl::StrCat(kService, method), "operator");
   }
+  guard->Permit(absl::StrCat(kService, "GetMetrics"), "operator");
 }
 
 grpc::Status AdminService::GetStatus(grpc::ServerContext* context,
@@ -194,6 +196,15 @@ grpc::Status AdminService::RotateKeyring(grpc::ServerContext* context,
         LogInfo("rotate_keyring_requested", {{"uid", absl::StrCat(peer.uid)}});
         return Assign(core_->RotateKeyring(), response);
       });
+}
+
+grpc::Status AdminService::GetMetrics(grpc::ServerContext* context,
+                                      const v1::GetMetricsRequest*,
+                                      v1::MetricsSnapshot* response) {
+  return Authorized(guard_, context, "GetMetrics", [&](const PeerCredentials&) {
+    *response = metrics::Registry::Global().Snapshot("vault");
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace latchkey::vault

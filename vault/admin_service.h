@@ -49,6 +49,9 @@ class AdminService final : public v1::VaultAdmin::Service {
   grpc::Status RotateKeyring(grpc::ServerContext* context,
                              const v1::RotateKeyringRequest* request,
                              v1::RotateKeyringResponse* response) override;
+  grpc::Status GetMetrics(grpc::ServerContext* context,
+                          const v1::GetMetricsRequest* request,
+                          v1::MetricsSnapshot* response) override;
 
  private:
   // AuditSealEvent records one seal-state operation and its outcome.

@@ -13,6 +13,7 @@
 #include "common/status_macros.h"
 #include "vault/auth_scheme.h"
 #include "vault/response_scrubber.h"
+#include "vault/vault_metrics.h"
 
 // Secret-bearing buffers during one Execute, and how long each lives:
 //  - the decrypted secret: VaultCore::UseSecret's SecureBuffer, alive only
@@ -115,6 +116,7 @@ absl::StatusOr<v1::VaultExecuteResponse> EgressService::ExecuteChecked(
         LK_RETURN_IF_ERROR(scheme->Apply(secret, &outgoing, &scrubber));
         absl::StatusOr<UpstreamResult> performed =
             client_->Perform(outgoing, request.limits());
+        RecordUpstreamCall(performed);
         if (!performed.ok()) {
           // The upstream failed, not the vault: report it in the reply.
           // curl's messages never include the URL or headers.
