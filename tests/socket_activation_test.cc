@@ -166,6 +166,12 @@ class SocketActivationTest : public ::testing::Test {
   // them on to the ExecStart= command line exactly as systemd would.
   void Start(Daemon* daemon) {
     std::vector<std::string> argv = {kActivator};
+    // The activator passes the child only the environment given with -E
+    // (as a unit's Environment= / the credentials directory of systemd).
+    for (const auto& [key, value] : daemon->env) {
+      argv.push_back("-E");
+      argv.push_back(key + "=" + value);
+    }
     argv.insert(argv.end(), daemon->argv.begin(), daemon->argv.end());
     const std::string log = dir_ + "/" + daemon->name + ".log";
     pid_t pid = fork();
@@ -181,9 +187,6 @@ class SocketActivationTest : public ::testing::Test {
       }
       setenv("LISTEN_FDS", std::to_string(high.size()).c_str(), 1);
       setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
-      for (const auto& [key, value] : daemon->env) {
-        setenv(key.c_str(), value.c_str(), 1);
-      }
       std::vector<char*> args;
       for (const std::string& arg : argv) {
         args.push_back(const_cast<char*>(arg.c_str()));
