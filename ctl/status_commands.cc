@@ -152,8 +152,7 @@ int Status(const Args&) {
                              : absl::StrCat("head: ", rpc.error_message());
   }
   rows.push_back({"latchkey-mcp", "(stdio, one per agent client)", "-",
-                  "started by the agent's client; reaches the broker on "
-                  "broker.sock"});
+                  "started by each agent's client; uses broker.sock"});
 
   if (JsonOutput()) {
     nlohmann::json out = nlohmann::json::array();
@@ -169,7 +168,6 @@ int Status(const Args&) {
     for (const Row& row : rows) {
       table.AddRow({row.daemon, row.socket, row.health, row.detail});
     }
-    // Wide details are the point here: print without the cell limit.
     std::cout << table.ToString();
   }
   return exit_code;
@@ -199,8 +197,8 @@ void PrintSnapshot(const v1::MetricsSnapshot& snapshot) {
   Table values({"metric", "label", "value"});
   for (const v1::MetricCounter& counter : snapshot.counters()) {
     for (const v1::MetricCount& count : counter.counts()) {
-      // Zero rows of a labelled counter are noise in a terminal.
-      if (!counter.label().empty() && count.value() == 0) continue;
+      // Zero rows of a counter with many labels (reasons) are noise.
+      if (counter.counts_size() > 8 && count.value() == 0) continue;
       values.AddRow(
           {counter.name(),
            counter.label().empty()
