@@ -13,7 +13,7 @@ BUILD_PACKAGES=(
   libabsl-dev libre2-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev python3 libcpp-httplib-dev
 )
-TEST_PACKAGES=(nginx-light curl clang libclang-rt-14-dev python3-cryptography openssl)
+TEST_PACKAGES=(nginx-light curl clang libclang-rt-14-dev python3-cryptography openssl systemd)  # systemd: systemd-socket-activate
 
 log() { printf '\033[1m[latchkey]\033[0m %s\n' "$*" >&2; }
 
@@ -96,7 +96,7 @@ cmd_up() {
     --socket="$RUN/vault.sock" --state_dir="$STATE/state/vault" \
     --audit_socket="$RUN/audit.sock"
 
-  if ctl status | grep -q '"initialized": false'; then
+  if ctl vault status --json | grep -q '"initialized": false'; then
     # The demo keeps a single share (1 of 1) on disk; production uses the
     # default 3-of-5 shares held by different operators.
     ctl vault init --shares=1 --threshold=1 | tail -n +2 > "$STATE/unseal.key"

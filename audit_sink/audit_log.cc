@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "audit_sink/audit_metrics.h"
 #include "audit_sink/audit_record.h"
 #include "audit_sink/chain_verifier.h"
 #include "audit_sink/file_util.h"
@@ -295,6 +296,7 @@ absl::StatusOr<uint64_t> AuditLog::AppendBatch(
     }
     last_batch_size_ = batch.size();
     if (end.sync_time.count() > 0) last_sync_ = end.sync_time;
+    if (end.sync_time.count() > 0) RecordAuditFsync(end.sync_time);
     writing_ = false;
     if (!queue_.empty()) queue_.front()->wake.notify_one();
     if (sequence_waiters_ > 0) batch_done_.notify_all();

@@ -1,8 +1,10 @@
 #include "audit_sink/audit_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "audit_sink/audit_metrics.h"
 #include "common/grpc_status.h"
 #include "common/limits.h"
+#include "common/metrics.h"
 
 namespace latchkey {
 namespace {
@@ -12,6 +14,7 @@ constexpr char kAppendBatch[] = "/latchkey.v1.AuditAppend/AppendBatch";
 constexpr char kQuery[] = "/latchkey.v1.AuditAdmin/Query";
 constexpr char kTail[] = "/latchkey.v1.AuditAdmin/Tail";
 constexpr char kVerify[] = "/latchkey.v1.AuditAdmin/Verify";
+constexpr char kGetMetrics[] = "/latchkey.v1.AuditAdmin/GetMetrics";
 
 // A Tail stream sends at most this many records per read and checks for
 // cancellation and shutdown at least this often while idle.
@@ -65,6 +68,7 @@ void PermitAuditMethods(PeerGuard* guard) {
   guard->Permit(kTail, kOperatorRole);
   guard->Permit(kVerify, kOperatorRole);
   guard->Permit("/latchkey.v1.AuditAdmin/Backup", kOperatorRole);
+  guard->Permit(kGetMetrics, kOperatorRole);
 }
 
 grpc::Status AuditAppendService::Append(grpc::ServerContext* context,
@@ -79,6 +83,7 @@ grpc::Status AuditAppendService::Append(grpc::ServerContext* context,
   }
   // AuditLog::Append validates the event itself: it owns the format.
   absl::StatusOr<uint64_t> sequence = log_->Append(request->event());
+  RecordAuditAppend(sequence.status());
   if (!sequence.ok()) return ToGrpcStatus(sequence.status());
   response->set_sequence(*sequence);
   return grpc::Status::OK;
@@ -154,6 +159,16 @@ grpc::Status AuditAdminService::Verify(grpc::ServerContext* context,
       log_->Verify(request->first_sequence(), request->last_sequence());
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response = std::move(*result);
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditAdminService::GetMetrics(grpc::ServerContext* context,
+                                           const v1::GetMetricsRequest*,
+                                           v1::MetricsSnapshot* response) {
+  absl::StatusOr<PeerCredentials> peer =
+      guard_->Authorize(*context, kGetMetrics);
+  if (!peer.ok()) return ToGrpcStatus(peer.status());
+  *response = metrics::Registry::Global().Snapshot("audit");
   return grpc::Status::OK;
 }
 

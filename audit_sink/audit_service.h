@@ -62,6 +62,9 @@ class AuditAdminService final : public v1::AuditAdmin::Service {
   grpc::Status Backup(grpc::ServerContext* context,
                       const v1::BackupAuditRequest* request,
                       grpc::ServerWriter<v1::BackupChunk>* writer) override;
+  grpc::Status GetMetrics(grpc::ServerContext* context,
+                          const v1::GetMetricsRequest* request,
+                          v1::MetricsSnapshot* response) override;
 
   // BeginShutdown ends every Tail stream (with OK) within a poll interval,
   // so that the server's shutdown need not wait for followers.

@@ -18,6 +18,8 @@
 #include "audit_sink/hmac_key.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/metrics_http.h"
 #include "common/peer_guard.h"
 #include "common/state_dir.h"
 #include "common/termination_signal.h"
@@ -96,6 +98,10 @@ int Run() {
   guard.AllowUids(kOperatorRole, *operators);
   PermitAuditMethods(&guard);
 
+  // The head of the chain, for `latchkeyctl status` and Prometheus.
+  metrics::Registry::Global().AddGauge(
+      "latchkey_audit_head_sequence", "Highest durable record sequence.",
+      [l = log->get()] { return static_cast<int64_t>(l->last_sequence()); });
   AuditAppendService append_service(log->get(), &guard);
   AuditAdminService admin_service(log->get(), &guard);
   UdsServerOptions options;
@@ -105,6 +111,8 @@ int Run() {
   absl::StatusOr<std::unique_ptr<UdsServer>> server =
       UdsServer::Start(options, {&append_service, &admin_service});
   if (!server.ok()) return Fail(server.status());
+  auto metrics_http = StartMetricsEndpointFromFlag("audit");
+  if (!metrics_http.ok()) return Fail(metrics_http.status());
   LogInfo("ready", {{"socket", options.socket_path},
                     {"state_dir", state_dir},
                     {"last_sequence", absl::StrCat((*log)->last_sequence())}});

@@ -7,6 +7,7 @@
 #include "broker/whoami.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace latchkey::broker {
@@ -63,6 +64,7 @@ void ConfigureBrokerPermissions(PeerGuard* guard) {
     guard->Permit(absl::StrCat(kAdmin, method), "operator");
   }
   guard->Permit(absl::StrCat(kAdmin, "Backup"), "operator");  // admin_backup.cc
+  guard->Permit(absl::StrCat(kAdmin, "GetMetrics"), "operator");
 }
 
 absl::StatusOr<Caller> BrokerService::Identify(
@@ -524,6 +526,16 @@ grpc::Status AdminService::DecideApproval(
         LogAdmin(request->approve() ? "approve" : "deny", request->id(), peer,
                  s);
         return s;
+      });
+}
+
+grpc::Status AdminService::GetMetrics(grpc::ServerContext* context,
+                                      const v1::GetMetricsRequest*,
+                                      v1::MetricsSnapshot* response) {
+  return AdminAuthorized(
+      guard_, context, "GetMetrics", [&](const PeerCredentials&) {
+        *response = metrics::Registry::Global().Snapshot("broker");
+        return absl::OkStatus();
       });
 }
 

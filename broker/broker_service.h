@@ -131,6 +131,9 @@ class AdminService final : public v1::BrokerAdmin::Service {
   void EnableBackup(std::string state_dir) {
     backup_state_dir_ = std::move(state_dir);
   }
+  grpc::Status GetMetrics(grpc::ServerContext* context,
+                          const v1::GetMetricsRequest* request,
+                          v1::MetricsSnapshot* response) override;
 
  private:
   const StateHolder* state_;

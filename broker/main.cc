@@ -17,6 +17,7 @@
 #include "broker/session_registry.h"
 #include "broker/state_holder.h"
 #include "common/log.h"
+#include "common/metrics_http.h"
 #include "common/peer_guard.h"
 #include "common/state_dir.h"
 #include "common/termination_signal.h"
@@ -146,6 +147,8 @@ int main(int argc, char** argv) {
       {absl::GetFlag(FLAGS_admin_socket), 0660, &guard, /*reflection=*/true},
       {&admin_service});
   if (!admin_server.ok()) return Fail(admin_server.status());
+  auto metrics_http = latchkey::StartMetricsEndpointFromFlag("broker");
+  if (!metrics_http.ok()) return Fail(metrics_http.status());
   latchkey::LogInfo(
       "ready",
       {{"capabilities", std::to_string(state.Get()->capabilities().size())}});

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "broker/broker_metrics.h"
 #include "common/crypto.h"
 #include "common/header_policy.h"
 #include "common/limits.h"
@@ -351,6 +352,7 @@ v1::ExecuteResponse RequestExecutor::Execute(
       *denial->mutable_retry_after() = ToDuration(decision.retry_after);
     }
   }
+  RecordDecision(decision.allowed, decision.code, event.latency_us());
   LogInfo("decision", {{"request_id", response.request_id()},
                        {"agent", event.agent()},
                        {"capability", event.capability()},

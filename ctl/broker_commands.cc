@@ -28,7 +28,7 @@ std::unique_ptr<BrokerAdmin::Stub> Stub() {
 }
 
 int Done(const grpc::Status& rpc, const google::protobuf::Message& reply) {
-  if (rpc.ok()) PrintJson(reply);
+  if (rpc.ok()) PrintReply(reply);
   return Report(rpc, SocketPath(kAdminSocket));
 }
 
@@ -104,10 +104,15 @@ int CreateAgent(const Args& args) {
   v1::CreateAgentResponse response;
   grpc::Status rpc = Stub()->CreateAgent(Context().get(), request, &response);
   if (rpc.ok()) {
-    PrintJson(response.agent());
-    std::cout << "\nAgent token (shown once; give it to the agent as "
-                 "LATCHKEY_AGENT_TOKEN):\n"
-              << response.token() << "\n";
+    if (JsonOutput()) {
+      // The whole reply, token included: a script asked for it.
+      PrintReply(response);
+    } else {
+      PrintReply(response.agent());
+      std::cout << "\nAgent token (shown once; give it to the agent as "
+                   "LATCHKEY_AGENT_TOKEN):\n"
+                << response.token() << "\n";
+    }
     CleanseString(response.mutable_token());
   }
   return Report(rpc, SocketPath(kAdminSocket));

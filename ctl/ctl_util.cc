@@ -6,11 +6,17 @@
 #include <chrono>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "ctl/table_printer.h"
 #include "google/protobuf/util/json_util.h"
 
 ABSL_FLAG(std::string, run_dir, "run",
           "directory holding the daemons' sockets");
+ABSL_FLAG(bool, json, false,
+          "print replies as JSON (for scripts) instead of tables");
 
 namespace latchkey::ctl {
 
@@ -27,15 +33,83 @@ void PrintJson(const google::protobuf::Message& message) {
   std::cout << json;
 }
 
+bool JsonOutput() { return absl::GetFlag(FLAGS_json); }
+
+void PrintReply(const google::protobuf::Message& message) {
+  if (JsonOutput()) {
+    PrintJson(message);
+    std::cout << "\n";
+  } else {
+    std::cout << FormatMessage(message);
+  }
+}
+
 int Report(const grpc::Status& status, const std::string& socket) {
   if (status.ok()) return kExitOk;
   std::cerr << "latchkeyctl: " << status.error_message() << "\n";
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    std::cerr << "  (is the daemon running and listening on " << socket
-              << "?)\n";
-    return kExitUnreachable;
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      std::cerr << "  (is the daemon running and listening on " << socket
+                << "? start it, or point --run_dir at its socket directory)\n";
+      return kExitUnreachable;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      std::cerr << "  (the daemon on " << socket
+                << " did not answer in time; check its log)\n";
+      return kExitUnreachable;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      std::cerr << "  (run latchkeyctl as a uid in the daemon's "
+                   "--operator_uids, or add yours there)\n";
+      return kExitRefused;
+    case grpc::StatusCode::UNIMPLEMENTED:
+      std::cerr << "  (the daemon on " << socket
+                << " is older than this latchkeyctl; upgrade it)\n";
+      return kExitRefused;
+    default:
+      return kExitRefused;
   }
-  return kExitRefused;
+}
+
+int CheckFlags(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() < 2 || arg[0] != '-') continue;
+    arg.remove_prefix(arg[1] == '-' ? 2 : 1);
+    absl::string_view name = arg, value;
+    const size_t equals = arg.find('=');
+    const bool has_value = equals != absl::string_view::npos;
+    if (has_value) {
+      name = arg.substr(0, equals);
+      value = arg.substr(equals + 1);
+    }
+    // absl's own usage flags (--helpfull, --version, ...) are its to handle.
+    if (name == "helpfull" || name == "helpshort" || name == "helppackage" ||
+        name == "version" || name == "only_check_args" || name == "helpmatch" ||
+        name == "helpon") {
+      continue;
+    }
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr && absl::StartsWith(name, "no") && !has_value) {
+      absl::CommandLineFlag* negated =
+          absl::FindCommandLineFlag(name.substr(2));
+      if (negated != nullptr && negated->IsOfType<bool>()) continue;
+    }
+    if (flag == nullptr) {
+      return UsageError(absl::StrCat("unknown flag --", name));
+    }
+    if (!has_value) {
+      if (flag->IsOfType<bool>()) continue;
+      if (i + 1 >= argc) {
+        return UsageError(absl::StrCat("flag --", name, " needs a value"));
+      }
+      value = argv[++i];
+    }
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      return UsageError(absl::StrCat("bad value for --", name, ": ", error));
+    }
+  }
+  return kExitOk;
 }
 
 int UsageError(const std::string& message) {

@@ -30,9 +30,22 @@ std::string SocketPath(const std::string& name);
 // PrintJson prints a reply as indented JSON on stdout.
 void PrintJson(const google::protobuf::Message& message);
 
+// JsonOutput is true with --json (output for scripts).
+bool JsonOutput();
+
+// PrintReply prints a reply as JSON with --json, else as readable
+// "name: value" lines and tables (ctl/table_printer.h).
+void PrintReply(const google::protobuf::Message& message);
+
 // Report turns an RPC status into an exit code, explaining failures on
 // stderr (with a hint when the daemon is not reachable on `socket`).
 int Report(const grpc::Status& status, const std::string& socket);
+
+// CheckFlags returns kExitUsage (after saying which flag and why) if a
+// --flag on the command line is unknown or its value does not parse, so
+// that such mistakes exit 2 like every other usage error (absl's parser
+// would exit 1, which scripts read as "the daemon refused").
+int CheckFlags(int argc, char** argv);
 
 // UsageError prints `message` and the hint to use --help; returns kExitUsage.
 int UsageError(const std::string& message);

@@ -17,6 +17,7 @@
 #include "ctl/command_table.h"
 #include "ctl/ctl_util.h"
 #include "ctl/template_commands.h"
+#include "ctl/status_commands.h"
 #include "ctl/vault_commands.h"
 
 namespace {
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   latchkey::ctl::AddTemplateCommands(&table);
   latchkey::ctl::AddApprovalCommands(&table);
   latchkey::ctl::AddBackupCommands(&table);
+  latchkey::ctl::AddStatusCommands(&table);
 
   // Per-command help is answered before flag parsing so that
   // `latchkeyctl secret put --help` shows that command, not every flag.
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   absl::SetProgramUsageMessage(table.Usage());
+  if (int checked = latchkey::ctl::CheckFlags(argc, argv)) return checked;
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> args(positional.begin() + 1, positional.end());
   if (args.empty() || args[0] == "help") {

@@ -38,9 +38,10 @@ std::unique_ptr<VaultAdmin::Stub> Stub() {
   return VaultAdmin::NewStub(CreateUdsChannel(SocketPath(kVaultSocket)));
 }
 
-// Done prints a successful reply as JSON and maps the status to an exit code.
+// Done prints a successful reply (table or --json) and maps the status to an
+// exit code.
 int Done(const grpc::Status& rpc, const google::protobuf::Message& reply) {
-  if (rpc.ok()) PrintJson(reply);
+  if (rpc.ok()) PrintReply(reply);
   return Report(rpc, SocketPath(kVaultSocket));
 }
 
@@ -74,8 +75,10 @@ int Init(const Args&) {
   CleanseString(request.mutable_passphrase());
   if (rpc.ok()) {
     // First line: a header; then one unseal key per line (scripts use
-    // `tail -n +2`).
-    if (method == "shamir") {
+    // `tail -n +2`, or --json).
+    if (JsonOutput()) {
+      PrintReply(response);
+    } else if (method == "shamir") {
       std::cout << "Unseal shares (shown once; give each to a different "
                    "operator; any "
                 << response.status().threshold() << " of "
@@ -86,7 +89,7 @@ int Init(const Args&) {
       std::cout << "Root key for systemd-creds encrypt (shown once):\n";
     }
     for (const std::string& key : response.unseal_keys()) {
-      std::cout << key << "\n";
+      if (!JsonOutput()) std::cout << key << "\n";
     }
     for (std::string& key : *response.mutable_unseal_keys()) {
       CleanseString(&key);
@@ -180,7 +183,7 @@ int DeleteSecret(const Args& args) {
 }  // namespace
 
 void AddVaultCommands(CommandTable* table) {
-  table->Add({{"status"}, "", "vault seal state", Status});
+  table->Add({{"vault", "status"}, "", "vault seal state", Status});
   table->Add({{"vault", "init"},
               "[--shares=N --threshold=K | --unseal_method=passphrase|"
               "systemd-credential]",

@@ -227,7 +227,8 @@ TEST(BackupRestoreTest, BackupWhileServingThenRestoreAndServeTheSame) {
 
   // The chain continues from the backup and verifies, online too.
   EXPECT_GT(LastSequence((*second)->audit_log_path()), backed_up_last);
-  ASSERT_EQ(RunShell(Ctl(**second) + " audit verify", &output), 0) << output;
+  ASSERT_EQ(RunShell(Ctl(**second) + " --json audit verify", &output), 0)
+      << output;
   EXPECT_TRUE(absl::StrContains(output, "\"ok\": true")) << output;
 
   second->reset();

@@ -4,6 +4,7 @@
 #include "common/backup_files.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/secure_buffer.h"
 
 namespace latchkey::vault {
@@ -70,6 +71,7 @@ void ConfigureVaultPermissions(PeerGuard* guard) {
         "ListSecrets", "DeleteSecret", "Rekey", "RotateKeyring", "Backup"}) {
     guard->Permit(absl::StrCat(kService, method), "operator");
   }
+  guard->Permit(absl::StrCat(kService, "GetMetrics"), "operator");
 }
 
 grpc::Status AdminService::GetStatus(grpc::ServerContext* context,
@@ -209,6 +211,15 @@ grpc::Status AdminService::Backup(
                                             VaultSchemaPlan(), writer);
     AuditSealEvent(peer, "Backup", status);
     return status;
+  });
+}
+
+grpc::Status AdminService::GetMetrics(grpc::ServerContext* context,
+                                      const v1::GetMetricsRequest*,
+                                      v1::MetricsSnapshot* response) {
+  return Authorized(guard_, context, "GetMetrics", [&](const PeerCredentials&) {
+    *response = metrics::Registry::Global().Snapshot("vault");
+    return absl::OkStatus();
   });
 }
 

@@ -16,6 +16,7 @@
 #include "vault/auth_scheme.h"
 #include "vault/redirect_target.h"
 #include "vault/response_scrubber.h"
+#include "vault/vault_metrics.h"
 
 // Secret-bearing buffers during one Execute, and how long each lives:
 //  - the decrypted secret: VaultCore::UseSecret's SecureBuffer, alive only
@@ -218,6 +219,7 @@ absl::StatusOr<v1::VaultExecuteResponse> EgressService::ExecuteChecked(
             return upstream_failed(pinned.status());
           }
           performed = client_->Perform(outgoing, request.limits(), *pinned);
+          RecordUpstreamCall(performed);
           if (!performed.ok()) {
             if (performed.status().code() ==
                 absl::StatusCode::kPermissionDenied) {

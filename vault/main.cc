@@ -12,6 +12,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "common/log.h"
+#include "common/metrics_http.h"
 #include "common/peer_guard.h"
 #include "common/state_dir.h"
 #include "common/termination_signal.h"
@@ -23,6 +24,7 @@
 #include "vault/unseal_credential.h"
 #include "vault/upstream_client.h"
 #include "vault/vault_core.h"
+#include "vault/vault_metrics.h"
 
 ABSL_FLAG(std::string, audit_socket, "",
           "the audit sink's socket, for seal and unseal records (empty: off)");
@@ -105,6 +107,7 @@ int main(int argc, char** argv) {
       if (!unsealed.ok()) return Fail(unsealed.status());
     }
   }
+  latchkey::vault::RegisterSealGauge(&core);
   latchkey::vault::UpstreamClient upstream;
   latchkey::vault::EgressService egress(&core, &upstream, &guard);
   // Seal-state changes and unseal attempts go to the audit log.
@@ -123,6 +126,8 @@ int main(int argc, char** argv) {
       {absl::GetFlag(FLAGS_socket), 0660, &guard, /*reflection=*/true},
       {&egress, &admin});
   if (!server.ok()) return Fail(server.status());
+  auto metrics_http = latchkey::StartMetricsEndpointFromFlag("vault");
+  if (!metrics_http.ok()) return Fail(metrics_http.status());
   latchkey::LogInfo("ready", {{"sealed", core.Status().sealed() ? "yes" : "no"},
                               {"initialized",
                                core.Status().initialized() ? "yes" : "no"}});

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 function run(stack, args, input) {
   return new Promise((resolve, reject) => {
-    const child = execFile(stack.ctl_binary, [`--run_dir=${stack.run_dir}`, ...args],
+    const child = execFile(stack.ctl_binary, [`--run_dir=${stack.run_dir}`, '--json', ...args],
       (error, stdout, stderr) => {
         if (error) reject(new Error(`latchkeyctl ${args.join(' ')}: ${stderr || error.message}`));
         else resolve(stdout);

@@ -176,7 +176,7 @@ export function leakedForms(text, secret) {
 // ctl runs latchkeyctl against the stack's sockets; resolves to parsed
 // JSON output (the commands used here print one JSON object).
 export async function ctl(stack, ...args) {
-  const { stdout } = await execFileAsync(stack.ctl_binary, [`--run_dir=${stack.run_dir}`, ...args]);
+  const { stdout } = await execFileAsync(stack.ctl_binary, [`--run_dir=${stack.run_dir}`, '--json', ...args]);
   return JSON.parse(stdout);
 }
 

@@ -1,0 +1,20 @@
+// The audit sink's metrics: appends by outcome and fdatasync latency (one
+// per group-commit batch).
+#ifndef LATCHKEY_AUDIT_SINK_AUDIT_METRICS_H_
+#define LATCHKEY_AUDIT_SINK_AUDIT_METRICS_H_
+
+#include <chrono>
+
+#include "absl/status/status.h"
+
+namespace latchkey {
+
+// RecordAuditAppend counts one Append RPC by outcome ("ok" or the status code).
+void RecordAuditAppend(const absl::Status& outcome);
+
+// RecordAuditFsync records one batch's fdatasync duration.
+void RecordAuditFsync(std::chrono::nanoseconds duration);
+
+}  // namespace latchkey
+
+#endif  // LATCHKEY_AUDIT_SINK_AUDIT_METRICS_H_
