@@ -304,6 +304,25 @@ TEST_F(GatewayEndToEndTest, SigV4SignedClientRequestIsReauthenticated) {
   EXPECT_EQ(StatusOf(wrong), 401) << wrong.output;
 }
 
+// The aws CLI is not a Debian package here: this runs only when
+// LK_AWS_CLI names an aws binary (bazel test --test_env=LK_AWS_CLI=...).
+TEST_F(GatewayEndToEndTest, AwsCliThroughTheGateway) {
+  const char* aws = std::getenv("LK_AWS_CLI");
+  if (aws == nullptr || aws[0] == '\0') {
+    GTEST_SKIP() << "set LK_AWS_CLI to an aws CLI binary to run this";
+  }
+  Ran ran = Sh(absl::StrCat(
+      "AWS_ACCESS_KEY_ID=\"$LK_GW_TOKEN\" AWS_SECRET_ACCESS_KEY=unused "
+      "AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null '",
+      aws, "' --region us-east-1 --endpoint-url ", *base_,
+      "/demo-api/v1/s3 s3 ls"));
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  EXPECT_TRUE(absl::StrContains(ran.output, "gateway-demo")) << ran.output;
+  json record = UpstreamRecords().back();
+  EXPECT_EQ(record["auth"], "vault");
+  EXPECT_EQ(record["path"], "/v1/s3");
+}
+
 TEST_F(GatewayEndToEndTest, GitCloneAndPushThroughTheGateway) {
   const std::string url = *base_ + "/demo-api/v1/git/project.git";
   // Clone with the token from a credential helper (HTTP Basic password).

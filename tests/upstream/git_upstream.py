@@ -9,6 +9,7 @@ read from --secret-file) and answers 401 to anything else.
   /v1/echo/...            a JSON echo: method, path, query, body size and
                           the request header names
   /v1/huge?bytes=N        N bytes of 'x'
+  /v1/s3/                 an S3 ListBuckets answer (for `aws s3 ls`)
 
 Every request is recorded as one JSON line in --record: method, path,
 query, header names and values *except* Authorization, which is recorded
@@ -27,6 +28,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 RECORD_LOCK = threading.Lock()
 HTTP_BACKEND = "/usr/lib/git-core/git-http-backend"
+LIST_BUCKETS = (
+    b'<?xml version="1.0" encoding="UTF-8"?>'
+    b'<ListAllMyBucketsResult><Buckets><Bucket><Name>gateway-demo</Name>'
+    b'<CreationDate>2026-01-01T00:00:00.000Z</CreationDate></Bucket>'
+    b'</Buckets><Owner><ID>owner</ID></Owner></ListAllMyBucketsResult>')
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -81,6 +87,8 @@ class Handler(BaseHTTPRequestHandler):
             query = dict(parse_qsl(url.query))
             size = min(int(query.get("bytes", "1024")), 64 << 20)
             self._reply(200, b"x" * size, "application/octet-stream")
+        elif url.path.rstrip("/") == "/v1/s3":
+            self._reply(200, LIST_BUCKETS, "application/xml")
         elif url.path.startswith("/v1/echo"):
             echo = {
                 "method": self.command,
