@@ -365,6 +365,32 @@ TEST_F(GatewayEndToEndTest, GitCloneAndPushThroughTheGateway) {
                                  kGatewayToken));
 }
 
+// Several tools at once share the gateway (and its one broker session).
+TEST_F(GatewayEndToEndTest, ConcurrentClonesAndRequests) {
+  const std::string url = *base_ + "/demo-api/v1/git/project.git";
+  std::string script = "set -e; pids=; ";
+  for (int i = 0; i < 3; ++i) {
+    absl::StrAppend(&script, "git -c \"http.extraHeader=Authorization: Bearer ",
+                    "$LK_GW_TOKEN\" clone -q ", url, " par", i,
+                    " & pids=\"$pids $!\"; ");
+  }
+  for (int i = 0; i < 8; ++i) {
+    absl::StrAppend(&script, "curl -sS -o /dev/null -w '%{http_code}\\n' ",
+                    "-H \"Authorization: Bearer $LK_GW_TOKEN\" ", *base_,
+                    "/demo-api/v1/echo/par", i, " > par-curl", i, " & ");
+  }
+  absl::StrAppend(&script, "for p in $pids; do wait $p; done; wait; ",
+                  "cat par-curl*; for i in 0 1 2; do git -C par$i log ",
+                  "--oneline | wc -l; done");
+  Ran ran = Sh(script);
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  std::vector<std::string> lines = absl::StrSplit(ran.output, '\n');
+  ASSERT_GE(lines.size(), 11u) << ran.output;
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(lines[i], "200") << ran.output;
+  // Three commits: two from the fixture, one from the push test above.
+  for (int i = 8; i < 11; ++i) EXPECT_EQ(lines[i], "3") << ran.output;
+}
+
 TEST_F(GatewayEndToEndTest, ResponsesOverTheLimitAre502NotTruncated) {
   Ran ran = Curl(kBearer, "/demo-api/v1/huge?bytes=11534336");  // 11 MiB
   EXPECT_EQ(StatusOf(ran), 502) << ran.output.substr(0, 200);
