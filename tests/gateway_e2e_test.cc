@@ -215,6 +215,20 @@ TEST_F(GatewayEndToEndTest, CurlAllowedRequestGetsTheUpstreamAnswer) {
   EXPECT_EQ(UpstreamRecords().back()["auth"], "vault");
 }
 
+// An upstream that reflects the credential: the vault scrubs it from the
+// body and the headers before the gateway hands the answer to curl.
+TEST_F(GatewayEndToEndTest, ReflectedCredentialIsScrubbed) {
+  Ran ran = Sh(absl::StrCat("curl -sS -i ", kBearer, " '", *base_,
+                            "/demo-api/v1/reflect'"));
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  EXPECT_TRUE(absl::StrContains(ran.output, "200")) << ran.output;
+  EXPECT_TRUE(absl::StrContains(ran.output, "received: [REDACTED:latchkey]"))
+      << ran.output;
+  EXPECT_TRUE(absl::StrContains(ran.output, "X-Echo-Auth: [REDACTED:latchkey]"))
+      << ran.output;
+  EXPECT_FALSE(absl::StrContains(ran.output, Stack::kSecret));
+}
+
 TEST_F(GatewayEndToEndTest, CurlWithoutOrWithWrongTokenIs401) {
   Ran none = Curl("", "/demo-api/v1/echo");
   EXPECT_EQ(StatusOf(none), 401) << none.output;

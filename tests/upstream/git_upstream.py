@@ -10,6 +10,9 @@ read from --secret-file) and answers 401 to anything else.
                           the request header names
   /v1/huge?bytes=N        N bytes of 'x'
   /v1/s3/                 an S3 ListBuckets answer (for `aws s3 ls`)
+  /v1/reflect             echoes the credential it received in its body
+                          and in an X-Echo-Auth header (the vault must
+                          scrub both before the answer leaves it)
 
 Every request is recorded as one JSON line in --record: method, path,
 query, header names and values *except* Authorization, which is recorded
@@ -87,6 +90,9 @@ class Handler(BaseHTTPRequestHandler):
             query = dict(parse_qsl(url.query))
             size = min(int(query.get("bytes", "1024")), 64 << 20)
             self._reply(200, b"x" * size, "application/octet-stream")
+        elif url.path == "/v1/reflect":
+            self._reply(200, ("received: %s\n" % presented).encode(),
+                        "text/plain", [("X-Echo-Auth", presented)])
         elif url.path.rstrip("/") == "/v1/s3":
             self._reply(200, LIST_BUCKETS, "application/xml")
         elif url.path.startswith("/v1/echo"):
