@@ -414,6 +414,36 @@ TEST_F(GatewayEndToEndTest, ResponsesOverTheLimitAre502NotTruncated) {
   EXPECT_EQ(fits.output.size(), 4 + 8388608u);
 }
 
+// Bad start-up flags: the process refuses before serving anything.
+TEST_F(GatewayEndToEndTest, RefusesPublicAddressAndMissingToken) {
+  char cwd[4096];
+  ASSERT_NE(getcwd(cwd, sizeof(cwd)), nullptr);
+  const std::string mcp = absl::StrCat(cwd, "/mcp_adapter/latchkey-mcp");
+  Ran public_address = Sh(absl::StrCat(
+      "LATCHKEY_AGENT_TOKEN=x LATCHKEY_GATEWAY_TOKEN=\"$LK_GW_TOKEN\" '", mcp,
+      "' --gateway=0.0.0.0:0 --gateway_only < /dev/null; echo \"exit=$?\""));
+  EXPECT_TRUE(absl::StrContains(public_address.output, "bad_gateway_address"))
+      << public_address.output;
+  EXPECT_TRUE(absl::StrContains(public_address.output, "exit=2"));
+  Ran no_token = Sh(absl::StrCat("LATCHKEY_AGENT_TOKEN=x '", mcp,
+                                 "' --gateway=127.0.0.1:0 --gateway_only "
+                                 "< /dev/null; echo \"exit=$?\""));
+  EXPECT_TRUE(absl::StrContains(no_token.output, "no_gateway_token"))
+      << no_token.output;
+  EXPECT_TRUE(absl::StrContains(no_token.output, "exit=2"));
+  // Next to stdio MCP: the process ends at stdin EOF, gateway included.
+  Ran with_stdio = Sh(absl::StrCat(
+      "LATCHKEY_AGENT_TOKEN=x LATCHKEY_GATEWAY_TOKEN=\"$LK_GW_TOKEN\" "
+      "timeout 20 '",
+      mcp,
+      "' --broker_socket=/nonexistent --gateway=127.0.0.1:0 < /dev/null; "
+      "echo \"exit=$?\""));
+  EXPECT_TRUE(absl::StrContains(with_stdio.output, "gateway_listening"))
+      << with_stdio.output;
+  EXPECT_TRUE(absl::StrContains(with_stdio.output, "exit=0"))
+      << with_stdio.output;
+}
+
 // Last: the leak scan over the gateway process, its log and every output
 // the tools produced above.
 TEST_F(GatewayEndToEndTest, ZZLeakScan) {
