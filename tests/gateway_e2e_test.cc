@@ -414,6 +414,18 @@ TEST_F(GatewayEndToEndTest, ResponsesOverTheLimitAre502NotTruncated) {
   EXPECT_EQ(fits.output.size(), 4 + 8388608u);
 }
 
+// A sealed vault is a 503 with the reason, and the next request after
+// unsealing works again.
+TEST_F(GatewayEndToEndTest, SealedVaultIs503) {
+  ASSERT_TRUE(stack_->SealVault().ok());
+  Ran sealed = Curl(kBearer, "/demo-api/v1/echo/sealed");
+  EXPECT_EQ(StatusOf(sealed), 503) << sealed.output;
+  EXPECT_EQ(BodyOf(sealed)["error"], "VAULT_SEALED") << sealed.output;
+  ASSERT_TRUE(stack_->UnsealVault().ok());
+  Ran open = Curl(kBearer, "/demo-api/v1/echo/unsealed");
+  EXPECT_EQ(StatusOf(open), 200) << open.output;
+}
+
 // Bad start-up flags: the process refuses before serving anything.
 TEST_F(GatewayEndToEndTest, RefusesPublicAddressAndMissingToken) {
   char cwd[4096];
