@@ -259,8 +259,8 @@ TEST_F(GatewayEndToEndTest, CurlDeniedRequestsGetStatusAndReason) {
   Ran method = Curl(kBearer + " -X DELETE", "/demo-api/v1/echo");
   EXPECT_EQ(StatusOf(method), 403) << method.output;
   Ran unknown = Curl(kBearer, "/no-such-capability/v1/echo");
-  EXPECT_GE(StatusOf(unknown), 403) << unknown.output;
-  EXPECT_LE(StatusOf(unknown), 404) << unknown.output;
+  EXPECT_EQ(StatusOf(unknown), 404) << unknown.output;
+  EXPECT_EQ(BodyOf(unknown)["error"], "CAPABILITY_NOT_FOUND");
   Ran empty = Curl(kBearer, "/");
   EXPECT_EQ(StatusOf(empty), 404) << empty.output;
   // Nothing denied reached the upstream.
