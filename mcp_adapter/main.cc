@@ -11,13 +11,13 @@
 #include <memory>
 #include <string>
 
+#include "common/runtime_tuning.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/log.h"
-#include "common/runtime_tuning.h"
 #include "mcp_adapter/gateway_server.h"
 #include "mcp_adapter/grpc_broker_client.h"
 #include "mcp_adapter/http_checks.h"
