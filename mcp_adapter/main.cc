@@ -4,16 +4,21 @@
 //
 //   LATCHKEY_AGENT_TOKEN=... latchkey-mcp
 //   --broker_socket=/run/latchkey/broker.sock
+#include <poll.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <memory>
 #include <string>
 
 #include "common/runtime_tuning.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "mcp_adapter/gateway_server.h"
 #include "mcp_adapter/grpc_broker_client.h"
 #include "mcp_adapter/http_checks.h"
 #include "mcp_adapter/http_mode.h"
@@ -44,9 +49,29 @@ ABSL_FLAG(std::string, http_token_file, "",
           "File (mode 0600) holding the bearer token HTTP clients must "
           "present, used when LATCHKEY_MCP_HTTP_TOKEN is not set.");
 
+ABSL_FLAG(std::string, gateway, "",
+          "Also serve the keyless HTTP gateway for command-line tools at "
+          "this loopback HOST:PORT (e.g. 127.0.0.1:8766; port 0 picks one "
+          "and logs it): http://HOST:PORT/<capability>/<path> runs the "
+          "request like the execute tool. Clients present the token from "
+          "LATCHKEY_GATEWAY_TOKEN or --gateway_token_file.");
+ABSL_FLAG(std::string, gateway_token_file, "",
+          "File (mode 0600) holding the gateway token, used when "
+          "LATCHKEY_GATEWAY_TOKEN is not set.");
+ABSL_FLAG(bool, gateway_only, false,
+          "With --gateway: serve only the gateway (no MCP on stdio or "
+          "--http) until SIGTERM/SIGINT, e.g. for a shell session.");
+
 namespace {
 
 constexpr int kExitUsage = 2;
+
+// WaitForStop blocks until the termination-signal fd is readable.
+void WaitForStop(int stop_fd) {
+  pollfd stop = {stop_fd, POLLIN, 0};
+  while (::poll(&stop, 1, -1) < 0 && errno == EINTR) {
+  }
+}
 
 }  // namespace
 
@@ -84,6 +109,31 @@ int main(int argc, char** argv) {
     }
     http_token = *std::move(loaded);
   }
+  const std::string gateway_address = absl::GetFlag(FLAGS_gateway);
+  latchkey::mcp::GatewayOptions gateway_options;
+  if (!gateway_address.empty()) {
+    // The address first: a public one is refused whatever else is set.
+    auto address = latchkey::mcp::ParseLoopbackAddress(gateway_address);
+    if (!address.ok()) {
+      latchkey::LogError(
+          "bad_gateway_address",
+          {{"message", std::string(address.status().message())}});
+      return kExitUsage;
+    }
+    auto loaded = latchkey::mcp::LoadGatewayToken(
+        absl::GetFlag(FLAGS_gateway_token_file));
+    if (!loaded.ok()) {
+      latchkey::LogError("no_gateway_token",
+                         {{"message", std::string(loaded.status().message())}});
+      return kExitUsage;
+    }
+    gateway_options.address = *address;
+    gateway_options.token = *std::move(loaded);
+  } else if (absl::GetFlag(FLAGS_gateway_only)) {
+    latchkey::LogError(
+        "bad_flags", {{"message", "--gateway_only needs --gateway=HOST:PORT"}});
+    return kExitUsage;
+  }
   // Before any thread starts, so that every thread inherits the mask.
   auto stop_fd = latchkey::mcp::OpenTerminationSignalFd();
   auto protocol_fd = latchkey::mcp::ReserveStdoutForProtocol();
@@ -103,6 +153,35 @@ int main(int argc, char** argv) {
   broker_options.execute_timeout = absl::GetFlag(FLAGS_execute_timeout);
   broker_options.call_timeout = absl::GetFlag(FLAGS_rpc_timeout);
   latchkey::mcp::GrpcBrokerClient broker(std::move(broker_options));
+
+  // The gateway serves on its own thread next to the MCP transport and is
+  // stopped (destroyed) when main returns.
+  std::unique_ptr<latchkey::mcp::GatewayServer> gateway;
+  if (!gateway_address.empty()) {
+    gateway_options.broker_socket = socket;
+    const std::string host = gateway_options.address.host;
+    gateway = std::make_unique<latchkey::mcp::GatewayServer>(
+        &broker, std::move(gateway_options));
+    absl::StatusOr<int> port = gateway->Start();
+    if (!port.ok()) {
+      latchkey::LogError("gateway_bind_failed",
+                         {{"message", std::string(port.status().message())}});
+      return 1;
+    }
+    // Tests and scripts read the port from this line (--gateway=...:0).
+    latchkey::LogInfo(
+        "gateway_listening",
+        {{"url", absl::StrCat("http://", host == "::1" ? "[::1]" : host, ":",
+                              *port, "/<capability>/<path>")},
+         {"port", std::to_string(*port)},
+         {"broker_socket", socket}});
+    if (absl::GetFlag(FLAGS_gateway_only)) {
+      WaitForStop(*stop_fd);
+      gateway.reset();
+      latchkey::LogInfo("stopped", {{"reason", "signal"}});
+      return 0;
+    }
+  }
 
   if (!http_address.empty()) {
     return latchkey::mcp::RunHttpMode(

@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""A loopback HTTP upstream for the keyless gateway test: a git server
+(`git http-backend` run as CGI) plus echo endpoints, which accepts only the
+credential the vault injects ("Authorization: Bearer <secret>", the secret
+read from --secret-file) and answers 401 to anything else.
+
+  /v1/git/<repo>.git/...  git smart HTTP (clone, fetch, push) over the bare
+                          repositories under --repos
+  /v1/echo/...            a JSON echo: method, path, query, body size and
+                          the request header names
+  /v1/huge?bytes=N        N bytes of 'x'
+  /v1/s3/                 an S3 ListBuckets answer (for `aws s3 ls`)
+  /v1/reflect             echoes the credential it received in its body
+                          and in an X-Echo-Auth header (the vault must
+                          scrub both before the answer leaves it)
+
+Every request is recorded as one JSON line in --record: method, path,
+query, header names and values *except* Authorization, which is recorded
+only as "vault" (it was the injected secret), "other" or "none", so the
+record itself never holds the secret. Binds 127.0.0.1 only; writes its
+port to --port-file once listening.
+"""
+import argparse
+import hmac
+import json
+import os
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+RECORD_LOCK = threading.Lock()
+HTTP_BACKEND = "/usr/lib/git-core/git-http-backend"
+LIST_BUCKETS = (
+    b'<?xml version="1.0" encoding="UTF-8"?>'
+    b'<ListAllMyBucketsResult><Buckets><Bucket><Name>gateway-demo</Name>'
+    b'<CreationDate>2026-01-01T00:00:00.000Z</CreationDate></Bucket>'
+    b'</Buckets><Owner><ID>owner</ID></Owner></ListAllMyBucketsResult>')
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    secret = b""
+    record_path = None
+    repos = None
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def _reply(self, status, body, ctype="application/json", headers=()):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _handle(self):
+        length = int(self.headers.get("Content-Length", "0") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        url = urlsplit(self.path)
+        presented = self.headers.get("Authorization")
+        expected = b"Bearer " + self.secret
+        if presented is None:
+            auth = "none"
+        elif hmac.compare_digest(presented.encode("latin-1"), expected):
+            auth = "vault"
+        else:
+            auth = "other"
+        record = {
+            "method": self.command,
+            "path": url.path,
+            "query": url.query,
+            "auth": auth,
+            "headers": {k: v for k, v in self.headers.items()
+                        if k.lower() != "authorization"},
+            "body_bytes": len(body),
+        }
+        with RECORD_LOCK, open(self.record_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if auth != "vault":
+            self._reply(401, b'{"error":"bad credential"}\n',
+                        headers=[("WWW-Authenticate", "Bearer")])
+            return
+        if url.path.startswith("/v1/git/"):
+            self._git(url, body)
+        elif url.path == "/v1/huge":
+            query = dict(parse_qsl(url.query))
+            size = min(int(query.get("bytes", "1024")), 64 << 20)
+            self._reply(200, b"x" * size, "application/octet-stream")
+        elif url.path == "/v1/reflect":
+            self._reply(200, ("received: %s\n" % presented).encode(),
+                        "text/plain", [("X-Echo-Auth", presented)])
+        elif url.path.rstrip("/") == "/v1/s3":
+            self._reply(200, LIST_BUCKETS, "application/xml")
+        elif url.path.startswith("/v1/echo"):
+            echo = {
+                "method": self.command,
+                "path": url.path,
+                "query": parse_qsl(url.query, keep_blank_values=True),
+                "body_bytes": len(body),
+                "header_names": sorted(k.lower() for k in self.headers.keys()
+                                       if k.lower() != "authorization"),
+            }
+            self._reply(200, (json.dumps(echo) + "\n").encode())
+        else:
+            self._reply(404, b'{"error":"not found"}\n')
+
+    def _git(self, url, body):
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "GIT_PROJECT_ROOT": self.repos,
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "REMOTE_USER": "latchkey-vault",  # authenticated: push allowed
+            "REQUEST_METHOD": self.command,
+            "PATH_INFO": url.path[len("/v1/git"):],
+            "QUERY_STRING": url.query,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "GATEWAY_INTERFACE": "CGI/1.1",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+        }
+        if self.headers.get("Content-Encoding"):
+            env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
+        if self.headers.get("Git-Protocol"):
+            env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
+        done = subprocess.run([HTTP_BACKEND], input=body, env=env,
+                              capture_output=True, timeout=60)
+        head, _, payload = done.stdout.partition(b"\r\n\r\n")
+        if not _:
+            head, _, payload = done.stdout.partition(b"\n\n")
+        status = 200
+        ctype = "application/octet-stream"
+        headers = []
+        for line in head.decode("latin-1").splitlines():
+            name, _, value = line.partition(":")
+            value = value.strip()
+            if name.lower() == "status":
+                status = int(value.split()[0])
+            elif name.lower() == "content-type":
+                ctype = value
+            elif name:
+                headers.append((name, value))
+        self._reply(status, payload, ctype, headers)
+
+    do_GET = _handle
+    do_POST = _handle
+    do_PUT = _handle
+    do_HEAD = _handle
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port-file", required=True)
+    parser.add_argument("--record", required=True)
+    parser.add_argument("--secret-file", required=True)
+    parser.add_argument("--repos", required=True)
+    args = parser.parse_args()
+    with open(args.secret_file, "rb") as f:
+        Handler.secret = f.read().strip()
+    Handler.record_path = args.record
+    Handler.repos = args.repos
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    tmp = args.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(server.server_address[1]))
+    os.rename(tmp, args.port_file)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
