@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prints 'N passed, N failed[, N skipped]' over individual test cases.
+"""Prints 'N passed, N failed' over individual test cases (skips before it).
 
 Reads the JUnit test.xml of every test target of this workspace under
 bazel-testlogs/. A target that failed without a failing test case in its XML
@@ -48,10 +48,11 @@ def main():
         skipped += t_skip
     if bazel_rc != 0 and failed == 0:
         failed = 1
-    line = f"{passed} passed, {failed} failed"
+    # The last line is exactly "N passed, N failed" (CI reads it); skipped
+    # cases (GTEST_SKIP, expected conformance failures) are reported first.
     if skipped:
-        line += f", {skipped} skipped"
-    print(line)
+        print(f"{skipped} skipped (not counted as passed)")
+    print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed or passed == 0 else 0)
 
 
