@@ -22,8 +22,12 @@ std::chrono::system_clock::time_point Deadline(absl::Duration timeout) {
 }
 
 // At most this many AppendBatch calls are in flight per recorder; more
-// concurrent events wait and go out together in the next batch.
-constexpr int kMaxInFlight = 4;
+// concurrent events wait and go out together in the next batch. One is
+// best: while it travels and the sink syncs it, the next batch gathers
+// everything that arrives (audit_bench, 64 writers on one connection:
+// about 21k appends/s with one in flight, 12k with four, whose smaller
+// batches cost more round trips and split the sink's group commits).
+constexpr int kMaxInFlight = 1;
 
 class GrpcAuditRecorder final : public AuditRecorder {
  public:
