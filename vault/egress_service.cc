@@ -169,6 +169,10 @@ absl::StatusOr<v1::VaultExecuteResponse> EgressService::ExecuteChecked(
         outgoing.ca_bundle_pem = metadata.ca_bundle_pem();
         ResponseScrubber scrubber;
         AuthContext auth_context = MakeAuthContext(metadata, request.limits());
+        // The agent's own headers, kept so that every redirect hop is
+        // signed afresh (HMAC, SigV4 and OAuth1 sign the path and query).
+        const std::vector<std::pair<std::string, std::string>> agent_headers =
+            outgoing.headers;
         absl::Status applied =
             scheme->Apply(secret, auth_context, &outgoing, &scrubber);
         if (applied.code() == absl::StatusCode::kUnavailable) {
@@ -269,6 +273,14 @@ absl::StatusOr<v1::VaultExecuteResponse> EgressService::ExecuteChecked(
             }
             if (!credential) outgoing.query.emplace_back(name, value);
           }
+          // Sign the hop as a request of its own: a signature over the
+          // first hop's path would be refused by the upstream.
+          outgoing.headers = agent_headers;
+          outgoing.credential_headers.clear();
+          outgoing.credential_query.clear();
+          absl::Status resigned =
+              scheme->Apply(secret, auth_context, &outgoing, &scrubber);
+          if (!resigned.ok()) return upstream_failed(resigned);
           // "METHOD /path": the broker checks each hop against the
           // capability's rules before the answer reaches the agent.
           std::string hop_text = outgoing.method + " " + outgoing.path;

@@ -80,6 +80,14 @@ class Handler(BaseHTTPRequestHandler):
         self.url = urlsplit(self.path)
         try:
             path = self.url.path
+            if path.startswith("/moved/"):
+                # A same-origin redirect: the next hop must be signed for
+                # its own path (checked by verify_hmac there).
+                self.send_response(302)
+                self.send_header("Location", "/hmac/" + path[len("/moved/"):])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if path.startswith("/hmac/"):
                 self.verify_hmac()
             elif path.startswith("/aws/"):

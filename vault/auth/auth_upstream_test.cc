@@ -160,10 +160,13 @@ class AuthUpstreamTest : public ::testing::TestWithParam<bool> {
     return core_->PutSecret(put).status();
   }
 
-  absl::StatusOr<v1::VaultExecuteResponse> Execute(
-      const std::string& id, const std::string& method, const std::string& path,
-      const std::string& body = "") {
+  absl::StatusOr<v1::VaultExecuteResponse> Execute(const std::string& id,
+                                                   const std::string& method,
+                                                   const std::string& path,
+                                                   const std::string& body = "",
+                                                   uint32_t max_redirects = 0) {
     v1::VaultExecuteRequest request;
+    request.mutable_limits()->set_max_redirects(max_redirects);
     request.set_request_id("r1");
     request.set_secret_id(id);
     request.set_origin(origin());
@@ -246,6 +249,22 @@ TEST_P(AuthUpstreamTest, HmacSigning) {
   reply = Execute("exchange", "GET", "/hmac/orders");
   ASSERT_TRUE(reply.ok());
   EXPECT_EQ(reply->response().status(), 401);
+}
+
+// A same-origin redirect is signed again for its own path: the upstream
+// checks the HMAC over the path it redirected to.
+TEST_P(AuthUpstreamTest, RedirectHopIsSignedAgain) {
+  v1::AuthScheme auth;
+  auth.mutable_hmac()->set_signature_header("X-Signature");
+  auth.mutable_hmac()->set_timestamp_header("X-Timestamp");
+  auth.mutable_hmac()->set_key_id("key-1");
+  auth.mutable_hmac()->set_key_id_header("X-Api-Key");
+  ASSERT_TRUE(Put("exchange", kHmacKey, auth).ok());
+  auto reply = Execute("exchange", "GET", "/moved/orders", "",
+                       /*max_redirects=*/1);
+  ExpectVerified(reply, {kHmacKey});
+  ASSERT_EQ(reply->redirects_size(), 1);
+  EXPECT_EQ(reply->redirects(0), "GET /hmac/orders");
 }
 
 TEST_P(AuthUpstreamTest, AwsSigV4WithSessionToken) {
