@@ -42,32 +42,14 @@ void Refuse(httplib::Response& response, int status, const char* error,
 }  // namespace
 
 absl::StatusOr<std::string> LoadGatewayToken(const std::string& token_file) {
-  std::string token;
-  char* env = std::getenv(kGatewayTokenEnvVar);
-  if (env != nullptr && env[0] != '\0') {
-    token = std::string(absl::StripAsciiWhitespace(env));
-    std::memset(env, 0, std::strlen(env));
-    ::unsetenv(kGatewayTokenEnvVar);
-  } else if (!token_file.empty()) {
-    LK_ASSIGN_OR_RETURN(token, ReadTokenFile(token_file));
-  } else {
-    return absl::NotFoundError(absl::StrCat(
-        "--gateway needs a token for its clients: set ", kGatewayTokenEnvVar,
-        " or pass --gateway_token_file=<file readable only by you>, e.g. "
-        "`head -c 32 /dev/urandom | base64 | tr -d '/+=' > "
-        "~/.config/latchkey/gateway.token && chmod 600 "
-        "~/.config/latchkey/gateway.token`"));
-  }
-  if (absl::Status valid = ValidateToken(token); !valid.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("gateway token: ", valid.message()));
-  }
-  if (token.size() < kMinHttpTokenBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the gateway token is shorter than ", kMinHttpTokenBytes,
-                     " characters; use a random one"));
-  }
-  return token;
+  return LoadClientToken(
+      {kGatewayTokenEnvVar, token_file, "gateway token",
+       "--gateway needs a token for its clients: set LATCHKEY_GATEWAY_TOKEN "
+       "or pass --gateway_token_file=<file readable only by you>, e.g. "
+       "`head -c 32 /dev/urandom | base64 | tr -d '/+=' > "
+       "~/.config/latchkey/gateway.token && chmod 600 "
+       "~/.config/latchkey/gateway.token`",
+       kMinHttpTokenBytes});
 }
 
 GatewayServer::GatewayServer(BrokerClient* broker, GatewayOptions options)

@@ -20,31 +20,14 @@
 namespace latchkey::mcp {
 
 absl::StatusOr<std::string> LoadHttpToken(const std::string& token_file) {
-  std::string token;
-  char* env = std::getenv(kHttpTokenEnvVar);
-  if (env != nullptr && env[0] != '\0') {
-    token = std::string(absl::StripAsciiWhitespace(env));
-    std::memset(env, 0, std::strlen(env));
-    ::unsetenv(kHttpTokenEnvVar);
-  } else if (!token_file.empty()) {
-    LK_ASSIGN_OR_RETURN(token, ReadTokenFile(token_file));
-  } else {
-    return absl::NotFoundError(absl::StrCat(
-        "--http needs a bearer token for its clients: set ", kHttpTokenEnvVar,
-        " or pass --http_token_file=<file readable only by you>, e.g. "
-        "`head -c 32 /dev/urandom | base64 > ~/.config/latchkey/mcp-http.token "
-        "&& chmod 600 ~/.config/latchkey/mcp-http.token`"));
-  }
-  if (absl::Status valid = ValidateToken(token); !valid.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("HTTP bearer token: ", valid.message()));
-  }
-  if (token.size() < kMinHttpTokenBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the HTTP bearer token is shorter than ",
-                     kMinHttpTokenBytes, " characters; use a random one"));
-  }
-  return token;
+  return LoadClientToken(
+      {kHttpTokenEnvVar, token_file, "HTTP bearer token",
+       "--http needs a bearer token for its clients: set "
+       "LATCHKEY_MCP_HTTP_TOKEN or pass --http_token_file=<file readable only "
+       "by you>, e.g. `head -c 32 /dev/urandom | base64 > "
+       "~/.config/latchkey/mcp-http.token && chmod 600 "
+       "~/.config/latchkey/mcp-http.token`",
+       kMinHttpTokenBytes});
 }
 
 int RunHttpMode(BrokerClient* broker, HttpModeOptions options) {

@@ -113,4 +113,28 @@ absl::StatusOr<AgentToken> LoadAgentToken(const std::string& token_file) {
   return AgentToken{std::move(token), token_file};
 }
 
+absl::StatusOr<std::string> LoadClientToken(const ClientTokenSource& source) {
+  std::string token;
+  char* env = std::getenv(source.env_var);
+  if (env != nullptr && env[0] != '\0') {
+    token = std::string(absl::StripAsciiWhitespace(env));
+    std::memset(env, 0, std::strlen(env));
+    ::unsetenv(source.env_var);
+  } else if (!source.token_file.empty()) {
+    LK_ASSIGN_OR_RETURN(token, ReadTokenFile(source.token_file));
+  } else {
+    return absl::NotFoundError(source.missing_hint);
+  }
+  if (absl::Status valid = ValidateToken(token); !valid.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source.what, ": ", valid.message()));
+  }
+  if (token.size() < source.min_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the ", source.what, " is shorter than ", source.min_bytes,
+                     " characters; use a random one"));
+  }
+  return token;
+}
+
 }  // namespace latchkey::mcp

@@ -37,6 +37,21 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 // spaces (what a gRPC metadata value can carry after "Bearer ").
 absl::Status ValidateToken(absl::string_view token);
 
+// ClientTokenSource names where a loopback listener's client token comes
+// from, for --http and --gateway alike.
+struct ClientTokenSource {
+  const char* env_var;       // e.g. "LATCHKEY_MCP_HTTP_TOKEN"
+  std::string token_file;    // the --*_token_file flag's value, may be ""
+  const char* what;          // "HTTP bearer token", "gateway token"
+  const char* missing_hint;  // the whole message when neither is given
+  size_t min_bytes;          // shorter tokens are refused
+};
+
+// LoadClientToken reads the token from the environment variable (which it
+// then wipes and unsets, so children do not inherit it) or from the file,
+// and checks its characters and length. Never from argv.
+absl::StatusOr<std::string> LoadClientToken(const ClientTokenSource& source);
+
 }  // namespace latchkey::mcp
 
 #endif  // LATCHKEY_MCP_ADAPTER_TOKEN_SOURCE_H_
