@@ -1,6 +1,5 @@
 #include "ctl/ctl_util.h"
 
-#include <termios.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -118,24 +117,53 @@ int UsageError(const std::string& message) {
   return kExitUsage;
 }
 
+NoEchoPrompt::NoEchoPrompt(const char* prompt) : tty_(isatty(STDIN_FILENO)) {
+  if (!tty_) return;
+  std::cerr << prompt << std::flush;
+  tcgetattr(STDIN_FILENO, &saved_);
+  struct termios quiet = saved_;
+  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+}
+
+NoEchoPrompt::~NoEchoPrompt() {
+  if (!tty_) return;
+  tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+  std::cerr << "\n";
+}
+
 SecureBuffer ReadSecretFromStdin(const char* prompt) {
-  bool tty = isatty(STDIN_FILENO);
-  struct termios saved;
-  if (tty) {
-    std::cerr << prompt << std::flush;
-    tcgetattr(STDIN_FILENO, &saved);
-    struct termios quiet = saved;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-  }
   std::string value;
-  std::getline(std::cin, value);
-  if (tty) {
-    tcsetattr(STDIN_FILENO, TCSANOW, &saved);
-    std::cerr << "\n";
+  {
+    NoEchoPrompt quiet(prompt);
+    std::getline(std::cin, value);
   }
   SecureBuffer buffer =
       SecureBuffer::CopyOf(absl::StripTrailingAsciiWhitespace(value));
+  CleanseString(&value);
+  return buffer;
+}
+
+SecureBuffer ReadMultilineSecretFromStdin(const char* prompt) {
+  // Reserved up front so that growing never leaves secret copies behind in
+  // freed memory; a PEM key or credential JSON is far smaller.
+  constexpr size_t kMaxMultilineSecret = 64 * 1024;
+  std::string value, line;
+  value.reserve(kMaxMultilineSecret + 4096);
+  {
+    NoEchoPrompt quiet(prompt);
+    while (value.size() < kMaxMultilineSecret && std::getline(std::cin, line)) {
+      if (quiet.tty() && line.empty()) break;
+      value += line;
+      value += '\n';
+      CleanseString(&line);
+    }
+  }
+  while (!value.empty() && (value.back() == '\n' || value.back() == ' ' ||
+                            value.back() == '\r')) {
+    value.pop_back();
+  }
+  SecureBuffer buffer = SecureBuffer::CopyOf(value);
   CleanseString(&value);
   return buffer;
 }

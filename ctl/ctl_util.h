@@ -5,6 +5,7 @@
 #define LATCHKEY_CTL_CTL_UTIL_H_
 
 #include <grpcpp/grpcpp.h>
+#include <termios.h>
 
 #include <fstream>
 #include <iostream>
@@ -50,9 +51,29 @@ int CheckFlags(int argc, char** argv);
 // UsageError prints `message` and the hint to use --help; returns kExitUsage.
 int UsageError(const std::string& message);
 
+// NoEchoPrompt prints `prompt` and turns terminal echo off for as long as
+// it lives; nothing happens when stdin is not a terminal.
+class NoEchoPrompt {
+ public:
+  explicit NoEchoPrompt(const char* prompt);
+  ~NoEchoPrompt();
+  NoEchoPrompt(const NoEchoPrompt&) = delete;
+  NoEchoPrompt& operator=(const NoEchoPrompt&) = delete;
+  bool tty() const { return tty_; }
+
+ private:
+  bool tty_;
+  struct termios saved_ {};
+};
+
 // ReadSecretFromStdin reads one line (or all of stdin when piped), with
 // echo off on a terminal, into secure memory.
 SecureBuffer ReadSecretFromStdin(const char* prompt);
+
+// ReadMultilineSecretFromStdin reads a value that spans lines (a PEM
+// private key): all of a piped stdin, or on a terminal (echo off) lines up
+// to an empty one; at most 64 KiB.
+SecureBuffer ReadMultilineSecretFromStdin(const char* prompt);
 
 // Context is a client context with the CLI's deadline.
 std::unique_ptr<grpc::ClientContext> Context();

@@ -1,6 +1,5 @@
 #include "ctl/template_commands.h"
 
-#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -226,42 +225,6 @@ void PrintCreated(const v1::ServiceTemplate& t,
             << " --path=" << t.health().path() << "\n";
 }
 
-// ReadMultilineSecret reads a value that spans lines (a PEM private key):
-// all of a piped stdin, or on a terminal (echo off) lines up to an empty one.
-SecureBuffer ReadMultilineSecret(const char* prompt) {
-  const bool tty = isatty(STDIN_FILENO);
-  struct termios saved;
-  if (tty) {
-    std::cerr << prompt << std::flush;
-    tcgetattr(STDIN_FILENO, &saved);
-    struct termios quiet = saved;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-  }
-  // Reserved up front so that growing never leaves secret copies behind in
-  // freed memory; a PEM key or credential JSON is far smaller.
-  constexpr size_t kMaxMultilineSecret = 64 * 1024;
-  std::string value, line;
-  value.reserve(kMaxMultilineSecret + 4096);
-  while (value.size() < kMaxMultilineSecret && std::getline(std::cin, line)) {
-    if (tty && line.empty()) break;
-    value += line;
-    value += '\n';
-    CleanseString(&line);
-  }
-  if (tty) {
-    tcsetattr(STDIN_FILENO, TCSANOW, &saved);
-    std::cerr << "\n";
-  }
-  while (!value.empty() && (value.back() == '\n' || value.back() == ' ' ||
-                            value.back() == '\r')) {
-    value.pop_back();
-  }
-  SecureBuffer buffer = SecureBuffer::CopyOf(value);
-  CleanseString(&value);
-  return buffer;
-}
-
 int AddService(const Args& args) {
   const v1::ServiceTemplate* t = FindOrExplain(args[0]);
   if (t == nullptr) return kExitRefused;
@@ -303,7 +266,7 @@ int AddService(const Args& args) {
   std::cerr << t->title() << ": " << t->secret().prompt() << "\n";
   SecureBuffer value =
       t->secret().multiline()
-          ? ReadMultilineSecret(
+          ? ReadMultilineSecretFromStdin(
                 "Secret value (not echoed; end with an empty line): ")
           : ReadSecretFromStdin("Secret value (not echoed): ");
   if (value.view().empty()) {
