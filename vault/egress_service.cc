@@ -1,6 +1,7 @@
 #include "vault/egress_service.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -57,6 +58,12 @@ bool IsMethodToken(absl::string_view method) {
   });
 }
 
+// IsInternal: `origin` (canonical) is among the secret's internal origins.
+bool IsInternal(const google::protobuf::RepeatedPtrField<std::string>& internal,
+                const std::string& origin) {
+  return std::find(internal.begin(), internal.end(), origin) != internal.end();
+}
+
 }  // namespace
 
 AuthContext EgressService::MakeAuthContext(const v1::SecretMetadata& metadata,
@@ -68,9 +75,7 @@ AuthContext EgressService::MakeAuthContext(const v1::SecretMetadata& metadata,
                                metadata.origins().end());
   context.ca_bundle_pem = metadata.ca_bundle_pem();
   UpstreamClient* client = client_;
-  std::vector<std::string> internal(metadata.internal_origins().begin(),
-                                    metadata.internal_origins().end());
-  context.fetch = [client, limits, internal = std::move(internal)](
+  context.fetch = [client, limits, internal = metadata.internal_origins()](
                       const OutgoingRequest& token_request)
       -> absl::StatusOr<TokenResponse> {
     v1::EgressLimits token_limits = limits;
@@ -80,9 +85,8 @@ AuthContext EgressService::MakeAuthContext(const v1::SecretMetadata& metadata,
     // A refusal surfaces as UNAVAILABLE, an upstream failure the operator
     // can read, not as a vault fault.
     LK_ASSIGN_OR_RETURN(Origin origin, ParseOrigin(token_request.origin));
-    const bool is_internal = std::find(internal.begin(), internal.end(),
-                                       origin.ToString()) != internal.end();
-    absl::StatusOr<PinnedAddress> pinned = ResolveAndCheck(origin, is_internal);
+    absl::StatusOr<PinnedAddress> pinned =
+        ResolveAndCheck(origin, IsInternal(internal, origin.ToString()));
     if (!pinned.ok()) {
       return absl::UnavailableError(
           absl::StrCat("token endpoint refused: ", pinned.status().message()));
@@ -173,20 +177,23 @@ absl::StatusOr<v1::VaultExecuteResponse> EgressService::ExecuteChecked(
         // signed afresh (HMAC, SigV4 and OAuth1 sign the path and query).
         const std::vector<std::pair<std::string, std::string>> agent_headers =
             outgoing.headers;
-        absl::Status applied =
-            scheme->Apply(secret, auth_context, &outgoing, &scrubber);
-        if (applied.code() == absl::StatusCode::kUnavailable) {
-          // A token endpoint (OAuth2, GitHub) failed: an upstream failure,
-          // reported like one. Its message names the HTTP status and OAuth
-          // error code only, never a credential.
-          reply.set_upstream_error(std::string(applied.message()));
-          return absl::OkStatus();
-        }
-        LK_RETURN_IF_ERROR(applied);
+        // Sign puts the credential on `outgoing`; a value means stop and
+        // return it. A token endpoint (OAuth2, GitHub) that failed is an
+        // upstream failure, reported like one: its message names the HTTP
+        // status and OAuth error code only, never a credential.
+        auto sign = [&]() -> std::optional<absl::Status> {
+          absl::Status applied =
+              scheme->Apply(secret, auth_context, &outgoing, &scrubber);
+          if (applied.code() == absl::StatusCode::kUnavailable) {
+            reply.set_upstream_error(std::string(applied.message()));
+            return absl::OkStatus();
+          }
+          if (!applied.ok()) return applied;
+          return std::nullopt;
+        };
+        if (std::optional<absl::Status> stop = sign()) return *stop;
         const bool internal =
-            std::find(metadata.internal_origins().begin(),
-                      metadata.internal_origins().end(),
-                      origin_text) != metadata.internal_origins().end();
+            IsInternal(metadata.internal_origins(), origin_text);
         // A refusal the agent should see as such (not as a vault failure).
         // Messages may quote what the upstream sent (a Location), so they
         // are scrubbed like everything else that leaves.
@@ -278,9 +285,7 @@ absl::StatusOr<v1::VaultExecuteResponse> EgressService::ExecuteChecked(
           outgoing.headers = agent_headers;
           outgoing.credential_headers.clear();
           outgoing.credential_query.clear();
-          absl::Status resigned =
-              scheme->Apply(secret, auth_context, &outgoing, &scrubber);
-          if (!resigned.ok()) return upstream_failed(resigned);
+          if (std::optional<absl::Status> stop = sign()) return *stop;
           // "METHOD /path": the broker checks each hop against the
           // capability's rules before the answer reaches the agent.
           std::string hop_text = outgoing.method + " " + outgoing.path;
