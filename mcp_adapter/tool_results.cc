@@ -81,21 +81,14 @@ OJson AllowedResult(const v1::ExecuteResponse& response,
                     with_structured);
 }
 
-const char* ApprovalStateName(v1::Approval::State state) {
-  switch (state) {
-    case v1::Approval::PENDING:
-      return "pending";
-    case v1::Approval::APPROVED:
-      return "approved";
-    case v1::Approval::DENIED:
-      return "denied";
-    case v1::Approval::TIMED_OUT:
-      return "timed_out";
-    case v1::Approval::USED:
-      return "used";
-    default:
-      return "unknown";
+// ApprovalStateName is the state as a model-facing token: the proto name
+// in lower case ("pending", "timed_out", ...), "unknown" when unset.
+std::string ApprovalStateName(v1::Approval::State state) {
+  if (state == v1::Approval::STATE_UNSPECIFIED ||
+      !v1::Approval::State_IsValid(state)) {
+    return "unknown";
   }
+  return absl::AsciiStrToLower(v1::Approval::State_Name(state));
 }
 
 OJson DeniedResult(const v1::ExecuteResponse& response,
