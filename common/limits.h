@@ -66,6 +66,12 @@ inline constexpr size_t kMaxCaBundleBytes = 256 * 1024;
 inline constexpr size_t kMaxDerivedTokenBytes = 16 * 1024;
 inline constexpr size_t kMaxTokenResponseBytes = 64 * 1024;
 
+// Streaming (ExecuteStream, the gateway): bodies travel in chunks of at
+// most kStreamChunkBytes; a capability may allow request and response
+// bodies up to kMaxStreamedBodyBytes on that path.
+inline constexpr size_t kStreamChunkBytes = 256 * 1024;
+inline constexpr uint64_t kMaxStreamedBodyBytes = 4ull * 1024 * 1024 * 1024;
+
 // Backups: a daemon's Backup stream sends its files in chunks of this size.
 inline constexpr size_t kBackupChunkBytes = 1024 * 1024;
 
