@@ -1,5 +1,7 @@
 #include "broker/broker_config.h"
 
+#include "common/limits.h"
+
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -204,6 +206,19 @@ absl::StatusOr<std::shared_ptr<const BrokerState>> BrokerState::Compile(
     }
     LK_RETURN_IF_ERROR(CheckRateLimit(cap.rate_limit(), where + ".rate_limit"));
     LK_RETURN_IF_ERROR(CheckGates(cap, where));
+    // Above this, no path carries the body: refuse rather than clamp, so
+    // the operator learns the real limit.
+    for (const auto& [name, value] :
+         {std::pair<const char*, uint64_t>{"max_request_bytes",
+                                           cap.limits().max_request_bytes()},
+          {"max_response_bytes", cap.limits().max_response_bytes()}}) {
+      if (value > kMaxStreamedBodyBytes) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ".limits.", name, ": ", value,
+                         " is above the most Latchkey passes on (",
+                         kMaxStreamedBodyBytes, " bytes, 4 GiB)"));
+      }
+    }
     absl::StatusOr<Origin> origin = ParseOrigin(cap.origin());
     if (!origin.ok()) {
       return absl::InvalidArgumentError(

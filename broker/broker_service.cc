@@ -20,7 +20,7 @@ constexpr char kAdmin[] = "/latchkey.v1.BrokerAdmin/";
 constexpr absl::string_view kBearerPrefix = "Bearer ";
 
 // AgentInfo is what a model may learn about a capability.
-v1::CapabilityInfo AgentInfo(const CompiledCapability& capability) {
+v1::CapabilityInfo AgentInfo(const CompiledCapability &capability) {
   v1::CapabilityInfo info;
   info.set_name(capability.config.name());
   info.set_description(capability.config.description());
@@ -34,14 +34,15 @@ v1::CapabilityInfo AgentInfo(const CompiledCapability& capability) {
   return info;
 }
 
-}  // namespace
+} // namespace
 
-void ConfigureBrokerPermissions(PeerGuard* guard) {
-  for (const char* method : {"OpenSession", "ListCapabilities", "Execute",
-                             "WhoAmI", "ExplainAccess", "TestCapability"}) {
+void ConfigureBrokerPermissions(PeerGuard *guard) {
+  for (const char *method :
+       {"OpenSession", "ListCapabilities", "Execute", "ExecuteStream", "WhoAmI",
+        "ExplainAccess", "TestCapability"}) {
     guard->Permit(absl::StrCat(kBroker, method), "agent");
   }
-  for (const char* method : {"ListCapabilities",
+  for (const char *method : {"ListCapabilities",
                              "ListSessions",
                              "RevokeSession",
                              "Explain",
@@ -63,26 +64,30 @@ void ConfigureBrokerPermissions(PeerGuard* guard) {
                              "DecideApproval"}) {
     guard->Permit(absl::StrCat(kAdmin, method), "operator");
   }
-  guard->Permit(absl::StrCat(kAdmin, "Backup"), "operator");  // admin_backup.cc
+  guard->Permit(absl::StrCat(kAdmin, "Backup"), "operator"); // admin_backup.cc
   guard->Permit(absl::StrCat(kAdmin, "GetMetrics"), "operator");
 }
 
-absl::StatusOr<Caller> BrokerService::Identify(
-    const grpc::ServerContext& context, const char* method,
-    const BrokerState& state) const {
+absl::StatusOr<Caller>
+BrokerService::Identify(const grpc::ServerContext &context, const char *method,
+                        const BrokerState &state) const {
   absl::StatusOr<PeerCredentials> peer =
       guard_->Authorize(context, absl::StrCat(kBroker, method));
-  if (!peer.ok()) return peer.status();
+  if (!peer.ok())
+    return peer.status();
   Caller caller;
   caller.peer_uid = peer->uid;
   auto header = context.client_metadata().find("authorization");
-  if (header == context.client_metadata().end()) return caller;
+  if (header == context.client_metadata().end())
+    return caller;
   absl::string_view value(header->second.data(), header->second.size());
-  if (!absl::StartsWith(value, kBearerPrefix)) return caller;
+  if (!absl::StartsWith(value, kBearerPrefix))
+    return caller;
   value.remove_prefix(kBearerPrefix.size());
-  const AgentIdentity* agent = state.FindAgentByToken(value);
-  if (agent == nullptr) return caller;
-  const auto& uids = agent->config.uids();
+  const AgentIdentity *agent = state.FindAgentByToken(value);
+  if (agent == nullptr)
+    return caller;
+  const auto &uids = agent->config.uids();
   if (!uids.empty() &&
       std::find(uids.begin(), uids.end(), peer->uid) == uids.end()) {
     LogWarning("agent_uid_refused", {{"agent", agent->config.name()},
@@ -93,32 +98,35 @@ absl::StatusOr<Caller> BrokerService::Identify(
   return caller;
 }
 
-grpc::Status BrokerService::OpenSession(grpc::ServerContext* context,
-                                        const v1::OpenSessionRequest* request,
-                                        v1::Session* response) {
+grpc::Status BrokerService::OpenSession(grpc::ServerContext *context,
+                                        const v1::OpenSessionRequest *request,
+                                        v1::Session *response) {
   std::shared_ptr<const BrokerState> state = state_->Get();
   absl::StatusOr<Caller> caller = Identify(*context, "OpenSession", *state);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (!caller.ok())
+    return ToGrpcStatus(caller.status());
   if (caller->agent == nullptr) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "no valid agent token; set LATCHKEY_AGENT_TOKEN");
   }
-  const AgentIdentity& agent = *caller->agent;
+  const AgentIdentity &agent = *caller->agent;
   std::vector<std::string> names(request->capabilities().begin(),
                                  request->capabilities().end());
   if (names.empty()) {
     // All it may use, minus revoked capabilities (if every one is revoked,
     // Open below says why).
     std::vector<std::string> revoked;
-    for (const auto& [name, capability] : state->capabilities()) {
-      if (!BrokerState::AgentMayUse(agent, capability)) continue;
+    for (const auto &[name, capability] : state->capabilities()) {
+      if (!BrokerState::AgentMayUse(agent, capability))
+        continue;
       if (sessions_->Refusal(agent.config.name(), name).has_value()) {
         revoked.push_back(name);
       } else {
         names.push_back(name);
       }
     }
-    if (names.empty()) names = std::move(revoked);
+    if (names.empty())
+      names = std::move(revoked);
   }
   if (names.empty()) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
@@ -127,8 +135,8 @@ grpc::Status BrokerService::OpenSession(grpc::ServerContext* context,
   absl::Duration ttl = absl::InfiniteDuration();
   absl::Duration requested = absl::Seconds(request->ttl().seconds()) +
                              absl::Nanoseconds(request->ttl().nanos());
-  for (const std::string& name : names) {
-    const CompiledCapability* capability = state->FindCapability(name);
+  for (const std::string &name : names) {
+    const CompiledCapability *capability = state->FindCapability(name);
     if (capability == nullptr) {
       return grpc::Status(grpc::StatusCode::NOT_FOUND,
                           absl::StrCat("there is no capability named '",
@@ -145,7 +153,8 @@ grpc::Status BrokerService::OpenSession(grpc::ServerContext* context,
   }
   absl::StatusOr<v1::Session> session =
       sessions_->Open(agent.config.name(), names, ttl);
-  if (!session.ok()) return ToGrpcStatus(session.status());
+  if (!session.ok())
+    return ToGrpcStatus(session.status());
   LogInfo("session_opened",
           {{"agent", agent.config.name()},
            {"session", session->id().substr(0, 8)},
@@ -154,13 +163,15 @@ grpc::Status BrokerService::OpenSession(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status BrokerService::ListCapabilities(
-    grpc::ServerContext* context, const v1::ListCapabilitiesRequest* request,
-    v1::ListCapabilitiesResponse* response) {
+grpc::Status
+BrokerService::ListCapabilities(grpc::ServerContext *context,
+                                const v1::ListCapabilitiesRequest *request,
+                                v1::ListCapabilitiesResponse *response) {
   std::shared_ptr<const BrokerState> state = state_->Get();
   absl::StatusOr<Caller> caller =
       Identify(*context, "ListCapabilities", *state);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (!caller.ok())
+    return ToGrpcStatus(caller.status());
   if (caller->agent == nullptr) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "no valid agent token; set LATCHKEY_AGENT_TOKEN");
@@ -174,12 +185,13 @@ grpc::Status BrokerService::ListCapabilities(
       session.reset();
     }
   }
-  for (const auto& [name, capability] : state->capabilities()) {
-    if (!BrokerState::AgentMayUse(*caller->agent, capability)) continue;
-    v1::CapabilityInfo* info = response->add_capabilities();
+  for (const auto &[name, capability] : state->capabilities()) {
+    if (!BrokerState::AgentMayUse(*caller->agent, capability))
+      continue;
+    v1::CapabilityInfo *info = response->add_capabilities();
     *info = AgentInfo(capability);
     if (session.has_value()) {
-      const auto& caps = session->capabilities();
+      const auto &caps = session->capabilities();
       if (std::find(caps.begin(), caps.end(), name) != caps.end()) {
         *info->mutable_session_expire_time() = session->expire_time();
       }
@@ -188,23 +200,37 @@ grpc::Status BrokerService::ListCapabilities(
   return grpc::Status::OK;
 }
 
-grpc::Status BrokerService::Execute(grpc::ServerContext* context,
-                                    const v1::ExecuteRequest* request,
-                                    v1::ExecuteResponse* response) {
+grpc::Status BrokerService::Execute(grpc::ServerContext *context,
+                                    const v1::ExecuteRequest *request,
+                                    v1::ExecuteResponse *response) {
   std::shared_ptr<const BrokerState> state = state_->Get();
   absl::StatusOr<Caller> caller = Identify(*context, "Execute", *state);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (!caller.ok())
+    return ToGrpcStatus(caller.status());
   // An unknown token is still a decision: it is denied and audited.
   *response = executor_->Execute(*caller, *request);
   return grpc::Status::OK;
 }
 
-grpc::Status BrokerService::WhoAmI(grpc::ServerContext* context,
-                                   const v1::WhoAmIRequest* request,
-                                   v1::WhoAmIResponse* response) {
+grpc::Status BrokerService::ExecuteStream(
+    grpc::ServerContext *context,
+    grpc::ServerReaderWriter<v1::ExecuteStreamReply, v1::ExecuteStreamRequest>
+        *stream) {
+  std::shared_ptr<const BrokerState> state = state_->Get();
+  absl::StatusOr<Caller> caller = Identify(*context, "ExecuteStream", *state);
+  if (!caller.ok())
+    return ToGrpcStatus(caller.status());
+  return executor_->ExecuteStream(*caller, stream,
+                                  [context] { return context->IsCancelled(); });
+}
+
+grpc::Status BrokerService::WhoAmI(grpc::ServerContext *context,
+                                   const v1::WhoAmIRequest *request,
+                                   v1::WhoAmIResponse *response) {
   std::shared_ptr<const BrokerState> state = state_->Get();
   absl::StatusOr<Caller> caller = Identify(*context, "WhoAmI", *state);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (!caller.ok())
+    return ToGrpcStatus(caller.status());
   if (caller->agent == nullptr) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "no valid agent token; set LATCHKEY_AGENT_TOKEN");
@@ -214,23 +240,26 @@ grpc::Status BrokerService::WhoAmI(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status BrokerService::ExplainAccess(grpc::ServerContext* context,
-                                          const v1::ExplainRequest* request,
-                                          v1::ExplainResponse* response) {
+grpc::Status BrokerService::ExplainAccess(grpc::ServerContext *context,
+                                          const v1::ExplainRequest *request,
+                                          v1::ExplainResponse *response) {
   std::shared_ptr<const BrokerState> state = state_->Get();
   absl::StatusOr<Caller> caller = Identify(*context, "ExplainAccess", *state);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (!caller.ok())
+    return ToGrpcStatus(caller.status());
   // The agent is the token's, whatever request->agent() says.
   *response = executor_->ExplainFor(caller->agent, *request);
   return grpc::Status::OK;
 }
 
-grpc::Status BrokerService::TestCapability(
-    grpc::ServerContext* context, const v1::TestCapabilityRequest* request,
-    v1::TestCapabilityResponse* response) {
+grpc::Status
+BrokerService::TestCapability(grpc::ServerContext *context,
+                              const v1::TestCapabilityRequest *request,
+                              v1::TestCapabilityResponse *response) {
   std::shared_ptr<const BrokerState> state = state_->Get();
   absl::StatusOr<Caller> caller = Identify(*context, "TestCapability", *state);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (!caller.ok())
+    return ToGrpcStatus(caller.status());
   *response = executor_->TestCapability(*caller, *request);
   return grpc::Status::OK;
 }
@@ -238,49 +267,53 @@ grpc::Status BrokerService::TestCapability(
 namespace {
 
 template <typename Body>
-grpc::Status AdminAuthorized(const PeerGuard* guard,
-                             grpc::ServerContext* context, const char* method,
+grpc::Status AdminAuthorized(const PeerGuard *guard,
+                             grpc::ServerContext *context, const char *method,
                              Body body) {
   absl::StatusOr<PeerCredentials> peer =
       guard->Authorize(*context, absl::StrCat(kAdmin, method));
-  if (!peer.ok()) return ToGrpcStatus(peer.status());
+  if (!peer.ok())
+    return ToGrpcStatus(peer.status());
   return ToGrpcStatus(body(*peer));
 }
 
-}  // namespace
+} // namespace
 
-grpc::Status AdminService::ListCapabilities(
-    grpc::ServerContext* context, const v1::ListCapabilitiesRequest*,
-    v1::ListCapabilitiesResponse* response) {
+grpc::Status
+AdminService::ListCapabilities(grpc::ServerContext *context,
+                               const v1::ListCapabilitiesRequest *,
+                               v1::ListCapabilitiesResponse *response) {
   return AdminAuthorized(
-      guard_, context, "ListCapabilities", [&](const PeerCredentials&) {
+      guard_, context, "ListCapabilities", [&](const PeerCredentials &) {
         std::shared_ptr<const BrokerState> state = state_->Get();
-        for (const auto& [name, capability] : state->capabilities()) {
+        for (const auto &[name, capability] : state->capabilities()) {
           *response->add_capabilities() = AgentInfo(capability);
         }
         return absl::OkStatus();
       });
 }
 
-grpc::Status AdminService::ListSessions(grpc::ServerContext* context,
-                                        const v1::ListSessionsRequest* request,
-                                        v1::ListSessionsResponse* response) {
+grpc::Status AdminService::ListSessions(grpc::ServerContext *context,
+                                        const v1::ListSessionsRequest *request,
+                                        v1::ListSessionsResponse *response) {
   return AdminAuthorized(
-      guard_, context, "ListSessions", [&](const PeerCredentials&) {
-        for (v1::Session& session : sessions_->List(request->agent())) {
+      guard_, context, "ListSessions", [&](const PeerCredentials &) {
+        for (v1::Session &session : sessions_->List(request->agent())) {
           *response->add_sessions() = std::move(session);
         }
         return absl::OkStatus();
       });
 }
 
-grpc::Status AdminService::RevokeSession(
-    grpc::ServerContext* context, const v1::RevokeSessionRequest* request,
-    v1::RevokeSessionResponse* response) {
+grpc::Status
+AdminService::RevokeSession(grpc::ServerContext *context,
+                            const v1::RevokeSessionRequest *request,
+                            v1::RevokeSessionResponse *response) {
   return AdminAuthorized(
-      guard_, context, "RevokeSession", [&](const PeerCredentials& peer) {
+      guard_, context, "RevokeSession", [&](const PeerCredentials &peer) {
         absl::StatusOr<bool> result = sessions_->Revoke(request->id());
-        if (!result.ok()) return result.status();
+        if (!result.ok())
+          return result.status();
         bool revoked = *result;
         response->set_revoked(revoked);
         LogInfo("session_revoked", {{"session", request->id().substr(0, 8)},
@@ -290,11 +323,11 @@ grpc::Status AdminService::RevokeSession(
       });
 }
 
-grpc::Status AdminService::Explain(grpc::ServerContext* context,
-                                   const v1::ExplainRequest* request,
-                                   v1::ExplainResponse* response) {
+grpc::Status AdminService::Explain(grpc::ServerContext *context,
+                                   const v1::ExplainRequest *request,
+                                   v1::ExplainResponse *response) {
   return AdminAuthorized(guard_, context, "Explain",
-                         [&](const PeerCredentials&) {
+                         [&](const PeerCredentials &) {
                            *response = executor_->Explain(*request);
                            return absl::OkStatus();
                          });
@@ -303,8 +336,8 @@ grpc::Status AdminService::Explain(grpc::ServerContext* context,
 namespace {
 
 // Audited logs one line per admin change, naming the operator's uid.
-void LogAdmin(const char* action, absl::string_view name,
-              const PeerCredentials& peer, const absl::Status& status) {
+void LogAdmin(const char *action, absl::string_view name,
+              const PeerCredentials &peer, const absl::Status &status) {
   LogInfo("admin_change", {{"action", action},
                            {"name", std::string(name.substr(0, 128))},
                            {"by_uid", absl::StrCat(peer.uid)},
@@ -312,19 +345,21 @@ void LogAdmin(const char* action, absl::string_view name,
 }
 
 template <typename T, typename Out>
-absl::Status Assign(absl::StatusOr<T> result, Out* out) {
-  if (!result.ok()) return result.status();
+absl::Status Assign(absl::StatusOr<T> result, Out *out) {
+  if (!result.ok())
+    return result.status();
   *out = *std::move(result);
   return absl::OkStatus();
 }
 
-}  // namespace
+} // namespace
 
-grpc::Status AdminService::CreateCapability(
-    grpc::ServerContext* context, const v1::CreateCapabilityRequest* request,
-    v1::Capability* response) {
+grpc::Status
+AdminService::CreateCapability(grpc::ServerContext *context,
+                               const v1::CreateCapabilityRequest *request,
+                               v1::Capability *response) {
   return AdminAuthorized(
-      guard_, context, "CreateCapability", [&](const PeerCredentials& peer) {
+      guard_, context, "CreateCapability", [&](const PeerCredentials &peer) {
         absl::Status s =
             Assign(config_->CreateCapability(request->capability()), response);
         LogAdmin("create_capability", request->capability().name(), peer, s);
@@ -332,11 +367,12 @@ grpc::Status AdminService::CreateCapability(
       });
 }
 
-grpc::Status AdminService::UpdateCapability(
-    grpc::ServerContext* context, const v1::UpdateCapabilityRequest* request,
-    v1::Capability* response) {
+grpc::Status
+AdminService::UpdateCapability(grpc::ServerContext *context,
+                               const v1::UpdateCapabilityRequest *request,
+                               v1::Capability *response) {
   return AdminAuthorized(
-      guard_, context, "UpdateCapability", [&](const PeerCredentials& peer) {
+      guard_, context, "UpdateCapability", [&](const PeerCredentials &peer) {
         absl::Status s =
             Assign(config_->UpdateCapability(request->capability()), response);
         LogAdmin("update_capability", request->capability().name(), peer, s);
@@ -344,11 +380,12 @@ grpc::Status AdminService::UpdateCapability(
       });
 }
 
-grpc::Status AdminService::DeleteCapability(
-    grpc::ServerContext* context, const v1::DeleteCapabilityRequest* request,
-    v1::DeleteCapabilityResponse* response) {
+grpc::Status
+AdminService::DeleteCapability(grpc::ServerContext *context,
+                               const v1::DeleteCapabilityRequest *request,
+                               v1::DeleteCapabilityResponse *response) {
   return AdminAuthorized(
-      guard_, context, "DeleteCapability", [&](const PeerCredentials& peer) {
+      guard_, context, "DeleteCapability", [&](const PeerCredentials &peer) {
         bool deleted = false;
         absl::Status s =
             Assign(config_->DeleteCapability(request->name()), &deleted);
@@ -358,22 +395,22 @@ grpc::Status AdminService::DeleteCapability(
       });
 }
 
-grpc::Status AdminService::CreateAgent(grpc::ServerContext* context,
-                                       const v1::CreateAgentRequest* request,
-                                       v1::CreateAgentResponse* response) {
+grpc::Status AdminService::CreateAgent(grpc::ServerContext *context,
+                                       const v1::CreateAgentRequest *request,
+                                       v1::CreateAgentResponse *response) {
   return AdminAuthorized(
-      guard_, context, "CreateAgent", [&](const PeerCredentials& peer) {
+      guard_, context, "CreateAgent", [&](const PeerCredentials &peer) {
         absl::Status s = Assign(config_->CreateAgent(*request), response);
         LogAdmin("create_agent", request->name(), peer, s);
         return s;
       });
 }
 
-grpc::Status AdminService::UpdateAgent(grpc::ServerContext* context,
-                                       const v1::UpdateAgentRequest* request,
-                                       v1::Agent* response) {
+grpc::Status AdminService::UpdateAgent(grpc::ServerContext *context,
+                                       const v1::UpdateAgentRequest *request,
+                                       v1::Agent *response) {
   return AdminAuthorized(
-      guard_, context, "UpdateAgent", [&](const PeerCredentials& peer) {
+      guard_, context, "UpdateAgent", [&](const PeerCredentials &peer) {
         absl::Status s =
             Assign(config_->UpdateAgent(request->agent()), response);
         LogAdmin("update_agent", request->agent().name(), peer, s);
@@ -381,11 +418,11 @@ grpc::Status AdminService::UpdateAgent(grpc::ServerContext* context,
       });
 }
 
-grpc::Status AdminService::DeleteAgent(grpc::ServerContext* context,
-                                       const v1::DeleteAgentRequest* request,
-                                       v1::DeleteAgentResponse* response) {
+grpc::Status AdminService::DeleteAgent(grpc::ServerContext *context,
+                                       const v1::DeleteAgentRequest *request,
+                                       v1::DeleteAgentResponse *response) {
   return AdminAuthorized(
-      guard_, context, "DeleteAgent", [&](const PeerCredentials& peer) {
+      guard_, context, "DeleteAgent", [&](const PeerCredentials &peer) {
         bool deleted = false;
         absl::Status s =
             Assign(config_->DeleteAgent(request->name()), &deleted);
@@ -395,23 +432,23 @@ grpc::Status AdminService::DeleteAgent(grpc::ServerContext* context,
       });
 }
 
-grpc::Status AdminService::ListAgents(grpc::ServerContext* context,
-                                      const v1::ListAgentsRequest*,
-                                      v1::ListAgentsResponse* response) {
+grpc::Status AdminService::ListAgents(grpc::ServerContext *context,
+                                      const v1::ListAgentsRequest *,
+                                      v1::ListAgentsResponse *response) {
   return AdminAuthorized(guard_, context, "ListAgents",
-                         [&](const PeerCredentials&) {
-                           for (v1::Agent& agent : config_->ListAgents()) {
+                         [&](const PeerCredentials &) {
+                           for (v1::Agent &agent : config_->ListAgents()) {
                              *response->add_agents() = std::move(agent);
                            }
                            return absl::OkStatus();
                          });
 }
 
-grpc::Status AdminService::RevokeAgent(grpc::ServerContext* context,
-                                       const v1::RevokeAgentRequest* request,
-                                       v1::RevokeResponse* response) {
+grpc::Status AdminService::RevokeAgent(grpc::ServerContext *context,
+                                       const v1::RevokeAgentRequest *request,
+                                       v1::RevokeResponse *response) {
   return AdminAuthorized(
-      guard_, context, "RevokeAgent", [&](const PeerCredentials& peer) {
+      guard_, context, "RevokeAgent", [&](const PeerCredentials &peer) {
         if (state_->Get()->FindAgentByName(request->name()) == nullptr) {
           // A typo must not look like a successful revocation.
           return absl::NotFoundError(
@@ -425,11 +462,12 @@ grpc::Status AdminService::RevokeAgent(grpc::ServerContext* context,
       });
 }
 
-grpc::Status AdminService::RevokeCapability(
-    grpc::ServerContext* context, const v1::RevokeCapabilityRequest* request,
-    v1::RevokeResponse* response) {
+grpc::Status
+AdminService::RevokeCapability(grpc::ServerContext *context,
+                               const v1::RevokeCapabilityRequest *request,
+                               v1::RevokeResponse *response) {
   return AdminAuthorized(
-      guard_, context, "RevokeCapability", [&](const PeerCredentials& peer) {
+      guard_, context, "RevokeCapability", [&](const PeerCredentials &peer) {
         if (state_->Get()->FindCapability(request->name()) == nullptr) {
           return absl::NotFoundError(
               absl::StrCat("there is no capability named '",
@@ -442,22 +480,23 @@ grpc::Status AdminService::RevokeCapability(
       });
 }
 
-grpc::Status AdminService::RevokeAll(grpc::ServerContext* context,
-                                     const v1::RevokeAllRequest*,
-                                     v1::RevokeResponse* response) {
+grpc::Status AdminService::RevokeAll(grpc::ServerContext *context,
+                                     const v1::RevokeAllRequest *,
+                                     v1::RevokeResponse *response) {
   return AdminAuthorized(
-      guard_, context, "RevokeAll", [&](const PeerCredentials& peer) {
+      guard_, context, "RevokeAll", [&](const PeerCredentials &peer) {
         absl::Status s = Assign(sessions_->RevokeAll(), response);
         LogAdmin("revoke_all", "", peer, s);
         return s;
       });
 }
 
-grpc::Status AdminService::LiftRevocation(
-    grpc::ServerContext* context, const v1::LiftRevocationRequest* request,
-    v1::LiftRevocationResponse* response) {
+grpc::Status
+AdminService::LiftRevocation(grpc::ServerContext *context,
+                             const v1::LiftRevocationRequest *request,
+                             v1::LiftRevocationResponse *response) {
   return AdminAuthorized(
-      guard_, context, "LiftRevocation", [&](const PeerCredentials& peer) {
+      guard_, context, "LiftRevocation", [&](const PeerCredentials &peer) {
         if (request->kind() == v1::Revocation::KIND_UNSPECIFIED) {
           return absl::InvalidArgumentError(
               "kind must be AGENT, CAPABILITY or ALL");
@@ -471,23 +510,24 @@ grpc::Status AdminService::LiftRevocation(
       });
 }
 
-grpc::Status AdminService::ListRevocations(
-    grpc::ServerContext* context, const v1::ListRevocationsRequest*,
-    v1::ListRevocationsResponse* response) {
+grpc::Status
+AdminService::ListRevocations(grpc::ServerContext *context,
+                              const v1::ListRevocationsRequest *,
+                              v1::ListRevocationsResponse *response) {
   return AdminAuthorized(
-      guard_, context, "ListRevocations", [&](const PeerCredentials&) {
-        for (v1::Revocation& r : sessions_->ListRevocations()) {
+      guard_, context, "ListRevocations", [&](const PeerCredentials &) {
+        for (v1::Revocation &r : sessions_->ListRevocations()) {
           *response->add_revocations() = std::move(r);
         }
         return absl::OkStatus();
       });
 }
 
-grpc::Status AdminService::Apply(grpc::ServerContext* context,
-                                 const v1::ApplyRequest* request,
-                                 v1::ApplyResponse* response) {
+grpc::Status AdminService::Apply(grpc::ServerContext *context,
+                                 const v1::ApplyRequest *request,
+                                 v1::ApplyResponse *response) {
   return AdminAuthorized(
-      guard_, context, "Apply", [&](const PeerCredentials& peer) {
+      guard_, context, "Apply", [&](const PeerCredentials &peer) {
         absl::Status s =
             Assign(config_->Apply(request->config_text(), request->dry_run()),
                    response);
@@ -496,31 +536,33 @@ grpc::Status AdminService::Apply(grpc::ServerContext* context,
       });
 }
 
-grpc::Status AdminService::GetConfig(grpc::ServerContext* context,
-                                     const v1::GetConfigRequest*,
-                                     v1::GetConfigResponse* response) {
+grpc::Status AdminService::GetConfig(grpc::ServerContext *context,
+                                     const v1::GetConfigRequest *,
+                                     v1::GetConfigResponse *response) {
   return AdminAuthorized(guard_, context, "GetConfig",
-                         [&](const PeerCredentials&) {
+                         [&](const PeerCredentials &) {
                            *response = config_->GetConfig();
                            return absl::OkStatus();
                          });
 }
 
-grpc::Status AdminService::ListApprovals(
-    grpc::ServerContext* context, const v1::ListApprovalsRequest* request,
-    v1::ListApprovalsResponse* response) {
+grpc::Status
+AdminService::ListApprovals(grpc::ServerContext *context,
+                            const v1::ListApprovalsRequest *request,
+                            v1::ListApprovalsResponse *response) {
   return AdminAuthorized(guard_, context, "ListApprovals",
-                         [&](const PeerCredentials&) {
+                         [&](const PeerCredentials &) {
                            *response = executor_->ListApprovals(*request);
                            return absl::OkStatus();
                          });
 }
 
-grpc::Status AdminService::DecideApproval(
-    grpc::ServerContext* context, const v1::DecideApprovalRequest* request,
-    v1::Approval* response) {
+grpc::Status
+AdminService::DecideApproval(grpc::ServerContext *context,
+                             const v1::DecideApprovalRequest *request,
+                             v1::Approval *response) {
   return AdminAuthorized(
-      guard_, context, "DecideApproval", [&](const PeerCredentials& peer) {
+      guard_, context, "DecideApproval", [&](const PeerCredentials &peer) {
         absl::Status s =
             Assign(executor_->DecideApproval(*request, peer.uid), response);
         LogAdmin(request->approve() ? "approve" : "deny", request->id(), peer,
@@ -529,14 +571,14 @@ grpc::Status AdminService::DecideApproval(
       });
 }
 
-grpc::Status AdminService::GetMetrics(grpc::ServerContext* context,
-                                      const v1::GetMetricsRequest*,
-                                      v1::MetricsSnapshot* response) {
+grpc::Status AdminService::GetMetrics(grpc::ServerContext *context,
+                                      const v1::GetMetricsRequest *,
+                                      v1::MetricsSnapshot *response) {
   return AdminAuthorized(
-      guard_, context, "GetMetrics", [&](const PeerCredentials&) {
+      guard_, context, "GetMetrics", [&](const PeerCredentials &) {
         *response = metrics::Registry::Global().Snapshot("broker");
         return absl::OkStatus();
       });
 }
 
-}  // namespace latchkey::broker
+} // namespace latchkey::broker

@@ -1,5 +1,6 @@
 #include "broker/request_executor.h"
 
+#include <algorithm>
 #include <optional>
 #include <shared_mutex>
 
@@ -17,51 +18,41 @@
 namespace latchkey::broker {
 namespace {
 
-// Decision is the verdict as it is built up, before it is audited.
-struct Decision {
-  bool allowed = false;
-  v1::ReasonCode code = v1::REASON_UNSPECIFIED;
-  std::string message;
-  std::string rule;
-  absl::Duration retry_after = absl::ZeroDuration();
-};
-
 Decision Deny(v1::ReasonCode code, std::string message, std::string rule = "") {
   return {false, code, std::move(message), std::move(rule)};
 }
 
 // DenialFromVault maps a vault refusal to a reason the agent can act on.
-Decision DenialFromVault(const absl::Status& status) {
+Decision DenialFromVault(const absl::Status &status) {
   switch (status.code()) {
-    case absl::StatusCode::kFailedPrecondition:
-      return Deny(v1::REASON_VAULT_SEALED,
-                  "the vault is sealed, so no credential can be used");
-    case absl::StatusCode::kNotFound:
-      return Deny(v1::REASON_SECRET_UNAVAILABLE,
-                  "the capability's credential is not in the vault");
-    case absl::StatusCode::kDataLoss:
-      return Deny(v1::REASON_SECRET_UNAVAILABLE,
-                  "the capability's credential failed an integrity check");
-    case absl::StatusCode::kPermissionDenied:
-      return Deny(v1::REASON_ORIGIN_REFUSED,
-                  "the credential is not bound to this capability's origin");
-    case absl::StatusCode::kInvalidArgument:
-      return Deny(
-          v1::REASON_INVALID_REQUEST,
-          absl::StrCat("the vault refused the request: ", status.message()));
-    default:
-      return Deny(v1::REASON_VAULT_UNAVAILABLE,
-                  "the vault could not be reached");
+  case absl::StatusCode::kFailedPrecondition:
+    return Deny(v1::REASON_VAULT_SEALED,
+                "the vault is sealed, so no credential can be used");
+  case absl::StatusCode::kNotFound:
+    return Deny(v1::REASON_SECRET_UNAVAILABLE,
+                "the capability's credential is not in the vault");
+  case absl::StatusCode::kDataLoss:
+    return Deny(v1::REASON_SECRET_UNAVAILABLE,
+                "the capability's credential failed an integrity check");
+  case absl::StatusCode::kPermissionDenied:
+    return Deny(v1::REASON_ORIGIN_REFUSED,
+                "the credential is not bound to this capability's origin");
+  case absl::StatusCode::kInvalidArgument:
+    return Deny(
+        v1::REASON_INVALID_REQUEST,
+        absl::StrCat("the vault refused the request: ", status.message()));
+  default:
+    return Deny(v1::REASON_VAULT_UNAVAILABLE, "the vault could not be reached");
   }
 }
 
 // CheckRedirects applies the capability's rules to every redirect the
 // vault followed ("METHOD /path"), so that an upstream redirect cannot hand
 // the agent a path its rules deny.
-std::optional<Decision> CheckRedirects(
-    const CompiledCapability& capability,
-    const google::protobuf::RepeatedPtrField<std::string>& hops) {
-  for (const std::string& hop : hops) {
+std::optional<Decision>
+CheckRedirects(const CompiledCapability &capability,
+               const google::protobuf::RepeatedPtrField<std::string> &hops) {
+  for (const std::string &hop : hops) {
     size_t space = hop.find(' ');
     std::string method =
         space == std::string::npos ? "GET" : hop.substr(0, space);
@@ -95,9 +86,9 @@ google::protobuf::Duration ToDuration(absl::Duration d) {
   return out;
 }
 
-}  // namespace
+} // namespace
 
-size_t ReasonLimit(const v1::Capability& capability) {
+size_t ReasonLimit(const v1::Capability &capability) {
   if (capability.max_reason_bytes() == 0 ||
       capability.max_reason_bytes() > kMaxReasonBytes) {
     return kMaxReasonBytes;
@@ -105,9 +96,18 @@ size_t ReasonLimit(const v1::Capability& capability) {
   return capability.max_reason_bytes();
 }
 
+uint64_t RequestBodyLimit(const v1::Capability &capability, bool streamed) {
+  const uint64_t cap = streamed ? kMaxStreamedBodyBytes : kMaxRequestBodyBytes;
+  const uint64_t limit = capability.limits().max_request_bytes();
+  if (limit == 0)
+    return std::min<uint64_t>(kMaxRequestBodyBytes, cap);
+  return std::min(limit, cap);
+}
+
 void RequestExecutor::AuditTimedOut() {
-  if (approvals_ == nullptr) return;
-  for (const v1::Approval& approval : approvals_->ExpireDue()) {
+  if (approvals_ == nullptr)
+    return;
+  for (const v1::Approval &approval : approvals_->ExpireDue()) {
     v1::AuditEvent event;
     event.set_source("broker");
     event.set_request_id(HexEncode(RandomBytes(8).value_or("")));
@@ -129,15 +129,35 @@ void RequestExecutor::AuditTimedOut() {
   }
 }
 
-v1::ExecuteResponse RequestExecutor::Execute(
-    const Caller& caller, const v1::ExecuteRequest& request) {
-  absl::Time start = clock_();
+v1::ExecuteResponse
+RequestExecutor::Execute(const Caller &caller,
+                         const v1::ExecuteRequest &request) {
+  PendingRequest pending = Admit(caller, request, /*streamed=*/false,
+                                 request.request().body().size());
+  if (pending.decision.allowed) {
+    // The body, up to 8 MiB, is copied outside the revocation gate so that
+    // a revoke never waits for it.
+    pending.vault_request.set_body(request.request().body());
+    pending.event.set_bytes_out(
+        static_cast<int64_t>(request.request().body().size()));
+    ApplyVaultAnswer(vault_->Execute(pending.vault_request), &pending);
+  }
+  return Conclude(&pending);
+}
+
+PendingRequest RequestExecutor::Admit(const Caller &caller,
+                                      const v1::ExecuteRequest &request,
+                                      bool streamed,
+                                      std::optional<uint64_t> body_bytes) {
+  PendingRequest pending;
+  pending.start = clock_();
   AuditTimedOut();
-  std::shared_ptr<const BrokerState> state = state_->Get();
-  v1::ExecuteResponse response;
+  pending.state = state_->Get();
+  const BrokerState *state = pending.state.get();
+  v1::ExecuteResponse &response = pending.response;
   response.set_request_id(HexEncode(RandomBytes(8).value_or("")));
 
-  v1::AuditEvent event;
+  v1::AuditEvent &event = pending.event;
   event.set_source("broker");
   event.set_request_id(response.request_id());
   event.set_peer_uid(caller.peer_uid);
@@ -148,11 +168,13 @@ v1::ExecuteResponse RequestExecutor::Execute(
   event.set_approval_id(request.approval_id().substr(0, 64));
 
   // Decide. Each step either denies or narrows down to the next check.
-  Decision decision;
-  const CompiledCapability* capability =
+  Decision &decision = pending.decision;
+  const CompiledCapability *capability =
       state->FindCapability(request.capability());
+  pending.capability = capability;
   policy::PolicyDecision policy_decision;
-  if (caller.agent != nullptr) event.set_agent(caller.agent->config.name());
+  if (caller.agent != nullptr)
+    event.set_agent(caller.agent->config.name());
   if (caller.agent == nullptr) {
     decision =
         Deny(v1::REASON_UNAUTHENTICATED, "no valid agent token was presented");
@@ -169,10 +191,17 @@ v1::ExecuteResponse RequestExecutor::Execute(
                  CheckAgentHeaders(request.request().headers());
              !headers.ok()) {
     decision = Deny(v1::REASON_INVALID_REQUEST, std::string(headers.message()));
-  } else if (request.request().body().size() > kMaxRequestBodyBytes) {
-    decision = Deny(
-        v1::REASON_INVALID_REQUEST,
-        absl::StrCat("request body exceeds ", kMaxRequestBodyBytes, " bytes"));
+  } else if (streamed && !request.request().body().empty()) {
+    decision = Deny(v1::REASON_INVALID_REQUEST,
+                    "a streamed request carries its body in body_chunk "
+                    "messages after the head, not in the head");
+  } else if (body_bytes.has_value() &&
+             *body_bytes > RequestBodyLimit(capability->config, streamed)) {
+    decision = Deny(v1::REASON_INVALID_REQUEST,
+                    absl::StrCat("request body is ", *body_bytes,
+                                 " bytes; this capability accepts at most ",
+                                 RequestBodyLimit(capability->config, streamed),
+                                 " bytes", streamed ? "" : " in one message"));
   } else if (request.reason().size() > ReasonLimit(capability->config)) {
     decision = Deny(v1::REASON_INVALID_REQUEST,
                     absl::StrCat("reason is ", request.reason().size(),
@@ -206,7 +235,7 @@ v1::ExecuteResponse RequestExecutor::Execute(
   // Session (with revocations) and rate limits, then the hand-off to the
   // vault, under the shared revocation gate. A session refusal outranks
   // any other reason, so an agent learns first that its session is gone.
-  v1::VaultExecuteRequest vault_request;
+  v1::VaultExecuteRequest &vault_request = pending.vault_request;
   ApprovalGate approval;
   {
     std::shared_lock<RwLock> gate(sessions_->gate());
@@ -214,7 +243,8 @@ v1::ExecuteResponse RequestExecutor::Execute(
       SessionCheck session =
           sessions_->Check(request.session_id(), caller.agent->config.name(),
                            capability->config.name());
-      if (!session.ok) decision = Deny(session.code, session.message);
+      if (!session.ok)
+        decision = Deny(session.code, session.message);
     }
     if (decision.allowed &&
         capability->config.approval() != v1::APPROVAL_MODE_NONE) {
@@ -239,11 +269,12 @@ v1::ExecuteResponse RequestExecutor::Execute(
           event.set_approval_id(approval.approval->id());
           *response.mutable_approval() = AgentView(*approval.approval);
         }
-        if (!approval.pass) decision = Deny(approval.code, approval.message);
+        if (!approval.pass)
+          decision = Deny(approval.code, approval.message);
       }
     }
     if (decision.allowed && limiter_ != nullptr) {
-      const v1::Agent& agent = caller.agent->config;
+      const v1::Agent &agent = caller.agent->config;
       std::optional<RateLimitRefusal> limited = limiter_->Acquire(
           {{absl::StrCat("agent:", agent.name()),
             absl::StrCat("agent '", agent.name(), "'"), agent.rate_limit()},
@@ -275,58 +306,62 @@ v1::ExecuteResponse RequestExecutor::Execute(
       *vault_request.mutable_headers() = request.request().headers();
       *vault_request.mutable_limits() = capability->config.limits();
     }
-  }  // The hand-off point: revocations from here on apply to later checks.
+  } // The hand-off point: revocations from here on apply to later checks.
 
-  // Execute, if allowed. (The body, up to 8 MiB, is copied outside the
-  // gate so that a revoke never waits for it.)
-  if (decision.allowed) {
-    vault_request.set_body(request.request().body());
-    event.set_bytes_out(static_cast<int64_t>(request.request().body().size()));
-    absl::StatusOr<v1::VaultExecuteResponse> vault_response =
-        vault_->Execute(vault_request);
-    if (!vault_response.ok()) {
-      decision = DenialFromVault(vault_response.status());
-      LogWarning("vault_refused",
-                 {{"request_id", response.request_id()},
-                  {"error", vault_response.status().ToString()}});
-    } else if (vault_response->refusal_code() != v1::REASON_UNSPECIFIED) {
-      // The vault refused to connect (address or redirect check): its
-      // message names what was refused and why.
-      decision = Deny(vault_response->refusal_code(),
-                      vault_response->refusal_message());
-    } else if (!vault_response->upstream_error().empty()) {
-      decision = vault_response->upstream_timed_out()
-                     ? Deny(v1::REASON_UPSTREAM_TIMEOUT,
-                            absl::StrCat("the upstream timed out: ",
-                                         vault_response->upstream_error()))
-                     : Deny(v1::REASON_UPSTREAM_ERROR,
-                            absl::StrCat("the upstream failed: ",
-                                         vault_response->upstream_error()));
-    } else if (std::optional<Decision> refused =
-                   CheckRedirects(*capability, vault_response->redirects())) {
-      // The upstream led the request somewhere the agent may not go itself:
-      // the answer is withheld.
-      decision = std::move(*refused);
-    } else {
-      if (!vault_response->redirects().empty()) {
-        // The audit record says where the request really ended up.
-        absl::StrAppend(&decision.message,
-                        "; followed same-origin redirects to ",
-                        absl::StrJoin(vault_response->redirects(), ", "));
-      }
-      *response.mutable_response() =
-          std::move(*vault_response->mutable_response());
-      event.set_upstream_status(response.response().status());
-      event.set_bytes_in(
-          static_cast<int64_t>(response.response().body().size()));
+  return pending;
+}
+
+void RequestExecutor::ApplyVaultAnswer(
+    absl::StatusOr<v1::VaultExecuteResponse> vault_response,
+    PendingRequest *pending) {
+  Decision &decision = pending->decision;
+  v1::ExecuteResponse &response = pending->response;
+  v1::AuditEvent &event = pending->event;
+  if (!vault_response.ok()) {
+    decision = DenialFromVault(vault_response.status());
+    LogWarning("vault_refused",
+               {{"request_id", response.request_id()},
+                {"error", vault_response.status().ToString()}});
+  } else if (vault_response->refusal_code() != v1::REASON_UNSPECIFIED) {
+    // The vault refused to connect (address or redirect check): its
+    // message names what was refused and why.
+    decision =
+        Deny(vault_response->refusal_code(), vault_response->refusal_message());
+  } else if (!vault_response->upstream_error().empty()) {
+    decision = vault_response->upstream_timed_out()
+                   ? Deny(v1::REASON_UPSTREAM_TIMEOUT,
+                          absl::StrCat("the upstream timed out: ",
+                                       vault_response->upstream_error()))
+                   : Deny(v1::REASON_UPSTREAM_ERROR,
+                          absl::StrCat("the upstream failed: ",
+                                       vault_response->upstream_error()));
+  } else if (std::optional<Decision> refused = CheckRedirects(
+                 *pending->capability, vault_response->redirects())) {
+    // The upstream led the request somewhere the agent may not go itself:
+    // the answer is withheld.
+    decision = std::move(*refused);
+  } else {
+    if (!vault_response->redirects().empty()) {
+      // The audit record says where the request really ended up.
+      absl::StrAppend(&decision.message, "; followed same-origin redirects to ",
+                      absl::StrJoin(vault_response->redirects(), ", "));
     }
+    *response.mutable_response() =
+        std::move(*vault_response->mutable_response());
+    event.set_upstream_status(response.response().status());
+    event.set_bytes_in(static_cast<int64_t>(response.response().body().size()));
   }
+}
 
+v1::ExecuteResponse RequestExecutor::Conclude(PendingRequest *pending) {
+  Decision &decision = pending->decision;
+  v1::ExecuteResponse &response = pending->response;
+  v1::AuditEvent &event = pending->event;
   event.set_decision(decision.allowed ? v1::DECISION_ALLOW : v1::DECISION_DENY);
   event.set_reason_code(decision.code);
   event.set_reason(decision.message);
   event.set_rule(decision.rule);
-  event.set_latency_us(absl::ToInt64Microseconds(clock_() - start));
+  event.set_latency_us(absl::ToInt64Microseconds(clock_() - pending->start));
   absl::Status recorded = audit_->Record(event);
   if (!recorded.ok()) {
     LogError("audit_failed", {{"request_id", response.request_id()},
@@ -343,7 +378,7 @@ v1::ExecuteResponse RequestExecutor::Execute(
   } else {
     response.clear_response();
     response.set_decision(v1::DECISION_DENY);
-    v1::Denial* denial = response.mutable_denial();
+    v1::Denial *denial = response.mutable_denial();
     denial->set_code(decision.code);
     denial->set_message(decision.message);
     denial->set_next_step(NextStep(decision.code));
@@ -362,7 +397,7 @@ v1::ExecuteResponse RequestExecutor::Execute(
                        {"reason", ReasonName(decision.code)},
                        {"status", absl::StrCat(event.upstream_status())},
                        {"latency_us", absl::StrCat(event.latency_us())}});
-  return response;
+  return std::move(response);
 }
 
-}  // namespace latchkey::broker
+} // namespace latchkey::broker

@@ -5,6 +5,7 @@
 
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -81,6 +82,15 @@ class FakeBrokerClient : public BrokerClient {
     return absl::UnavailableError("no scripted answer");
   }
 
+  // OpenExecuteStream plays the scripted Execute answers over the stream
+  // protocol: a scripted denial or error is the decision (recorded with
+  // the head only); otherwise the decision is ALLOW and Execute is called
+  // with the whole body once the client half-closes, its answer then sent
+  // as head, one body chunk and the end.
+  absl::StatusOr<std::unique_ptr<BrokerStream>> OpenExecuteStream() override {
+    return std::make_unique<Stream>(this);
+  }
+
   // Introspection answers: the last request is recorded, the answer is
   // the field below (UNAVAILABLE when unset).
   std::optional<absl::StatusOr<v1::WhoAmIResponse>> whoami;
@@ -113,6 +123,84 @@ class FakeBrokerClient : public BrokerClient {
   }
 
  private:
+  class Stream : public BrokerStream {
+   public:
+    explicit Stream(FakeBrokerClient* fake) : fake_(fake) {}
+    bool Write(const v1::ExecuteStreamRequest& message) override {
+      if (message.has_head()) {
+        request_ = message.head();
+      } else {
+        request_.mutable_request()->mutable_body()->append(
+            message.body_chunk());
+      }
+      return status_.ok();
+    }
+    bool WritesDone() override {
+      absl::StatusOr<v1::ExecuteResponse> answer =
+          fake_->Execute(request_, nullptr);
+      if (!answer.ok()) {
+        status_ = answer.status();
+        return false;
+      }
+      v1::ExecuteStreamReply head;
+      *head.mutable_head() = *answer;
+      head.mutable_head()->mutable_response()->clear_body();
+      replies_.push_back(head);
+      if (answer->decision() == v1::DECISION_ALLOW) {
+        v1::ExecuteStreamReply body;
+        body.set_body_chunk(answer->response().body());
+        replies_.push_back(body);
+        v1::ExecuteStreamReply end;
+        end.mutable_end()->set_body_bytes(answer->response().body().size());
+        replies_.push_back(end);
+      }
+      return true;
+    }
+    bool Read(v1::ExecuteStreamReply* message) override {
+      if (!decided_) {
+        decided_ = true;
+        absl::StatusOr<v1::ExecuteResponse> early = fake_->PeekRefusal(
+            request_);
+        if (!early.ok()) {
+          status_ = early.status();
+          return false;
+        }
+        *message->mutable_decision() = *early;
+        return true;
+      }
+      if (replies_.empty()) return false;
+      *message = replies_.front();
+      replies_.pop_front();
+      return true;
+    }
+    absl::Status Finish() override { return status_; }
+    void Cancel() override { status_ = absl::CancelledError("cancelled"); }
+
+   private:
+    FakeBrokerClient* fake_;
+    v1::ExecuteRequest request_;
+    bool decided_ = false;
+    absl::Status status_;
+    std::deque<v1::ExecuteStreamReply> replies_;
+  };
+
+  // PeekRefusal: the next scripted answer if it is a denial or an error
+  // (consumed and recorded), else an ALLOW decision (nothing consumed).
+  absl::StatusOr<v1::ExecuteResponse> PeekRefusal(
+      const v1::ExecuteRequest& head) {
+    bool refusal = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      refusal = !executes.empty() &&
+                (!executes.front().ok() ||
+                 executes.front()->decision() != v1::DECISION_ALLOW);
+    }
+    if (refusal) return Execute(head, nullptr);
+    v1::ExecuteResponse allowed;
+    allowed.set_decision(v1::DECISION_ALLOW);
+    return allowed;
+  }
+
   std::mutex mu_;
 };
 

@@ -40,13 +40,13 @@ bool IsDroppedGatewayHeader(absl::string_view name);
 // and percent-decoded ('+' is a space). INVALID_ARGUMENT (answered 400)
 // or NOT_FOUND (no capability segment, answered 404), with a message that
 // says what to send instead.
-absl::StatusOr<v1::ExecuteRequest> BuildGatewayRequest(
-    absl::string_view method, absl::string_view target,
-    const HeaderList& headers, std::string body);
+absl::StatusOr<v1::ExecuteRequest>
+BuildGatewayRequest(absl::string_view method, absl::string_view target,
+                    const HeaderList &headers, std::string body);
 
 struct GatewayReply {
   int status = 500;
-  HeaderList headers;  // Without Content-Type and Content-Length.
+  HeaderList headers; // Without Content-Type and Content-Length.
   std::string content_type;
   std::string body;
 };
@@ -56,19 +56,19 @@ struct GatewayReply {
 // gets 403/404/400/429/502/503/504 with a small JSON body naming the
 // reason code and the next step. A body cut at the capability's size
 // limit is a 502, never a silently short 200.
-GatewayReply ReplyForExecute(const v1::ExecuteResponse& response);
+GatewayReply ReplyForExecute(const v1::ExecuteResponse &response);
 
 // ReplyForBrokerFailure maps a failed broker call (the broker could not be
 // asked, or refused this adapter).
-GatewayReply ReplyForBrokerFailure(const absl::Status& status,
+GatewayReply ReplyForBrokerFailure(const absl::Status &status,
                                    absl::string_view broker_socket);
 
 // ReplyForBadRequest maps a BuildGatewayRequest error (400 or 404).
-GatewayReply ReplyForBadRequest(const absl::Status& status);
+GatewayReply ReplyForBadRequest(const absl::Status &status);
 
 // HttpStatusForReason is the status a denial with `code` is answered with.
 int HttpStatusForReason(v1::ReasonCode code, absl::string_view message);
 
-}  // namespace latchkey::mcp
+} // namespace latchkey::mcp
 
-#endif  // LATCHKEY_MCP_ADAPTER_GATEWAY_REQUEST_H_
+#endif // LATCHKEY_MCP_ADAPTER_GATEWAY_REQUEST_H_

@@ -3,16 +3,17 @@
 #include <string>
 
 #include "common/limits.h"
-#include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "gtest/gtest.h"
 
 namespace latchkey::mcp {
 namespace {
 
-std::string HeaderValue(const v1::HttpRequest& request,
-                        const std::string& name) {
-  for (const auto& header : request.headers()) {
-    if (header.name() == name) return header.value();
+std::string HeaderValue(const v1::HttpRequest &request,
+                        const std::string &name) {
+  for (const auto &header : request.headers()) {
+    if (header.name() == name)
+      return header.value();
   }
   return "<absent>";
 }
@@ -102,11 +103,11 @@ TEST(GatewayReplyTest, AllowedPassesStatusHeadersBody) {
   v1::ExecuteResponse response;
   response.set_decision(v1::DECISION_ALLOW);
   response.set_request_id("r1");
-  auto* http = response.mutable_response();
+  auto *http = response.mutable_response();
   http->set_status(201);
   http->set_body("payload");
-  auto add = [http](const char* name, const char* value) {
-    auto* header = http->add_headers();
+  auto add = [http](const char *name, const char *value) {
+    auto *header = http->add_headers();
     header->set_name(name);
     header->set_value(value);
   };
@@ -154,7 +155,7 @@ TEST(GatewayReplyTest, DenialsMapToStatuses) {
   reply = ReplyForExecute(response);
   EXPECT_EQ(reply.status, 429);
   bool has_retry_after = false;
-  for (const auto& [name, value] : reply.headers) {
+  for (const auto &[name, value] : reply.headers) {
     if (name == "Retry-After") {
       has_retry_after = true;
       EXPECT_EQ(value, "3");
@@ -181,5 +182,5 @@ TEST(GatewayReplyTest, BrokerFailures) {
   EXPECT_EQ(ReplyForBadRequest(absl::NotFoundError("x")).status, 404);
 }
 
-}  // namespace
-}  // namespace latchkey::mcp
+} // namespace
+} // namespace latchkey::mcp

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -15,33 +16,26 @@
 #include "common/status_macros.h"
 #include "mcp_adapter/gateway_auth.h"
 #include "mcp_adapter/gateway_request.h"
+#include "mcp_adapter/gateway_stream.h"
 #include "mcp_adapter/http_mode.h"
 #include "mcp_adapter/token_source.h"
 
 namespace latchkey::mcp {
 namespace {
 
-void Send(const GatewayReply& reply, httplib::Response& response) {
-  response.status = reply.status;
-  for (const auto& [name, value] : reply.headers) {
-    response.set_header(name.c_str(), value);
-  }
-  response.set_content(reply.body, reply.content_type.c_str());
-}
-
-void Refuse(httplib::Response& response, int status, const char* error,
-            const char* message) {
+void Refuse(httplib::Response &response, int status, const char *error,
+            const char *message) {
   GatewayReply reply;
   reply.status = status;
   reply.content_type = "application/json";
   reply.body = absl::StrCat("{\"error\":\"", error, "\",\"message\":\"",
                             message, "\"}\n");
-  Send(reply, response);
+  SendGatewayReply(reply, response);
 }
 
-}  // namespace
+} // namespace
 
-absl::StatusOr<std::string> LoadGatewayToken(const std::string& token_file) {
+absl::StatusOr<std::string> LoadGatewayToken(const std::string &token_file) {
   return LoadClientToken(
       {kGatewayTokenEnvVar, token_file, "gateway token",
        "--gateway needs a token for its clients: set LATCHKEY_GATEWAY_TOKEN "
@@ -52,45 +46,59 @@ absl::StatusOr<std::string> LoadGatewayToken(const std::string& token_file) {
        kMinHttpTokenBytes});
 }
 
-GatewayServer::GatewayServer(BrokerClient* broker, GatewayOptions options)
-    : options_(std::move(options)),
-      sessions_(broker),
+GatewayServer::GatewayServer(BrokerClient *broker, GatewayOptions options)
+    : options_(std::move(options)), broker_(broker), sessions_(broker),
       http_(std::make_unique<httplib::Server>()) {
   const size_t threads = options_.threads;
   http_->new_task_queue = [threads] {
     return new httplib::ThreadPool(threads);
   };
-  // Bodies are forwarded whole (one gRPC message to the broker and the
-  // vault), so the largest one accepted is the broker's own limit.
-  http_->set_payload_max_length(kMaxRequestBodyBytes);
+  // Bodies are streamed (gateway_stream.h); each capability's own
+  // max_request_bytes is enforced by the broker, up to this hard cap.
+  http_->set_payload_max_length(kMaxStreamedBodyBytes);
   http_->set_read_timeout(std::chrono::seconds(60));
   http_->set_write_timeout(std::chrono::seconds(60));
   http_->set_pre_routing_handler(
-      [this](const httplib::Request& request, httplib::Response& response) {
+      [this](const httplib::Request &request, httplib::Response &response) {
         return Admit(request, response)
                    ? httplib::Server::HandlerResponse::Unhandled
                    : httplib::Server::HandlerResponse::Handled;
       });
-  auto handler = [this](const httplib::Request& request,
-                        httplib::Response& response) {
-    Handle(request, response);
+  // Requests without a body to stream (and GET/HEAD/OPTIONS, whose small
+  // bodies cpp-httplib reads itself; Admit refuses large ones).
+  auto handler = [this](const httplib::Request &request,
+                        httplib::Response &response) {
+    ServeGatewayRequest(broker_, &sessions_, options_.broker_socket, request,
+                        nullptr, response);
   };
-  // HEAD is served by the GET handler (cpp-httplib drops the body).
+  // Requests with a body, read as it is streamed to the broker.
+  auto streaming = [this](const httplib::Request &request,
+                          httplib::Response &response,
+                          const httplib::ContentReader &body) {
+    ServeGatewayRequest(broker_, &sessions_, options_.broker_socket, request,
+                        &body, response);
+  };
+  // HEAD is served by the GET handler.
   http_->Get(".*", handler);
-  http_->Post(".*", handler);
-  http_->Put(".*", handler);
-  http_->Patch(".*", handler);
-  http_->Delete(".*", handler);
   http_->Options(".*", handler);
+  http_->Post(".*", handler);
+  http_->Post(".*", streaming);
+  http_->Put(".*", handler);
+  http_->Put(".*", streaming);
+  http_->Patch(".*", handler);
+  http_->Patch(".*", streaming);
+  http_->Delete(".*", handler);
+  http_->Delete(".*", streaming);
   http_->set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request&,
-         httplib::Response& response) -> httplib::Server::HandlerResponse {
+      [](const httplib::Request &,
+         httplib::Response &response) -> httplib::Server::HandlerResponse {
         if (!response.body.empty())
           return httplib::Server::HandlerResponse::Unhandled;
         if (response.status == 413) {
           std::string message = absl::StrCat(
-              "the request body is larger than ", kMaxRequestBodyBytes,
-              " bytes, the most the gateway forwards");
+              "the request body is larger than the gateway forwards (",
+              kMaxRequestBodyBytes, " bytes for GET, HEAD and OPTIONS, ",
+              kMaxStreamedBodyBytes, " bytes otherwise)");
           Refuse(response, 413, "BODY_TOO_LARGE", message.c_str());
         } else {
           Refuse(response, response.status, "BAD_REQUEST",
@@ -103,11 +111,12 @@ GatewayServer::GatewayServer(BrokerClient* broker, GatewayOptions options)
 GatewayServer::~GatewayServer() { Stop(); }
 
 absl::StatusOr<int> GatewayServer::Start() {
-  const std::string& host = options_.address.host;
+  const std::string &host = options_.address.host;
   int port = options_.address.port;
   if (port == 0) {
     port = http_->bind_to_any_port(host);
-    if (port < 0) port = 0;
+    if (port < 0)
+      port = 0;
   } else if (!http_->bind_to_port(host, port)) {
     port = 0;
   }
@@ -121,7 +130,8 @@ absl::StatusOr<int> GatewayServer::Start() {
 }
 
 void GatewayServer::Stop() {
-  if (stopped_.exchange(true) || !thread_.joinable()) return;
+  if (stopped_.exchange(true) || !thread_.joinable())
+    return;
   // stop() does nothing until the listen loop runs: wait for it (bounded).
   for (int i = 0; i < 1000 && !http_->is_running(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -130,8 +140,8 @@ void GatewayServer::Stop() {
   thread_.join();
 }
 
-bool GatewayServer::Admit(const httplib::Request& request,
-                          httplib::Response& response) {
+bool GatewayServer::Admit(const httplib::Request &request,
+                          httplib::Response &response) {
   // A web page the user visits must not drive the agent's credentials
   // (DNS rebinding, cross-site requests): loopback Origin and Host only.
   if (request.has_header("Origin") &&
@@ -150,6 +160,21 @@ bool GatewayServer::Admit(const httplib::Request& request,
            "127.0.0.1, [::1] or localhost");
     return false;
   }
+  // cpp-httplib reads GET/HEAD/OPTIONS bodies into memory itself: those
+  // are refused above the unary limit before a byte of them is read.
+  uint64_t declared = 0;
+  if ((request.method == "GET" || request.method == "HEAD" ||
+       request.method == "OPTIONS") &&
+      (request.has_header("Transfer-Encoding") ||
+       (absl::SimpleAtoi(request.get_header_value("Content-Length"),
+                         &declared) &&
+        declared > kMaxRequestBodyBytes))) {
+    Refuse(response, 413, "BODY_TOO_LARGE",
+           "a GET, HEAD or OPTIONS request may carry at most 8 MiB of body, "
+           "sent with Content-Length");
+    response.set_header("Connection", "close");
+    return false;
+  }
   if (!GatewayCredentialMatches(request.get_header_value("Authorization"),
                                 options_.token)) {
     // No log line for the first, credential-less probe git makes.
@@ -166,41 +191,4 @@ bool GatewayServer::Admit(const httplib::Request& request,
   return true;
 }
 
-void GatewayServer::Handle(const httplib::Request& request,
-                           httplib::Response& response) {
-  HeaderList headers(request.headers.begin(), request.headers.end());
-  absl::StatusOr<v1::ExecuteRequest> execute = BuildGatewayRequest(
-      request.method, request.target, headers, request.body);
-  if (!execute.ok()) {
-    Send(ReplyForBadRequest(execute.status()), response);
-    return;
-  }
-  const std::string capability = execute->capability();
-  const std::string method = execute->request().method();
-  absl::StatusOr<v1::ExecuteResponse> result =
-      sessions_.Execute(*std::move(execute), nullptr);
-  if (!result.ok()) {
-    LogWarning("gateway_broker_failed",
-               {{"capability", capability},
-                {"code", absl::StatusCodeToString(result.status().code())},
-                {"message", std::string(result.status().message())}});
-    Send(ReplyForBrokerFailure(result.status(), options_.broker_socket),
-         response);
-    return;
-  }
-  GatewayReply reply = ReplyForExecute(*result);
-  // Path, query, headers and bodies stay out of the log (personal data);
-  // the request id finds the full record in the audit log.
-  LogInfo("gateway_request",
-          {{"capability", capability},
-           {"method", method},
-           {"decision", v1::Decision_Name(result->decision())},
-           {"code", result->decision() == v1::DECISION_DENY
-                        ? ReasonName(result->denial().code())
-                        : std::string()},
-           {"status", std::to_string(reply.status)},
-           {"request_id", result->request_id()}});
-  Send(reply, response);
-}
-
-}  // namespace latchkey::mcp
+} // namespace latchkey::mcp

@@ -11,86 +11,130 @@ namespace {
 
 // Call runs one unary RPC with `context` hooked to `cancel`.
 template <typename Response, typename Rpc>
-absl::StatusOr<Response> Call(grpc::ClientContext* context,
-                              Cancellation* cancel, Rpc rpc) {
+absl::StatusOr<Response> Call(grpc::ClientContext *context,
+                              Cancellation *cancel, Rpc rpc) {
   ScopedCancelHook hook(cancel, [context] { context->TryCancel(); });
-  if (hook.cancelled()) return absl::CancelledError("cancelled by client");
+  if (hook.cancelled())
+    return absl::CancelledError("cancelled by client");
   Response response;
   grpc::Status status = rpc(&response);
-  if (!status.ok()) return FromGrpcStatus(status);
+  if (!status.ok())
+    return FromGrpcStatus(status);
   return response;
 }
 
-}  // namespace
+class GrpcBrokerStream final : public BrokerStream {
+public:
+  explicit GrpcBrokerStream(std::unique_ptr<grpc::ClientContext> context)
+      : context_(std::move(context)) {}
+  void Start(v1::Broker::Stub *stub) {
+    stream_ = stub->ExecuteStream(context_.get());
+  }
+  bool Write(const v1::ExecuteStreamRequest &message) override {
+    return stream_->Write(message);
+  }
+  bool WritesDone() override { return stream_->WritesDone(); }
+  bool Read(v1::ExecuteStreamReply *message) override {
+    return stream_->Read(message);
+  }
+  absl::Status Finish() override {
+    grpc::Status status = stream_->Finish();
+    return status.ok() ? absl::OkStatus() : FromGrpcStatus(status);
+  }
+  void Cancel() override { context_->TryCancel(); }
+
+private:
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::ExecuteStreamRequest,
+                                           v1::ExecuteStreamReply>>
+      stream_;
+};
+
+} // namespace
 
 GrpcBrokerClient::GrpcBrokerClient(GrpcBrokerClientOptions options)
     : options_(std::move(options)),
       stub_(v1::Broker::NewStub(CreateUdsChannel(options_.socket_path))) {}
 
-void GrpcBrokerClient::PrepareContext(grpc::ClientContext* context,
+void GrpcBrokerClient::PrepareContext(grpc::ClientContext *context,
                                       absl::Duration timeout) const {
   context->AddMetadata("authorization",
                        absl::StrCat("Bearer ", options_.token));
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
 }
 
-absl::StatusOr<v1::Session> GrpcBrokerClient::OpenSession(
-    const v1::OpenSessionRequest& request, Cancellation* cancel) {
+absl::StatusOr<v1::Session>
+GrpcBrokerClient::OpenSession(const v1::OpenSessionRequest &request,
+                              Cancellation *cancel) {
   grpc::ClientContext context;
   PrepareContext(&context, options_.call_timeout);
-  return Call<v1::Session>(&context, cancel, [&](v1::Session* response) {
+  return Call<v1::Session>(&context, cancel, [&](v1::Session *response) {
     return stub_->OpenSession(&context, request, response);
   });
 }
 
-absl::StatusOr<v1::ListCapabilitiesResponse> GrpcBrokerClient::ListCapabilities(
-    const v1::ListCapabilitiesRequest& request, Cancellation* cancel) {
+absl::StatusOr<v1::ListCapabilitiesResponse>
+GrpcBrokerClient::ListCapabilities(const v1::ListCapabilitiesRequest &request,
+                                   Cancellation *cancel) {
   grpc::ClientContext context;
   PrepareContext(&context, options_.call_timeout);
   return Call<v1::ListCapabilitiesResponse>(
-      &context, cancel, [&](v1::ListCapabilitiesResponse* response) {
+      &context, cancel, [&](v1::ListCapabilitiesResponse *response) {
         return stub_->ListCapabilities(&context, request, response);
       });
 }
 
-absl::StatusOr<v1::ExecuteResponse> GrpcBrokerClient::Execute(
-    const v1::ExecuteRequest& request, Cancellation* cancel) {
+absl::StatusOr<v1::ExecuteResponse>
+GrpcBrokerClient::Execute(const v1::ExecuteRequest &request,
+                          Cancellation *cancel) {
   grpc::ClientContext context;
   PrepareContext(&context, options_.execute_timeout);
   return Call<v1::ExecuteResponse>(
-      &context, cancel, [&](v1::ExecuteResponse* response) {
+      &context, cancel, [&](v1::ExecuteResponse *response) {
         return stub_->Execute(&context, request, response);
       });
 }
 
-absl::StatusOr<v1::WhoAmIResponse> GrpcBrokerClient::WhoAmI(
-    const v1::WhoAmIRequest& request, Cancellation* cancel) {
+absl::StatusOr<std::unique_ptr<BrokerStream>>
+GrpcBrokerClient::OpenExecuteStream() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  PrepareContext(context.get(), options_.stream_timeout);
+  auto stream = std::make_unique<GrpcBrokerStream>(std::move(context));
+  stream->Start(stub_.get());
+  return stream;
+}
+
+absl::StatusOr<v1::WhoAmIResponse>
+GrpcBrokerClient::WhoAmI(const v1::WhoAmIRequest &request,
+                         Cancellation *cancel) {
   grpc::ClientContext context;
   PrepareContext(&context, options_.call_timeout);
   return Call<v1::WhoAmIResponse>(
-      &context, cancel, [&](v1::WhoAmIResponse* response) {
+      &context, cancel, [&](v1::WhoAmIResponse *response) {
         return stub_->WhoAmI(&context, request, response);
       });
 }
 
-absl::StatusOr<v1::ExplainResponse> GrpcBrokerClient::ExplainAccess(
-    const v1::ExplainRequest& request, Cancellation* cancel) {
+absl::StatusOr<v1::ExplainResponse>
+GrpcBrokerClient::ExplainAccess(const v1::ExplainRequest &request,
+                                Cancellation *cancel) {
   grpc::ClientContext context;
   PrepareContext(&context, options_.call_timeout);
   return Call<v1::ExplainResponse>(
-      &context, cancel, [&](v1::ExplainResponse* response) {
+      &context, cancel, [&](v1::ExplainResponse *response) {
         return stub_->ExplainAccess(&context, request, response);
       });
 }
 
-absl::StatusOr<v1::TestCapabilityResponse> GrpcBrokerClient::TestCapability(
-    const v1::TestCapabilityRequest& request, Cancellation* cancel) {
+absl::StatusOr<v1::TestCapabilityResponse>
+GrpcBrokerClient::TestCapability(const v1::TestCapabilityRequest &request,
+                                 Cancellation *cancel) {
   grpc::ClientContext context;
   PrepareContext(&context, options_.execute_timeout);
   return Call<v1::TestCapabilityResponse>(
-      &context, cancel, [&](v1::TestCapabilityResponse* response) {
+      &context, cancel, [&](v1::TestCapabilityResponse *response) {
         return stub_->TestCapability(&context, request, response);
       });
 }
 
-}  // namespace latchkey::mcp
+} // namespace latchkey::mcp

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "common/crypto.h"
 #include "common/grpc_status.h"
@@ -195,8 +196,12 @@ absl::Status Stack::StartAll(const StackOptions& options) {
       "path: \"/v1/**\" }\n"
       "  rules { effect: DENY methods: \"*\" path: \"/v1/admin/**\" }\n"
       "  agents: \"demo-agent\"\n"
-      "  limits { total_timeout_ms: 5000 }\n"
+      "  limits { ",
+      options.demo_limits,
+      " }\n"
       "}\n");
+  config += absl::StrReplaceAll(options.extra_config,
+                                {{"@ORIGIN@", upstream_origin_}});
   std::string config_path = dir_ + "/broker.textproto";
   std::ofstream(config_path) << config;
   LK_ASSIGN_OR_RETURN(

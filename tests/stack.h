@@ -42,6 +42,12 @@ struct StackOptions {
   std::string state_dir;
   std::vector<std::string> unseal_keys;
   std::string agent_token;
+  // demo_limits is the body of the demo-api capability's limits { }.
+  std::string demo_limits = "total_timeout_ms: 5000";
+  // extra_config is appended to the broker's configuration, with every
+  // "@ORIGIN@" replaced by the upstream's origin (for more capabilities on
+  // the same secret, "demo-token", and agent, "demo-agent").
+  std::string extra_config;
 };
 
 class Stack {
