@@ -87,8 +87,9 @@ public:
   // ExecuteStream is Execute with the bodies in chunks (stream_executor.cc):
   // the same Admit and Conclude (so the same checks and the same decision
   // record), the body passed to the vault only after the agent was told
-  // ALLOW, the answer passed back chunk by chunk. A second audit record
-  // ("stream ended") gives the byte counts and any mid-body failure.
+  // ALLOW, the answer passed back chunk by chunk. A record with source
+  // "stream-end" (not a decision) gives the byte counts and any mid-body
+  // failure.
   // `cancelled` says whether the agent cancelled the call (as opposed to
   // half-closing it): a cancelled upload must never look complete.
   grpc::Status ExecuteStream(const Caller &caller, AgentStream *agent,
@@ -145,7 +146,7 @@ private:
   // may be null: capabilities that require approval refuse every request.
   ApprovalRegistry *approvals_;
 
-  // RecordStreamEnd writes the "stream ended" record of a streamed request.
+  // RecordStreamEnd writes the "stream-end" record of a streamed request.
   void RecordStreamEnd(const PendingRequest &pending, const v1::StreamEnd &end,
                        absl::string_view failure);
 

@@ -58,7 +58,10 @@ Decision BadStream(std::string message) {
 void RequestExecutor::RecordStreamEnd(const PendingRequest &pending,
                                       const v1::StreamEnd &end,
                                       absl::string_view failure) {
+  // Not a second decision (the decision has its own record, written
+  // before the answer was passed on): source "stream-end" sets it apart.
   v1::AuditEvent event = pending.event;
+  event.set_source("stream-end");
   event.set_bytes_in(static_cast<int64_t>(end.body_bytes()));
   event.set_bytes_out(static_cast<int64_t>(end.request_bytes()));
   std::string what = absl::StrCat("stream ended: ", end.body_bytes(),

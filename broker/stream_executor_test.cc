@@ -191,6 +191,8 @@ TEST_F(StreamExecutorTest, AllowedStreamRelaysInOrderAndAuditsTwice) {
   EXPECT_EQ(audit_.events[0].bytes_out(), 8);
   EXPECT_EQ(audit_.events[1].request_id(), audit_.events[0].request_id());
   EXPECT_EQ(audit_.events[1].bytes_in(), 6);
+  EXPECT_EQ(audit_.events[0].source(), "broker");
+  EXPECT_EQ(audit_.events[1].source(), "stream-end");
 }
 
 TEST_F(StreamExecutorTest, DeniedHeadNeverOpensTheVault) {
