@@ -187,14 +187,16 @@ absl::Status RunExchange(const Exchange& exchange,
       return upstream_failed(pinned.status());
     }
     performed = client->PerformStreaming(outgoing, request.limits(), *pinned,
-                                         upload, body_sink);
+                                         upload, body_sink, exchange.proceed);
     RecordUpstreamCall(performed);
     if (!performed.ok()) {
-      // The body source's own failure (a body longer than announced, the
-      // broker gone) is the request's fault, not the upstream's.
-      if (upload != nullptr &&
-          (performed.status().code() == absl::StatusCode::kInvalidArgument ||
-           performed.status().code() == absl::StatusCode::kCancelled)) {
+      // The body source's own failure (a body longer than announced) and
+      // a stop asked by the caller (the broker gone, the vault sealed) are
+      // not the upstream's; curl's own failures never carry these codes.
+      const absl::StatusCode code = performed.status().code();
+      if ((upload != nullptr && code == absl::StatusCode::kInvalidArgument) ||
+          code == absl::StatusCode::kCancelled ||
+          code == absl::StatusCode::kFailedPrecondition) {
         return performed.status();
       }
       if (performed.status().code() == absl::StatusCode::kPermissionDenied) {

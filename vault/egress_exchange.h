@@ -7,6 +7,7 @@
 #ifndef LATCHKEY_VAULT_EGRESS_EXCHANGE_H_
 #define LATCHKEY_VAULT_EGRESS_EXCHANGE_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -42,6 +43,9 @@ struct Exchange {
   // final_hop gets the final answer's status, headers and latency (its
   // body went to `sink`).
   UpstreamResult* final_hop = nullptr;
+  // proceed, when set, can stop a transfer in flight (the broker gone,
+  // the vault sealed); its error is RunExchange's result.
+  std::function<absl::Status()> proceed;
 };
 
 // RunExchange runs inside VaultCore::UseSecret. OK means *reply holds a

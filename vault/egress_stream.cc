@@ -98,6 +98,17 @@ absl::Status EgressService::ExecuteStreamChecked(
         exchange.scrubber = &scrubber;
         exchange.reply = &reply;
         exchange.final_hop = &result;
+        // Stop at once, even while the upstream is silent, when the broker
+        // has gone or the vault was sealed.
+        exchange.proceed = [context, this, generation]() -> absl::Status {
+          if (context->IsCancelled()) {
+            return absl::CancelledError("the broker cancelled the call");
+          }
+          if (core_->seal_generation() != generation) {
+            return absl::FailedPreconditionError(kSealedDuringTransfer);
+          }
+          return absl::OkStatus();
+        };
         absl::Status ran =
             RunExchange(exchange, metadata, secret,
                         MakeAuthContext(metadata, request.limits()), client_);

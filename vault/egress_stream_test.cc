@@ -67,56 +67,77 @@ struct StreamOutcome {
   v1::StreamEnd end;
 };
 
+// One vault, server, upstream and channel for the whole suite: starting
+// them per test costs more than the tests themselves. Tests that seal the
+// vault unseal it again (SetUp).
 class EgressStreamTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  static void SetUpTestSuite() {
     char templ[] = "/tmp/lk-XXXXXX";
     ASSERT_NE(mkdtemp(templ), nullptr);
-    dir_ = templ;
+    dir_ = new std::string(templ);
     StartUpstream();
-    auto store = OpenSqliteSecretStore(dir_ + "/state");
+    auto store = OpenSqliteSecretStore(*dir_ + "/state");
     ASSERT_TRUE(store.ok()) << store.status();
     VaultCoreOptions options;
     options.scrypt = {1024, 8, 1};
     options.background_rewrap = false;
-    core_ = std::make_unique<VaultCore>(std::move(*store), options);
+    core_ = new VaultCore(std::move(*store), options);
     auto init = core_->Init(v1::InitRequest());
     ASSERT_TRUE(init.ok()) << init.status();
-    for (int i = 0; i < 3; ++i) {
-      v1::UnsealRequest unseal;
-      unseal.set_key(init->unseal_keys(i));
-      ASSERT_TRUE(core_->Unseal(unseal).ok());
-    }
+    shares_ = new std::vector<std::string>(init->unseal_keys().begin(),
+                                           init->unseal_keys().end());
+    Unseal();
     PutSecret("stream-token", kSecret, v1::AuthScheme());
-    guard_.AllowUids("broker", {getuid()});
-    ConfigureVaultPermissions(&guard_);
-    egress_ = std::make_unique<EgressService>(core_.get(), &client_, &guard_);
-    auto server = UdsServer::Start({dir_ + "/v.sock", 0600, &guard_, false},
-                                   {egress_.get()});
+    client_ = new UpstreamClient();
+    guard_ = new PeerGuard();
+    guard_->AllowUids("broker", {getuid()});
+    ConfigureVaultPermissions(guard_);
+    egress_ = new EgressService(core_, client_, guard_);
+    auto server =
+        UdsServer::Start({*dir_ + "/v.sock", 0600, guard_, false}, {egress_});
     ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    stub_ = v1::VaultEgress::NewStub(CreateUdsChannel(dir_ + "/v.sock"));
+    server_ = server->release();
+    stub_ =
+        v1::VaultEgress::NewStub(CreateUdsChannel(*dir_ + "/v.sock")).release();
   }
 
-  void TearDown() override {
+  static void TearDownTestSuite() {
     // The client channel first: destroyed after its server is gone, it may
     // wait seconds for gRPC's shutdown.
-    stub_.reset();
-    if (server_) server_->Shutdown(absl::Seconds(5));
-    server_.reset();
-    upstream_.reset();
-    (void)!std::system(("rm -rf '" + dir_ + "'").c_str());
+    delete stub_;
+    if (server_ != nullptr) server_->Shutdown(absl::Seconds(5));
+    delete server_;
+    delete egress_;
+    delete guard_;
+    delete client_;
+    delete core_;
+    delete upstream_;
+    (void)!std::system(("rm -rf '" + *dir_ + "'").c_str());
   }
 
-  void StartUpstream() {
-    std::string port_file = dir_ + "/upstream.port";
+  void SetUp() override {
+    ASSERT_NE(stub_, nullptr);
+    if (core_->Status().sealed()) Unseal();
+  }
+
+  static void Unseal() {
+    for (int i = 0; i < 3; ++i) {
+      v1::UnsealRequest unseal;
+      unseal.set_key((*shares_)[i]);
+      ASSERT_TRUE(core_->Unseal(unseal).ok());
+    }
+  }
+
+  static void StartUpstream() {
+    std::string port_file = *dir_ + "/upstream.port";
     auto child = ChildProcess::Start(
         {{"/usr/bin/python3", kUpstreamScript, "--port-file=" + port_file},
          {},
-         dir_ + "/upstream.log",
+         *dir_ + "/upstream.log",
          false});
     ASSERT_TRUE(child.ok()) << child.status();
-    upstream_ = std::move(*child);
+    upstream_ = child->release();
     absl::Time deadline = absl::Now() + absl::Seconds(20);
     std::string port;
     while (port.empty() && absl::Now() < deadline) {
@@ -124,16 +145,16 @@ class EgressStreamTest : public ::testing::Test {
       if (port.empty()) absl::SleepFor(absl::Milliseconds(20));
     }
     ASSERT_FALSE(port.empty()) << "upstream did not start";
-    origin_ = "http://127.0.0.1:" + port;
+    origin_ = new std::string("http://127.0.0.1:" + port);
   }
 
-  void PutSecret(const std::string& id, const std::string& value,
-                 const v1::AuthScheme& auth) {
+  static void PutSecret(const std::string& id, const std::string& value,
+                        const v1::AuthScheme& auth) {
     v1::PutSecretRequest put;
     put.set_id(id);
     put.set_value(value);
     *put.mutable_auth() = auth;
-    put.add_internal_origins(origin_);  // a loopback upstream.
+    put.add_internal_origins(*origin_);  // a loopback upstream.
     auto stored = core_->PutSecret(put);
     ASSERT_TRUE(stored.ok()) << stored.status();
   }
@@ -144,7 +165,7 @@ class EgressStreamTest : public ::testing::Test {
     v1::VaultExecuteRequest head;
     head.set_request_id("stream-test");
     head.set_secret_id(secret);
-    head.set_origin(origin_);
+    head.set_origin(*origin_);
     head.set_method(method);
     head.set_path(path);
     return head;
@@ -208,16 +229,28 @@ class EgressStreamTest : public ::testing::Test {
     return outcome;
   }
 
-  std::string dir_;
-  std::string origin_;
-  std::unique_ptr<ChildProcess> upstream_;
-  std::unique_ptr<VaultCore> core_;
-  UpstreamClient client_;
-  PeerGuard guard_;
-  std::unique_ptr<EgressService> egress_;
-  std::unique_ptr<UdsServer> server_;
-  std::unique_ptr<v1::VaultEgress::Stub> stub_;
+  static std::string* dir_;
+  static std::string* origin_;
+  static std::vector<std::string>* shares_;
+  static ChildProcess* upstream_;
+  static VaultCore* core_;
+  static UpstreamClient* client_;
+  static PeerGuard* guard_;
+  static EgressService* egress_;
+  static UdsServer* server_;
+  static v1::VaultEgress::Stub* stub_;
 };
+
+std::string* EgressStreamTest::dir_ = nullptr;
+std::string* EgressStreamTest::origin_ = nullptr;
+std::vector<std::string>* EgressStreamTest::shares_ = nullptr;
+ChildProcess* EgressStreamTest::upstream_ = nullptr;
+VaultCore* EgressStreamTest::core_ = nullptr;
+UpstreamClient* EgressStreamTest::client_ = nullptr;
+PeerGuard* EgressStreamTest::guard_ = nullptr;
+EgressService* EgressStreamTest::egress_ = nullptr;
+UdsServer* EgressStreamTest::server_ = nullptr;
+v1::VaultEgress::Stub* EgressStreamTest::stub_ = nullptr;
 
 const std::vector<char> kHeadChunksEnd = {'h', 'c', 'e'};
 

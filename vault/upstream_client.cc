@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <functional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -24,12 +25,14 @@ namespace {
 constexpr size_t kMaxIdleHandles = 64;
 
 struct CallState {
-  UpstreamResult* result;
-  const BodySink* sink;
-  UploadSource* upload;  // null: the body is request.body.
-  const PinnedAddress* pinned;
+  UpstreamResult* result = nullptr;
+  const BodySink* sink = nullptr;
+  UploadSource* upload = nullptr;  // null: the body is request.body.
+  const PinnedAddress* pinned = nullptr;
   std::string refusal;        // set when OnOpenSocket refused an address.
   absl::Status upload_error;  // set when `upload` failed.
+  const std::function<absl::Status()>* proceed = nullptr;  // may be empty.
+  absl::Status stop_reason;  // set when `proceed` stopped the call.
 };
 
 // OnOpenSocket is the connect-time half of the address check: whatever
@@ -58,6 +61,14 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
     return 0;  // Abort the transfer: CURLE_WRITE_ERROR, handled below.
   }
   return n;
+}
+
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* state = static_cast<CallState*>(user);
+  absl::Status proceed = (*state->proceed)();
+  if (proceed.ok()) return 0;
+  state->stop_reason = proceed;
+  return 1;  // CURLE_ABORTED_BY_CALLBACK, handled below.
 }
 
 size_t OnUpload(char* buffer, size_t size, size_t count, void* user) {
@@ -182,7 +193,8 @@ absl::StatusOr<UpstreamResult> UpstreamClient::Perform(
 
 absl::StatusOr<UpstreamResult> UpstreamClient::PerformStreaming(
     const OutgoingRequest& request, const v1::EgressLimits& limits,
-    const PinnedAddress& pinned, UploadSource* upload, const BodySink& sink) {
+    const PinnedAddress& pinned, UploadSource* upload, const BodySink& sink,
+    const std::function<absl::Status()>& proceed) {
   if (pinned.empty()) {
     return absl::InternalError("upstream call without a checked address");
   }
@@ -231,7 +243,12 @@ absl::StatusOr<UpstreamResult> UpstreamClient::PerformStreaming(
   headers = curl_slist_append(headers, "Expect:");
 
   UpstreamResult result;
-  CallState state{&result, &sink, upload, &pinned, {}, absl::OkStatus()};
+  CallState state;
+  state.result = &result;
+  state.sink = &sink;
+  state.upload = upload;
+  state.pinned = &pinned;
+  state.proceed = &proceed;
   long connect_ms = limits.connect_timeout_ms() == 0
                         ? kDefaultConnectTimeoutMs
                         : limits.connect_timeout_ms();
@@ -268,6 +285,11 @@ absl::StatusOr<UpstreamResult> UpstreamClient::PerformStreaming(
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &state);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &state);
+  if (proceed) {
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &state);
+  }
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, nullptr);
   if (!request.ca_bundle_pem.empty()) {
@@ -343,6 +365,7 @@ absl::StatusOr<UpstreamResult> UpstreamClient::PerformStreaming(
   // The body source's own error (a body longer than announced, the
   // client gone) says more than curl's "aborted by callback".
   if (!state.upload_error.ok()) return state.upload_error;
+  if (!state.stop_reason.ok()) return state.stop_reason;
   if (code == CURLE_WRITE_ERROR && result.stopped) return result;
   if (code == CURLE_OK) return result;
   if (!state.refusal.empty()) {

@@ -74,10 +74,14 @@ class UpstreamClient {
   // arrives instead of collected (the result's body stays empty; no size
   // cap is applied here, the sink applies its own) and, when `upload` is
   // set, the request body read from it instead of request.body. Perform is
-  // this with a sink that collects up to the limit.
+  // this with a sink that collects up to the limit. `proceed`, when set,
+  // is asked about once a second and on every chunk whether the call is
+  // still wanted: an error it returns stops the transfer (even while the
+  // upstream is silent) and is what PerformStreaming returns.
   absl::StatusOr<UpstreamResult> PerformStreaming(
       const OutgoingRequest& request, const v1::EgressLimits& limits,
-      const PinnedAddress& pinned, UploadSource* upload, const BodySink& sink);
+      const PinnedAddress& pinned, UploadSource* upload, const BodySink& sink,
+      const std::function<absl::Status()>& proceed = nullptr);
 
  private:
   void* AcquireHandle();
