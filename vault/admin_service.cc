@@ -66,6 +66,7 @@ void AdminService::AuditSealEvent(const PeerCredentials& peer,
 
 void ConfigureVaultPermissions(PeerGuard* guard) {
   guard->Permit("/latchkey.v1.VaultEgress/Execute", "broker");
+  guard->Permit("/latchkey.v1.VaultEgress/ExecuteStream", "broker");
   for (const char* method :
        {"GetStatus", "Init", "Unseal", "Seal", "PutSecret", "GetSecretMetadata",
         "ListSecrets", "DeleteSecret", "Rekey", "RotateKeyring", "Backup"}) {

@@ -72,6 +72,13 @@ class AuthScheme {
                      ResponseScrubber* scrubber) const {
     return Apply(secret, AuthContext(), request, scrubber);
   }
+  // SignsBody is true when Apply reads request.body (an HMAC template with
+  // {body}, a SigV4 payload hash, an OAuth1 form body): such a request
+  // needs its whole body in memory, so it cannot be streamed.
+  virtual bool SignsBody(const OutgoingRequest& request) const {
+    (void)request;
+    return false;
+  }
   // ValidateSecret checks, at PutSecret, that the value has the format
   // this scheme needs (e.g. a JSON object with the right fields), with an
   // error that never quotes the value.

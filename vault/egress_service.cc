@@ -15,7 +15,7 @@
 #include "common/status_macros.h"
 #include "vault/address_guard.h"
 #include "vault/auth_scheme.h"
-#include "vault/redirect_target.h"
+#include "vault/egress_exchange.h"
 #include "vault/response_scrubber.h"
 #include "vault/vault_metrics.h"
 
@@ -40,17 +40,6 @@ namespace {
 
 constexpr char kExecuteMethod[] = "/latchkey.v1.VaultEgress/Execute";
 
-// PassesResponseHeader: the capability explicitly lets the agent see this
-// otherwise dropped header (for example Set-Cookie). Its value is still
-// scrubbed.
-bool PassesResponseHeader(absl::string_view name,
-                          const v1::EgressLimits& limits) {
-  for (const std::string& allowed : limits.pass_response_headers()) {
-    if (absl::EqualsIgnoreCase(allowed, name)) return true;
-  }
-  return false;
-}
-
 bool IsMethodToken(absl::string_view method) {
   if (method.empty() || method.size() > 32) return false;
   return std::all_of(method.begin(), method.end(), [](char c) {
@@ -58,11 +47,25 @@ bool IsMethodToken(absl::string_view method) {
   });
 }
 
-// IsInternal: `origin` (canonical) is among the secret's internal origins.
-bool IsInternal(const google::protobuf::RepeatedPtrField<std::string>& internal,
-                const std::string& origin) {
-  return std::find(internal.begin(), internal.end(), origin) != internal.end();
-}
+// CollectingSink is the unary answer: the body collected up to `cap`.
+class CollectingSink final : public AnswerSink {
+ public:
+  explicit CollectingSink(uint64_t cap) : cap_(cap) {}
+  bool Body(const UpstreamResult&, absl::string_view data) override {
+    if (body.size() + data.size() > cap_) {
+      body.append(data.data(), cap_ - body.size());
+      truncated = true;
+      return false;
+    }
+    body.append(data.data(), data.size());
+    return true;
+  }
+  std::string body;
+  bool truncated = false;
+
+ private:
+  const uint64_t cap_;
+};
 
 }  // namespace
 
@@ -100,6 +103,16 @@ AuthContext EgressService::MakeAuthContext(const v1::SecretMetadata& metadata,
     return TokenResponse{result.status, std::move(result.body)};
   };
   return context;
+}
+
+uint64_t RequestBodyLimit(const v1::EgressLimits& limits) {
+  return limits.max_request_bytes() == 0 ? kMaxRequestBodyBytes
+                                         : limits.max_request_bytes();
+}
+
+uint64_t ResponseBodyCap(const v1::EgressLimits& limits) {
+  return limits.max_response_bytes() == 0 ? kDefaultMaxResponseBytes
+                                          : limits.max_response_bytes();
 }
 
 absl::Status ValidateEgressRequest(const v1::VaultExecuteRequest& request) {
@@ -140,179 +153,48 @@ absl::Status ValidateEgressRequest(const v1::VaultExecuteRequest& request) {
 absl::StatusOr<v1::VaultExecuteResponse> EgressService::ExecuteChecked(
     const v1::VaultExecuteRequest& request) {
   LK_RETURN_IF_ERROR(ValidateEgressRequest(request));
-  LK_ASSIGN_OR_RETURN(Origin origin, ParseOrigin(request.origin()));
-  const std::string origin_text = origin.ToString();
+  // A capability may allow larger bodies for the streaming path; the
+  // unary answer stays within its message-sized limits whatever it says.
+  const uint64_t max_request = std::min<uint64_t>(
+      RequestBodyLimit(request.limits()), kMaxRequestBodyBytes);
+  if (request.body().size() > max_request) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "request body exceeds the capability's max_request_bytes (",
+        max_request, " bytes)"));
+  }
+  const uint64_t cap = std::min<uint64_t>(ResponseBodyCap(request.limits()),
+                                          kDefaultMaxResponseBytes);
 
   v1::VaultExecuteResponse reply;
-  v1::HttpResponse& response = *reply.mutable_response();
   absl::Status status = core_->UseSecret(
       request.secret_id(),
       [&](const v1::SecretMetadata& metadata,
           const SecureBuffer& secret) -> absl::Status {
-        // Origin binding: the secret only goes where it was bound to go.
-        if (std::find(metadata.origins().begin(), metadata.origins().end(),
-                      origin_text) == metadata.origins().end()) {
-          return absl::PermissionDeniedError(
-              absl::StrCat("secret '", metadata.id(),
-                           "' is not bound to origin ", origin_text));
-        }
-        LK_ASSIGN_OR_RETURN(std::unique_ptr<AuthScheme> scheme,
-                            MakeAuthScheme(metadata.auth()));
-        OutgoingRequest outgoing;
-        outgoing.method = request.method();
-        outgoing.origin = origin.scheme + "://" + origin.host + ":" +
-                          std::to_string(origin.port);
-        outgoing.path = request.path();
-        for (const v1::QueryParam& param : request.query()) {
-          outgoing.query.emplace_back(param.name(), param.value());
-        }
-        for (const v1::Header& header : request.headers()) {
-          outgoing.headers.emplace_back(header.name(), header.value());
-        }
-        outgoing.body = request.body();
-        outgoing.ca_bundle_pem = metadata.ca_bundle_pem();
         ResponseScrubber scrubber;
-        AuthContext auth_context = MakeAuthContext(metadata, request.limits());
-        // The agent's own headers, kept so that every redirect hop is
-        // signed afresh (HMAC, SigV4 and OAuth1 sign the path and query).
-        const std::vector<std::pair<std::string, std::string>> agent_headers =
-            outgoing.headers;
-        // Sign puts the credential on `outgoing`; a value means stop and
-        // return it. A token endpoint (OAuth2, GitHub) that failed is an
-        // upstream failure, reported like one: its message names the HTTP
-        // status and OAuth error code only, never a credential.
-        auto sign = [&]() -> std::optional<absl::Status> {
-          absl::Status applied =
-              scheme->Apply(secret, auth_context, &outgoing, &scrubber);
-          if (applied.code() == absl::StatusCode::kUnavailable) {
-            reply.set_upstream_error(std::string(applied.message()));
-            return absl::OkStatus();
-          }
-          if (!applied.ok()) return applied;
-          return std::nullopt;
-        };
-        if (std::optional<absl::Status> stop = sign()) return *stop;
-        const bool internal =
-            IsInternal(metadata.internal_origins(), origin_text);
-        // A refusal the agent should see as such (not as a vault failure).
-        // Messages may quote what the upstream sent (a Location), so they
-        // are scrubbed like everything else that leaves.
-        auto refuse = [&](v1::ReasonCode code, absl::string_view message) {
-          std::string text(message);
-          scrubber.Scrub(&text);
-          reply.clear_response();
-          reply.set_refusal_code(code);
-          reply.set_refusal_message(text);
-          return absl::OkStatus();
-        };
-        auto upstream_failed = [&](const absl::Status& failure) {
-          // The upstream failed, not the vault: report it in the reply.
-          // curl's messages never include the URL or headers.
-          reply.set_upstream_error(std::string(failure.message()));
-          reply.set_upstream_timed_out(failure.code() ==
-                                       absl::StatusCode::kDeadlineExceeded);
-          return absl::OkStatus();
-        };
-        const int max_redirects =
-            std::min<int>(static_cast<int>(request.limits().max_redirects()),
-                          kMaxRedirectsCap);
-        absl::StatusOr<UpstreamResult> performed;
-        for (int hop = 0;; ++hop) {
-          // Resolve, check and pin on every hop: a redirect (or a DNS
-          // answer that changed since the last hop) is checked afresh.
-          absl::StatusOr<PinnedAddress> pinned =
-              ResolveAndCheck(origin, internal);
-          if (!pinned.ok()) {
-            if (pinned.status().code() == absl::StatusCode::kPermissionDenied) {
-              return refuse(v1::REASON_ADDRESS_REFUSED,
-                            pinned.status().message());
-            }
-            return upstream_failed(pinned.status());
-          }
-          performed = client_->Perform(outgoing, request.limits(), *pinned);
-          RecordUpstreamCall(performed);
-          if (!performed.ok()) {
-            if (performed.status().code() ==
-                absl::StatusCode::kPermissionDenied) {
-              return refuse(v1::REASON_ADDRESS_REFUSED,
-                            performed.status().message());
-            }
-            return upstream_failed(performed.status());
-          }
-          bool has_location = false;
-          for (const auto& header : performed->headers) {
-            has_location = has_location ||
-                           absl::EqualsIgnoreCase(header.first, "location");
-          }
-          if (max_redirects == 0 || !IsRedirectStatus(performed->status) ||
-              !has_location) {
-            break;
-          }
-          if (hop >= max_redirects) {
-            return refuse(v1::REASON_REDIRECT_REFUSED,
-                          absl::StrCat("the upstream redirected more than ",
-                                       max_redirects,
-                                       " times (the capability's "
-                                       "max_redirects)"));
-          }
-          absl::StatusOr<RedirectTarget> target =
-              ParseRedirectTarget(performed->redirect_url, origin);
-          if (!target.ok()) {
-            return refuse(v1::REASON_REDIRECT_REFUSED,
-                          target.status().message());
-          }
-          // 303 always, and 301/302 after a POST, continue as a GET
-          // without a body (what browsers and curl do); 307/308 repeat
-          // the request as it was.
-          if (performed->status == 303 ||
-              (performed->status != 307 && performed->status != 308 &&
-               outgoing.method == "POST")) {
-            outgoing.method = "GET";
-            outgoing.body.clear();
-          }
-          outgoing.path = target->path;
-          outgoing.query.clear();
-          for (auto& [name, value] : target->query) {
-            // The credential's own parameters are added by the scheme.
-            bool credential = false;
-            for (const auto& cq : outgoing.credential_query) {
-              credential = credential || cq.first == name;
-            }
-            if (!credential) outgoing.query.emplace_back(name, value);
-          }
-          // Sign the hop as a request of its own: a signature over the
-          // first hop's path would be refused by the upstream.
-          outgoing.headers = agent_headers;
-          outgoing.credential_headers.clear();
-          outgoing.credential_query.clear();
-          if (std::optional<absl::Status> stop = sign()) return *stop;
-          // "METHOD /path": the broker checks each hop against the
-          // capability's rules before the answer reaches the agent.
-          std::string hop_text = outgoing.method + " " + outgoing.path;
-          scrubber.Scrub(&hop_text);
-          reply.add_redirects(hop_text);
-        }
-        UpstreamResult& result = *performed;
-
+        CollectingSink sink(cap);
+        UpstreamResult result;
+        Exchange exchange;
+        exchange.request = &request;
+        exchange.sink = &sink;
+        exchange.scrubber = &scrubber;
+        exchange.reply = &reply;
+        exchange.final_hop = &result;
+        LK_RETURN_IF_ERROR(
+            RunExchange(exchange, metadata, secret,
+                        MakeAuthContext(metadata, request.limits()), client_));
+        if (!Answered(reply)) return absl::OkStatus();
         // Nothing leaves before it is scrubbed.
+        std::string& body = sink.body;
         size_t redactions = 0;
-        if (result.truncated) {
-          redactions += scrubber.ScrubTruncatedTail(&result.body);
-        }
-        redactions += scrubber.Scrub(&result.body);
-        for (auto& [name, value] : result.headers) {
-          if (IsDroppedResponseHeader(name) &&
-              !PassesResponseHeader(name, request.limits())) {
-            continue;
-          }
-          redactions += scrubber.Scrub(&value);
-          v1::Header* header = response.add_headers();
-          header->set_name(name);
-          header->set_value(value);
-        }
+        if (sink.truncated) redactions += scrubber.ScrubTruncatedTail(&body);
+        redactions += scrubber.Scrub(&body);
+        v1::HttpResponse& response = *reply.mutable_response();
+        redactions +=
+            AppendAnswerHeaders(result, request.limits(), scrubber,
+                                /*streamed=*/false, response.mutable_headers());
         response.set_status(result.status);
-        response.set_body(std::move(result.body));
-        response.set_body_truncated(result.truncated);
+        response.set_body(std::move(body));
+        response.set_body_truncated(sink.truncated);
         response.set_upstream_latency_us(result.latency_us);
         response.set_redactions(static_cast<uint32_t>(redactions));
         return absl::OkStatus();

@@ -98,14 +98,25 @@ void ResponseScrubber::AddCredential(absl::string_view credential) {
 }
 
 size_t ResponseScrubber::Scrub(std::string* text) const {
+  size_t limit = text->size();
+  return ScrubStartingBefore(text, &limit);
+}
+
+size_t ResponseScrubber::ScrubStartingBefore(std::string* text,
+                                             size_t* limit) const {
   size_t replaced = 0;
   for (const SecureBuffer& needle : needles_) {
     absl::string_view n = needle.view();
     size_t pos = text->find(n.data(), 0, n.size());
-    while (pos != std::string::npos) {
+    while (pos != std::string::npos && pos < *limit) {
       text->replace(pos, n.size(), kRedactionMarker.data(),
                     kRedactionMarker.size());
       ++replaced;
+      if (pos + n.size() <= *limit) {
+        *limit = *limit - n.size() + kRedactionMarker.size();
+      } else {
+        *limit = pos + kRedactionMarker.size();
+      }
       pos = text->find(n.data(), pos + kRedactionMarker.size(), n.size());
     }
   }

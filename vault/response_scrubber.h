@@ -25,10 +25,22 @@ class ResponseScrubber {
   // returns how many replacements were made.
   size_t Scrub(std::string* text) const;
 
+  // ScrubStartingBefore is Scrub for a text whose end is not final (a
+  // streamed body): it replaces only occurrences that start before
+  // `*limit` and moves `*limit` to where the scrubbed part now ends (past
+  // any replacement that straddled it). Bytes from there on are unchanged
+  // and must be scrubbed again together with what follows them.
+  size_t ScrubStartingBefore(std::string* text, size_t* limit) const;
+
   // ScrubTruncatedTail removes a trailing prefix of any credential form
   // from a body that was cut at the size limit, so that a credential split
   // by the cut does not leak its first bytes. Returns 1 if it cut, else 0.
   size_t ScrubTruncatedTail(std::string* text) const;
+
+  // longest_form is the length of the longest form searched (0 if none).
+  size_t longest_form() const {
+    return needles_.empty() ? 0 : needles_.front().size();
+  }
 
   // needle_count is for tests: how many distinct forms are searched.
   size_t needle_count() const { return needles_.size(); }

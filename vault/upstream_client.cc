@@ -7,9 +7,11 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <functional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -23,10 +25,14 @@ namespace {
 constexpr size_t kMaxIdleHandles = 64;
 
 struct CallState {
-  UpstreamResult* result;
-  uint64_t max_body;
-  const PinnedAddress* pinned;
-  std::string refusal;  // set when OnOpenSocket refused an address.
+  UpstreamResult* result = nullptr;
+  const BodySink* sink = nullptr;
+  UploadSource* upload = nullptr;  // null: the body is request.body.
+  const PinnedAddress* pinned = nullptr;
+  std::string refusal;        // set when OnOpenSocket refused an address.
+  absl::Status upload_error;  // set when `upload` failed.
+  const std::function<absl::Status()>* proceed = nullptr;  // may be empty.
+  absl::Status stop_reason;  // set when `proceed` stopped the call.
 };
 
 // OnOpenSocket is the connect-time half of the address check: whatever
@@ -50,14 +56,29 @@ curl_socket_t OnOpenSocket(void* user, curlsocktype purpose,
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* state = static_cast<CallState*>(user);
   size_t n = size * count;
-  std::string& body = state->result->body;
-  if (body.size() + n > state->max_body) {
-    body.append(data, state->max_body - body.size());
-    state->result->truncated = true;
+  if (!(*state->sink)(*state->result, absl::string_view(data, n))) {
+    state->result->stopped = true;
     return 0;  // Abort the transfer: CURLE_WRITE_ERROR, handled below.
   }
-  body.append(data, n);
   return n;
+}
+
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* state = static_cast<CallState*>(user);
+  absl::Status proceed = (*state->proceed)();
+  if (proceed.ok()) return 0;
+  state->stop_reason = proceed;
+  return 1;  // CURLE_ABORTED_BY_CALLBACK, handled below.
+}
+
+size_t OnUpload(char* buffer, size_t size, size_t count, void* user) {
+  auto* state = static_cast<CallState*>(user);
+  absl::StatusOr<size_t> n = state->upload->read(buffer, size * count);
+  if (!n.ok()) {
+    state->upload_error = n.status();
+    return CURL_READFUNC_ABORT;
+  }
+  return *n;
 }
 
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
@@ -65,8 +86,15 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   size_t n = size * count;
   absl::string_view line(data, n);
   if (absl::StartsWith(line, "HTTP/")) {
-    // A new status line (for example after 100 Continue): start over.
+    // A new status line (for example after 100 Continue): start over. The
+    // status is kept so that a body sink knows which answer it receives.
     state->result->headers.clear();
+    size_t space = line.find(' ');
+    int status = 0;
+    if (space != absl::string_view::npos &&
+        absl::SimpleAtoi(line.substr(space + 1, 3), &status)) {
+      state->result->status = status;
+    }
     return n;
   }
   size_t colon = line.find(':');
@@ -141,6 +169,32 @@ void UpstreamClient::ReleaseHandle(void* handle) {
 absl::StatusOr<UpstreamResult> UpstreamClient::Perform(
     const OutgoingRequest& request, const v1::EgressLimits& limits,
     const PinnedAddress& pinned) {
+  const uint64_t max_body = limits.max_response_bytes() == 0
+                                ? kDefaultMaxResponseBytes
+                                : limits.max_response_bytes();
+  std::string body;
+  bool truncated = false;
+  BodySink collect = [&](const UpstreamResult&, absl::string_view data) {
+    if (body.size() + data.size() > max_body) {
+      body.append(data.data(), max_body - body.size());
+      truncated = true;
+      return false;
+    }
+    body.append(data.data(), data.size());
+    return true;
+  };
+  absl::StatusOr<UpstreamResult> result =
+      PerformStreaming(request, limits, pinned, nullptr, collect);
+  if (!result.ok()) return result;
+  result->body = std::move(body);
+  result->truncated = truncated;
+  return result;
+}
+
+absl::StatusOr<UpstreamResult> UpstreamClient::PerformStreaming(
+    const OutgoingRequest& request, const v1::EgressLimits& limits,
+    const PinnedAddress& pinned, UploadSource* upload, const BodySink& sink,
+    const std::function<absl::Status()>& proceed) {
   if (pinned.empty()) {
     return absl::InternalError("upstream call without a checked address");
   }
@@ -177,7 +231,8 @@ absl::StatusOr<UpstreamResult> UpstreamClient::Perform(
 
   curl_slist* headers = nullptr;
   for (const auto& [name, value] : request.headers) {
-    headers = curl_slist_append(headers, absl::StrCat(name, ": ", value).c_str());
+    headers =
+        curl_slist_append(headers, absl::StrCat(name, ": ", value).c_str());
   }
   for (const auto& [name, value] : request.credential_headers) {
     std::string line = absl::StrCat(name, ": ", value.view());
@@ -188,10 +243,12 @@ absl::StatusOr<UpstreamResult> UpstreamClient::Perform(
   headers = curl_slist_append(headers, "Expect:");
 
   UpstreamResult result;
-  uint64_t max_body = limits.max_response_bytes() == 0
-                          ? kDefaultMaxResponseBytes
-                          : limits.max_response_bytes();
-  CallState state{&result, max_body, &pinned, {}};
+  CallState state;
+  state.result = &result;
+  state.sink = &sink;
+  state.upload = upload;
+  state.pinned = &pinned;
+  state.proceed = &proceed;
   long connect_ms = limits.connect_timeout_ms() == 0
                         ? kDefaultConnectTimeoutMs
                         : limits.connect_timeout_ms();
@@ -228,6 +285,11 @@ absl::StatusOr<UpstreamResult> UpstreamClient::Perform(
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &state);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &state);
+  if (proceed) {
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &state);
+  }
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, nullptr);
   if (!request.ca_bundle_pem.empty()) {
@@ -237,15 +299,31 @@ absl::StatusOr<UpstreamResult> UpstreamClient::Perform(
                       request.ca_bundle_pem.size(), CURL_BLOB_COPY};
     curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &ca_blob);
   }
-  if (request.method == "GET") {
+  if (upload != nullptr) {
+    // A streamed body: curl pulls it through OnUpload, with the known
+    // length as Content-Length or else chunked. Larger buffers mean fewer,
+    // larger pieces on both sides (kStreamChunkBytes is what one stream
+    // message carries).
+    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, OnUpload);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &state);
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE,
+                     upload->length.has_value()
+                         ? static_cast<curl_off_t>(*upload->length)
+                         : static_cast<curl_off_t>(-1));
+    curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE,
+                     static_cast<long>(kStreamChunkBytes));
+  } else if (request.method == "GET") {
     curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
   } else if (request.method == "HEAD") {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   } else {
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
-  if (!request.body.empty() || request.method == "POST" ||
-      request.method == "PUT" || request.method == "PATCH") {
+  if (upload == nullptr &&
+      (!request.body.empty() || request.method == "POST" ||
+       request.method == "PUT" || request.method == "PATCH")) {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(request.body.size()));
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
@@ -284,7 +362,11 @@ absl::StatusOr<UpstreamResult> UpstreamClient::Perform(
   CleanseString(&url);
   ReleaseHandle(curl);
 
-  if (code == CURLE_WRITE_ERROR && result.truncated) return result;
+  // The body source's own error (a body longer than announced, the
+  // client gone) says more than curl's "aborted by callback".
+  if (!state.upload_error.ok()) return state.upload_error;
+  if (!state.stop_reason.ok()) return state.stop_reason;
+  if (code == CURLE_WRITE_ERROR && result.stopped) return result;
   if (code == CURLE_OK) return result;
   if (!state.refusal.empty()) {
     return absl::PermissionDeniedError(state.refusal);

@@ -8,7 +8,9 @@
 #define LATCHKEY_VAULT_UPSTREAM_CLIENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,7 +34,26 @@ struct UpstreamResult {
   // new_connections is how many connections this call opened (0 when a
   // pooled connection was reused).
   int64_t new_connections = 0;
+  // stopped: the body sink ended the transfer early (PerformStreaming);
+  // what it received so far is all there is.
+  bool stopped = false;
 };
+
+// UploadSource supplies a request body too large to hold in memory (the
+// streaming path). `read` fills up to `max` bytes of `buffer` and returns
+// how many it wrote, 0 at the end of the body, or an error that aborts the
+// transfer (that error is what PerformStreaming then returns).
+struct UploadSource {
+  // length is sent as Content-Length; unset means a chunked upload.
+  std::optional<uint64_t> length;
+  std::function<absl::StatusOr<size_t>(char* buffer, size_t max)> read;
+};
+
+// BodySink receives the response body as it arrives; `so_far` holds the
+// status and headers of the answer the bytes belong to. Returning false
+// stops the transfer (the sink keeps track of why).
+using BodySink =
+    std::function<bool(const UpstreamResult& so_far, absl::string_view data)>;
 
 class UpstreamClient {
  public:
@@ -48,6 +69,19 @@ class UpstreamClient {
   absl::StatusOr<UpstreamResult> Perform(const OutgoingRequest& request,
                                          const v1::EgressLimits& limits,
                                          const PinnedAddress& pinned);
+
+  // PerformStreaming is Perform with the body passed to `sink` as it
+  // arrives instead of collected (the result's body stays empty; no size
+  // cap is applied here, the sink applies its own) and, when `upload` is
+  // set, the request body read from it instead of request.body. Perform is
+  // this with a sink that collects up to the limit. `proceed`, when set,
+  // is asked about once a second and on every chunk whether the call is
+  // still wanted: an error it returns stops the transfer (even while the
+  // upstream is silent) and is what PerformStreaming returns.
+  absl::StatusOr<UpstreamResult> PerformStreaming(
+      const OutgoingRequest& request, const v1::EgressLimits& limits,
+      const PinnedAddress& pinned, UploadSource* upload, const BodySink& sink,
+      const std::function<absl::Status()>& proceed = nullptr);
 
  private:
   void* AcquireHandle();

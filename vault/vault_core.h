@@ -119,6 +119,11 @@ class VaultCore {
   // clears it; PutSecret and DeleteSecret drop that secret's tokens.
   TokenCache* tokens() { return &tokens_; }
 
+  // seal_generation changes on every Seal. A long use of a secret (a
+  // streamed answer) compares it between chunks to stop as soon as the
+  // vault is sealed, rather than only when UseSecret returns.
+  uint64_t seal_generation() const { return seal_generation_.load(); }
+
  private:
   // Normalized new seal configuration from Init/Rekey fields.
   struct SealPlan {

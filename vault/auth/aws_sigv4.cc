@@ -72,6 +72,11 @@ class AwsSigV4Scheme final : public AuthScheme {
         .status();
   }
 
+  // The payload hash covers the whole body unless UNSIGNED-PAYLOAD is on.
+  bool SignsBody(const OutgoingRequest&) const override {
+    return !config_.unsigned_payload();
+  }
+
   absl::Status Apply(const SecureBuffer& secret, const AuthContext& context,
                      OutgoingRequest* request,
                      ResponseScrubber* scrubber) const override {

@@ -44,6 +44,17 @@ class HmacSigningScheme final : public AuthScheme {
     }
   }
 
+  // {body} and {body_sha256} put the whole body in the canonical string.
+  bool SignsBody(const OutgoingRequest&) const override {
+    for (const Piece& piece : pieces_) {
+      if (piece.placeholder &&
+          (piece.text == "body" || piece.text == "body_sha256")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   absl::Status Apply(const SecureBuffer& secret, const AuthContext& context,
                      OutgoingRequest* request,
                      ResponseScrubber* scrubber) const override {

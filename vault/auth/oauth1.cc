@@ -34,6 +34,11 @@ class OAuth1Scheme final : public AuthScheme {
     return SecretFields(secret, {"consumer_secret"}, {"token_secret"}).status();
   }
 
+  // A form body's parameters are part of the signature base string.
+  bool SignsBody(const OutgoingRequest& request) const override {
+    return IsFormBody(request);
+  }
+
   absl::Status Apply(const SecureBuffer& secret, const AuthContext& context,
                      OutgoingRequest* request,
                      ResponseScrubber* scrubber) const override {

@@ -1,0 +1,85 @@
+#include "vault/stream_answer.h"
+
+#include <algorithm>
+
+#include "common/limits.h"
+
+namespace latchkey::vault {
+
+bool StreamAnswer::Sealed() {
+  sealed_ = sealed_ || core_->seal_generation() != generation_;
+  return sealed_;
+}
+
+bool StreamAnswer::Write(const std::string& data) {
+  for (size_t offset = 0; offset < data.size(); offset += kStreamChunkBytes) {
+    v1::VaultStreamReply message;
+    message.set_body_chunk(data.substr(offset, kStreamChunkBytes));
+    if (!stream_->Write(message)) {
+      broker_gone_ = true;
+      return false;
+    }
+    end_.set_body_bytes(end_.body_bytes() +
+                        std::min(kStreamChunkBytes, data.size() - offset));
+  }
+  return true;
+}
+
+bool StreamAnswer::SendHead(const UpstreamResult& hop) {
+  if (head_sent_) return !broker_gone_;
+  head_sent_ = true;
+  v1::VaultStreamReply message;
+  v1::VaultExecuteResponse& head = *message.mutable_head();
+  *head.mutable_redirects() = reply_->redirects();
+  v1::HttpResponse& response = *head.mutable_response();
+  response.set_status(hop.status);
+  header_redactions_ = AppendAnswerHeaders(
+      hop, limits_, *scrubber_, /*streamed=*/true, response.mutable_headers());
+  body_scrubber_.emplace(scrubber_);
+  if (!stream_->Write(message)) broker_gone_ = true;
+  return !broker_gone_;
+}
+
+bool StreamAnswer::Body(const UpstreamResult& hop, absl::string_view data) {
+  if (Sealed() || broker_gone_) return false;
+  if (!SendHead(hop)) return false;
+  if (received_ + data.size() > cap_) {
+    data = data.substr(0, cap_ - received_);
+    truncated_ = true;
+  }
+  received_ += data.size();
+  std::string out;
+  body_scrubber_->Feed(data, &out);
+  if (!Write(out)) return false;
+  return !truncated_;
+}
+
+void StreamAnswer::Finish(const UpstreamResult& hop, const std::string& error,
+                          uint64_t request_bytes) {
+  // Sealed before the head: nothing is sent; UseSecret's refusal
+  // (FAILED_PRECONDITION) is the answer.
+  if (broker_gone_ || (!head_sent_ && Sealed())) return;
+  if (!SendHead(hop)) return;
+  std::string tail;
+  // A failed or sealed transfer ends without its held-back tail: it may
+  // be the start of a credential the rest of the body would have shown.
+  if (error.empty() && !Sealed()) {
+    body_scrubber_->Finish(truncated_, &tail);
+    if (!Write(tail)) return;
+  }
+  end_.set_body_truncated(truncated_);
+  end_.set_redactions(
+      static_cast<uint32_t>(header_redactions_ + body_scrubber_->redactions()));
+  end_.set_upstream_latency_us(hop.latency_us);
+  end_.set_request_bytes(request_bytes);
+  if (Sealed()) {
+    end_.set_error(kSealedDuringTransfer);
+  } else {
+    end_.set_error(error);
+  }
+  v1::VaultStreamReply message;
+  *message.mutable_end() = end_;
+  if (!stream_->Write(message)) broker_gone_ = true;
+}
+
+}  // namespace latchkey::vault
