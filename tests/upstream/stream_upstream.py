@@ -8,8 +8,8 @@ answers 401 otherwise.
   GET  /v1/git/<repo>.git/...  git smart HTTP through `git http-backend`,
   POST                         request body piped in, answer piped out
                                (chunked)
-  GET  /v1/blob?bytes=N&seed=S N deterministic bytes (SHA-256 counter
-       [&plant=O1,O2...]       stream of seed S), the secret written over
+  GET  /v1/blob?bytes=N&seed=S N deterministic bytes (seeded random
+       [&plant=O1,O2...]       stream S, blob_chunks), the secret written over
                                them at each offset O (for the scrubber)
   POST /v1/upload              reads the whole body (Content-Length or
                                chunked) and answers its size and SHA-256
@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import os
+import random
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,15 +37,15 @@ CHUNK = 1 << 20
 
 
 def blob_chunks(size, seed):
-    """Yields `size` deterministic bytes in pieces of at most CHUNK."""
-    counter = 0
+    """Yields `size` deterministic bytes in pieces of at most CHUNK: piece
+    i is random.Random("<seed>:<i>").randbytes(...), fast and the same for
+    every reader that uses this function."""
+    index = 0
     left = size
     while left > 0:
-        piece = bytearray()
-        while len(piece) < min(CHUNK, left):
-            piece += hashlib.sha256(b"%s:%d" % (seed, counter)).digest()
-            counter += 1
-        piece = bytes(piece[:min(CHUNK, left)])
+        piece = random.Random("%s:%d" % (seed, index)).randbytes(
+            min(CHUNK, left))
+        index += 1
         left -= len(piece)
         yield piece
 
