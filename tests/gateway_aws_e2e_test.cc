@@ -360,8 +360,17 @@ TEST_F(GatewayAwsCliTest, PutIsDeniedWithTheGateways403) {
   const size_t before = Records().size();
   Ran ran = Aws("s3 cp - s3://lk-reports/new.txt <<< 'should not land'");
   EXPECT_NE(ran.exit_code, 0) << ran.output;
-  EXPECT_TRUE(absl::StrContains(ran.output, "(403)")) << ran.output;
-  EXPECT_TRUE(absl::StrContains(ran.output, "PutObject")) << ran.output;
+  EXPECT_TRUE(absl::StrContains(ran.output,
+                                "An error occurred (403) when calling the "
+                                "PutObject operation: Forbidden"))
+      << ran.output;
+  // --debug shows the gateway's reason (header and JSON body).
+  Ran debug =
+      Aws("--debug s3 cp - s3://lk-reports/new.txt <<< 'should not land'");
+  EXPECT_NE(debug.exit_code, 0);
+  EXPECT_TRUE(
+      absl::StrContains(debug.output, "'X-Latchkey-Reason': 'NO_RULE_MATCHED'"))
+      << debug.output;
   EXPECT_EQ(Records().size(), before) << "the PUT reached the upstream";
   // The broker audited the denial with its reason code.
   EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(stack_->audit_log_path()),
