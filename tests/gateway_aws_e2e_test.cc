@@ -39,6 +39,9 @@ constexpr char kSecretKey[] = "lkS3SecretKey/9f8e7d6c5b4a+EXAMPLEa1b2c3";
 // What the CLI signs with: never valid anywhere.
 constexpr char kClientSecret[] = "client-fake-secret-key-0000";
 constexpr char kDefaultAws[] = "/usr/bin/aws";
+// Over the gateway's 10 MiB response cap: the CLI fetches it in 8 MiB
+// ranges (its multipart threshold), each signed by the vault.
+constexpr size_t kBigObjectBytes = 20u << 20;
 
 struct Ran {
   int exit_code = -1;
@@ -75,7 +78,8 @@ class GatewayAwsCliTest : public ::testing::Test {
             {"caf\xc3\xa9 na\xc3\xafve.txt", "utf-8\n"},
             {"tilde~(1)!*$@.txt", "sub-delims\n"},
             {"50%.txt", "percent\n"}}},
-          {"lk-empty", json::object()}}}};
+          {"lk-empty", json::object()}}},
+        {"generated", {{"lk-big", {{"big.bin", kBigObjectBytes}}}}}};
     std::ofstream(d + "/s3.json") << s3.dump();
     auto upstream = ChildProcess::Start(
         {{"/usr/bin/python3", "tests/upstream/s3_upstream.py",
@@ -252,6 +256,7 @@ TEST_F(GatewayAwsCliTest, ListBuckets) {
   Ran ran = Aws("s3 ls");
   ASSERT_EQ(ran.exit_code, 0) << ran.output;
   EXPECT_EQ(ran.output,
+            "2026-01-02 03:04:05 lk-big\n"
             "2026-01-02 03:04:05 lk-empty\n"
             "2026-01-02 03:04:05 lk-odd\n"
             "2026-01-02 03:04:05 lk-reports\n");
@@ -302,6 +307,45 @@ TEST_F(GatewayAwsCliTest, GetObject) {
   Ran missing = Aws("s3 cp s3://lk-reports/nope.txt -");
   EXPECT_NE(missing.exit_code, 0) << missing.output;
   EXPECT_TRUE(absl::StrContains(missing.output, "404")) << missing.output;
+}
+
+// An object larger than one gateway response: downloaded to a file, the
+// CLI first asks HeadObject for the size, then fetches 8 MiB ranges
+// (Range is a signed header) and reassembles them byte for byte.
+// DISABLED: the gateway answers HEAD with "Content-Length: 0" (it drops the
+// upstream's Content-Length, mcp_adapter/gateway_request.cc
+// kDroppedResponseHeaders, and cpp-httplib sets it from the empty body in
+// gateway_server.cc Send), so the CLI sees a 0-byte object, makes one
+// whole GetObject, and the gateway answers it 502 RESPONSE_TOO_LARGE.
+// Run with --gtest_also_run_disabled_tests once that is fixed.
+TEST_F(GatewayAwsCliTest, DISABLED_GetObjectLargerThanOneResponseInRanges) {
+  std::string expected;
+  expected.reserve(kBigObjectBytes);
+  while (expected.size() < kBigObjectBytes) {
+    for (int i = 0; i < 251 && expected.size() < kBigObjectBytes; ++i) {
+      expected.push_back(static_cast<char>(i));
+    }
+  }
+  std::ofstream(stack_->dir() + "/big.expected", std::ios::binary) << expected;
+  const size_t before = Records().size();
+  Ran ran =
+      Aws("s3 cp s3://lk-big/big.bin big.out && cmp big.out big.expected && "
+          "echo same");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  EXPECT_TRUE(absl::EndsWith(ran.output, "same\n")) << ran.output;
+  std::vector<json> records = Records();
+  int ranges = 0;
+  for (size_t i = before; i < records.size(); ++i) {
+    ExpectSignedByTheVault(records[i]);
+    if (records[i]["headers"].contains("range")) {
+      ++ranges;
+      EXPECT_TRUE(absl::StrContains(
+          records[i]["headers"]["authorization"][0]["signed_headers"]
+              .get<std::string>(),
+          "range"));
+    }
+  }
+  EXPECT_GE(ranges, 3) << "expected 8 MiB ranges of a 20 MiB object";
 }
 
 // Keys with characters SigV4 encodes (S3: each path segment encoded once,

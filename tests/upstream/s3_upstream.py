@@ -15,11 +15,13 @@ with an XML <Error> (InvalidAccessKeyId, SignatureDoesNotMatch,
 RequestTimeTooSkewed, ...).
 
 Operations served from the buckets in --config ({"buckets": {name: {key:
-text}}}):
+text}}, "generated": {name: {key: size}}}; a generated object is the bytes
+0..250 repeated to its size):
   GET /                               ListBuckets
   GET /BUCKET?list-type=2&...         ListObjectsV2 (prefix, delimiter,
                                       encoding-type=url)
-  GET|HEAD /BUCKET/KEY                GetObject / HeadObject
+  GET|HEAD /BUCKET/KEY                GetObject / HeadObject (Range:
+                                      bytes=A-B answers 206)
   PUT /BUCKET/KEY                     PutObject (stored in memory)
   other                               404 NoSuchBucket / NoSuchKey, or 405
 
@@ -221,11 +223,21 @@ class Handler(BaseHTTPRequestHandler):
             raise S3Error(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
         if key not in objects:
             raise S3Error(404, "NoSuchKey", "The specified key does not exist.")
-        data = objects[key].encode()
-        self._reply(200, data, ctype="text/plain",
-                    headers=[("ETag", self.etag(data)),
-                             ("Last-Modified", LAST_MODIFIED_HTTP),
-                             ("Accept-Ranges", "bytes")])
+        data = objects[key]
+        data = data if isinstance(data, bytes) else data.encode()
+        headers = [("ETag", self.etag(data)),
+                   ("Last-Modified", LAST_MODIFIED_HTTP),
+                   ("Accept-Ranges", "bytes")]
+        status, ranged = 200, self.headers.get("Range", "")
+        if ranged.startswith("bytes="):
+            first, _, last = ranged[len("bytes="):].partition("-")
+            first = int(first)
+            last = min(int(last) if last else len(data) - 1, len(data) - 1)
+            if first > last:
+                raise S3Error(416, "InvalidRange", "The requested range is not satisfiable")
+            headers.append(("Content-Range", "bytes %d-%d/%d" % (first, last, len(data))))
+            status, data = 206, data[first:last + 1]
+        self._reply(status, data, ctype="application/octet-stream", headers=headers)
 
     @staticmethod
     def etag(data):
@@ -256,7 +268,7 @@ class Handler(BaseHTTPRequestHandler):
             if delimiter and delimiter in rest:
                 prefixes.add(prefix + rest.split(delimiter, 1)[0] + delimiter)
                 continue
-            data = text.encode()
+            data = text if isinstance(text, bytes) else text.encode()
             contents.append(
                 "<Contents><Key>%s</Key><LastModified>%s</LastModified>"
                 "<ETag>%s</ETag><Size>%d</Size><StorageClass>STANDARD</StorageClass>"
@@ -286,6 +298,10 @@ def main():
     with open(args.config) as f:
         Handler.config = json.load(f)
     Handler.buckets = Handler.config.get("buckets", {})
+    for bucket, objects in Handler.config.get("generated", {}).items():
+        for key, size in objects.items():
+            Handler.buckets.setdefault(bucket, {})[key] = (
+                bytes(range(251)) * (size // 251 + 1))[:size]
     Handler.record_path = args.record
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     with open(args.port_file + ".tmp", "w") as f:
