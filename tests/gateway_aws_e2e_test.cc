@@ -39,8 +39,8 @@ constexpr char kSecretKey[] = "lkS3SecretKey/9f8e7d6c5b4a+EXAMPLEa1b2c3";
 // What the CLI signs with: never valid anywhere.
 constexpr char kClientSecret[] = "client-fake-secret-key-0000";
 constexpr char kDefaultAws[] = "/usr/bin/aws";
-// Over the gateway's 10 MiB response cap: the CLI fetches it in 8 MiB
-// ranges (its multipart threshold), each signed by the vault.
+// Over the gateway's 10 MiB response cap, for the (disabled) ranged
+// download test.
 constexpr size_t kBigObjectBytes = 20u << 20;
 
 struct Ran {
@@ -194,9 +194,10 @@ class GatewayAwsCliTest : public ::testing::Test {
     return ran;
   }
 
-  // Aws runs the aws CLI against the gateway exactly as README.md shows,
-  // in an emptied environment (no profile, config or credentials file of
-  // the machine), with the gateway token as the access key id.
+  // Aws runs the aws CLI against the gateway as README.md shows (with a
+  // recognisable fake secret key), in an emptied environment (no profile,
+  // config or credentials file of the machine), with the gateway token as
+  // the access key id.
   static Ran Aws(const std::string& args,
                  const std::string& capability = "aws-s3",
                  const std::string& key_id = kGatewayToken) {
@@ -226,13 +227,21 @@ class GatewayAwsCliTest : public ::testing::Test {
     SCOPED_TRACE(record.dump());
     EXPECT_EQ(record["verified"], true);
     const json& headers = record["headers"];
-    ASSERT_EQ(headers["authorization"].size(), 1u);
+    for (const char* name :
+         {"authorization", "x-amz-date", "x-amz-content-sha256"}) {
+      ASSERT_TRUE(headers.contains(name)) << name;
+      EXPECT_EQ(headers[name].size(), 1u) << name;
+    }
     EXPECT_TRUE(absl::StartsWith(
         headers["authorization"][0]["credential"].get<std::string>(),
         absl::StrCat(kAccessKeyId, "/")));
     EXPECT_EQ(headers["x-amz-content-sha256"], json({"UNSIGNED-PAYLOAD"}));
-    EXPECT_EQ(headers["x-amz-date"].size(), 1u);
-    EXPECT_FALSE(headers.contains("x-amz-security-token"));
+    // No other AWS header of the client's (x-amz-security-token, ...).
+    for (const auto& [name, values] : headers.items()) {
+      if (!absl::StartsWith(name, "x-amz-")) continue;
+      EXPECT_TRUE(name == "x-amz-date" || name == "x-amz-content-sha256")
+          << name;
+    }
     EXPECT_FALSE(absl::StrContains(record.dump(), kGatewayToken));
     EXPECT_FALSE(absl::StrContains(record.dump(), kClientSecret));
   }
