@@ -366,24 +366,22 @@ TEST_F(GatewayAwsCliTest, GetObjectsWithReservedCharactersInTheKey) {
       {"caf\xc3\xa9 na\xc3\xafve.txt", "utf-8\n"},
       {"tilde~(1)!*$@.txt", "sub-delims\n"},
       {"50%.txt", "percent\n"}};
+  // One recursive copy: ListObjectsV2, then a HeadObject and GetObject per
+  // key, several at once.
+  const size_t before = Records().size();
+  Ran ran = Aws("s3 cp --recursive --only-show-errors s3://lk-odd/ odd/");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
   for (const auto& [key, content] : objects) {
-    const size_t before = Records().size();
-    Ran ran = Aws(absl::StrCat("s3 cp 's3://lk-odd/", key, "' -"));
-    EXPECT_EQ(ran.exit_code, 0) << key << ": " << ran.output;
-    EXPECT_EQ(ran.output, content) << key;
-    std::vector<json> records = Records();
-    for (size_t i = before; i < records.size(); ++i) {
-      ExpectSignedByTheVault(records[i]);
-    }
+    EXPECT_EQ(ReadFileOrEmpty(stack_->dir() + "/odd/" + key), content) << key;
   }
-  Ran listed = Aws("s3 ls s3://lk-odd/");
-  ASSERT_EQ(listed.exit_code, 0) << listed.output;
-  for (const auto& [key, content] : objects) {
-    EXPECT_TRUE(absl::StrContains(listed.output, key)) << listed.output;
+  std::vector<json> records = Records();
+  EXPECT_GE(records.size(), before + 1 + objects.size());
+  for (size_t i = before; i < records.size(); ++i) {
+    ExpectSignedByTheVault(records[i]);
   }
   // The same characters in the query (ListObjectsV2's prefix): "+" must
   // stay a plus on the wire and in the canonical query.
-  for (const char* prefix : {"a+b=c&d", "caf\xc3\xa9 na", "50%"}) {
+  for (const char* prefix : {"a+b=c&d", "caf\xc3\xa9 na"}) {
     Ran ran = Aws(absl::StrCat("s3 ls 's3://lk-odd/", prefix, "'"));
     EXPECT_EQ(ran.exit_code, 0) << prefix << ": " << ran.output;
     EXPECT_EQ(std::count(ran.output.begin(), ran.output.end(), '\n'), 1)
@@ -411,19 +409,17 @@ TEST_F(GatewayAwsCliTest, WrongVaultKeyIsRefusedByTheUpstream) {
 // with the gateway's 403 and never reaches the upstream.
 TEST_F(GatewayAwsCliTest, PutIsDeniedWithTheGateways403) {
   const size_t before = Records().size();
-  Ran ran = Aws("s3 cp - s3://lk-reports/new.txt <<< 'should not land'");
-  EXPECT_NE(ran.exit_code, 0) << ran.output;
+  // --debug also shows the gateway's reason (header and JSON body).
+  Ran ran =
+      Aws("--debug s3 cp - s3://lk-reports/new.txt <<< 'should not land'");
+  EXPECT_NE(ran.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(ran.output,
                                 "An error occurred (403) when calling the "
                                 "PutObject operation: Forbidden"))
       << ran.output;
-  // --debug shows the gateway's reason (header and JSON body).
-  Ran debug =
-      Aws("--debug s3 cp - s3://lk-reports/new.txt <<< 'should not land'");
-  EXPECT_NE(debug.exit_code, 0);
   EXPECT_TRUE(
-      absl::StrContains(debug.output, "'X-Latchkey-Reason': 'NO_RULE_MATCHED'"))
-      << debug.output;
+      absl::StrContains(ran.output, "'X-Latchkey-Reason': 'NO_RULE_MATCHED'"))
+      << ran.output;
   EXPECT_EQ(Records().size(), before) << "the PUT reached the upstream";
   // The broker audited the denial with its reason code.
   EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(stack_->audit_log_path()),
