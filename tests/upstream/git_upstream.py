@@ -9,7 +9,6 @@ read from --secret-file) and answers 401 to anything else.
   /v1/echo/...            a JSON echo: method, path, query, body size and
                           the request header names
   /v1/huge?bytes=N        N bytes of 'x'
-  /v1/s3/                 an S3 ListBuckets answer (for `aws s3 ls`)
   /v1/reflect             echoes the credential it received in its body
                           and in an X-Echo-Auth header (the vault must
                           scrub both before the answer leaves it)
@@ -31,11 +30,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 RECORD_LOCK = threading.Lock()
 HTTP_BACKEND = "/usr/lib/git-core/git-http-backend"
-LIST_BUCKETS = (
-    b'<?xml version="1.0" encoding="UTF-8"?>'
-    b'<ListAllMyBucketsResult><Buckets><Bucket><Name>gateway-demo</Name>'
-    b'<CreationDate>2026-01-01T00:00:00.000Z</CreationDate></Bucket>'
-    b'</Buckets><Owner><ID>owner</ID></Owner></ListAllMyBucketsResult>')
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -93,8 +87,6 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/v1/reflect":
             self._reply(200, ("received: %s\n" % presented).encode(),
                         "text/plain", [("X-Echo-Auth", presented)])
-        elif url.path.rstrip("/") == "/v1/s3":
-            self._reply(200, LIST_BUCKETS, "application/xml")
         elif url.path.startswith("/v1/echo"):
             echo = {
                 "method": self.command,
