@@ -264,16 +264,16 @@ GatewayReply ReplyForExecute(const v1::ExecuteResponse &response) {
   if (http.body_truncated()) {
     GatewayReply reply = JsonReply(
         502,
-        OJson{
-            {"error", "RESPONSE_TOO_LARGE"},
-            {"message", absl::StrCat("the upstream answer was larger than the "
-                                     "capability's response limit (",
-                                     http.body().size(),
-                                     " bytes kept) and was not forwarded")},
-            {"next_step",
-             "ask for less (a range, a page, a shallow clone) or ask the "
-             "operator to raise limits.max_response_bytes (at most 10 MiB)"},
-            {"request_id", response.request_id()}});
+        OJson{{"error", "RESPONSE_TOO_LARGE"},
+              {"message",
+               "the upstream answer is larger than the capability's "
+               "response limit (limits.max_response_bytes) and was not "
+               "forwarded"},
+              {"next_step",
+               "ask for less (a range, a page, a shallow clone) or ask the "
+               "operator to raise limits.max_response_bytes (at most 4 GiB "
+               "through the gateway)"},
+              {"request_id", response.request_id()}});
     reply.headers.emplace_back("X-Latchkey-Request-Id", response.request_id());
     return reply;
   }

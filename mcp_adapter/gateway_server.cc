@@ -162,6 +162,11 @@ bool GatewayServer::Admit(const httplib::Request &request,
   }
   // cpp-httplib reads GET/HEAD/OPTIONS bodies into memory itself: those
   // are refused above the unary limit before a byte of them is read.
+  // A Range header is the upstream's to answer (it is forwarded); the
+  // ranges cpp-httplib parsed from it must not be applied a second time to
+  // the upstream's 206 answer. The Request is cpp-httplib's own mutable
+  // object, handed to handlers as const.
+  const_cast<httplib::Request &>(request).ranges.clear();
   uint64_t declared = 0;
   if ((request.method == "GET" || request.method == "HEAD" ||
        request.method == "OPTIONS") &&

@@ -195,6 +195,14 @@ void ServeGatewayRequest(BrokerClient *broker, SessionKeeper *sessions,
     SendGatewayReply(head_reply, response);
     return;
   }
+  if (answer.response().body_truncated()) {
+    // The upstream declared a body over the capability's limit: refused
+    // whole (502 RESPONSE_TOO_LARGE) before any of it is passed on.
+    stream->Cancel();
+    (void)stream->Finish();
+    SendGatewayReply(head_reply, response);
+    return;
+  }
 
   response.status = head_reply.status;
   for (const auto &[name, value] : head_reply.headers) {
