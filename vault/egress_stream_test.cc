@@ -518,6 +518,32 @@ TEST_F(EgressStreamTest, BrokerLeavingMidBodyStopsTheUpstreamTransfer) {
   EXPECT_EQ(after, before + 1);
 }
 
+TEST_F(EgressStreamTest, OnlyTheBrokerMayCallExecuteStream) {
+  // The same service behind a guard that gives the broker role to another
+  // uid: this process is then an unknown peer.
+  PeerGuard other;
+  other.AllowUids("broker", {getuid() + 1});
+  ConfigureVaultPermissions(&other);
+  EgressService egress(core_, client_, &other);
+  const std::string socket = *dir_ + "/other.sock";
+  auto server = UdsServer::Start({socket, 0600, &other, false}, {&egress});
+  ASSERT_TRUE(server.ok()) << server.status();
+  {
+    auto stub = v1::VaultEgress::NewStub(CreateUdsChannel(socket));
+    grpc::ClientContext context;
+    auto stream = stub->ExecuteStream(&context);
+    v1::VaultStreamRequest first;
+    *first.mutable_head() = Head("GET", "/download");
+    stream->Write(first);
+    stream->WritesDone();
+    v1::VaultStreamReply reply;
+    EXPECT_FALSE(stream->Read(&reply));
+    EXPECT_EQ(stream->Finish().error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  (*server)->Shutdown(absl::Seconds(5));
+}
+
 TEST_F(EgressStreamTest, UnaryExecuteStaysWithinItsOwnCaps) {
   v1::VaultExecuteRequest request =
       WithQuery(Head("GET", "/download"), "bytes", absl::StrCat(12 * kMiB));
