@@ -141,6 +141,7 @@ absl::Status EgressService::ExecuteStreamChecked(
           v1::VaultStreamReply message;
           *message.mutable_head() = reply;
           head_sent = true;
+          summary->end.set_request_bytes(request_bytes);  // for the log.
           summary->broker_gone = !stream->Write(message);
           return absl::OkStatus();
         }

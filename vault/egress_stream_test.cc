@@ -479,6 +479,71 @@ TEST_F(EgressStreamTest, LimitsAboveTheStreamingCapAreRefused) {
   EXPECT_EQ(out.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(EgressStreamTest, BrokerLeavingMidBodyStopsTheUpstreamTransfer) {
+  auto aborted = [&]() -> int {
+    grpc::ClientContext context;
+    v1::VaultExecuteResponse response;
+    grpc::Status status =
+        stub_->Execute(&context, Head("GET", "/stats"), &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    json stats = json::parse(response.response().body(), nullptr, false);
+    return stats.is_discarded() ? -1 : stats.value("aborted", -1);
+  };
+  const int before = aborted();
+  ASSERT_GE(before, 0);
+  grpc::ClientContext context;
+  auto stream = stub_->ExecuteStream(&context);
+  v1::VaultStreamRequest first;
+  *first.mutable_head() =
+      WithQuery(Head("GET", "/download"), "bytes", absl::StrCat(256 * kMiB));
+  first.mutable_head()->mutable_limits()->set_max_response_bytes(512 * kMiB);
+  ASSERT_TRUE(stream->Write(first));
+  stream->WritesDone();
+  v1::VaultStreamReply reply;
+  ASSERT_TRUE(stream->Read(&reply));
+  EXPECT_TRUE(reply.has_head());
+  ASSERT_TRUE(stream->Read(&reply));
+  EXPECT_TRUE(reply.has_body_chunk());
+  context.TryCancel();
+  while (stream->Read(&reply)) {
+  }
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  // The vault closed the upstream connection rather than draining 256 MiB
+  // nobody will read: the upstream saw its write fail.
+  int after = before;
+  for (int i = 0; i < 100 && after == before; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    after = aborted();
+  }
+  EXPECT_EQ(after, before + 1);
+}
+
+TEST_F(EgressStreamTest, OnlyTheBrokerMayCallExecuteStream) {
+  // The same service behind a guard that gives the broker role to another
+  // uid: this process is then an unknown peer.
+  PeerGuard other;
+  other.AllowUids("broker", {getuid() + 1});
+  ConfigureVaultPermissions(&other);
+  EgressService egress(core_, client_, &other);
+  const std::string socket = *dir_ + "/other.sock";
+  auto server = UdsServer::Start({socket, 0600, &other, false}, {&egress});
+  ASSERT_TRUE(server.ok()) << server.status();
+  {
+    auto stub = v1::VaultEgress::NewStub(CreateUdsChannel(socket));
+    grpc::ClientContext context;
+    auto stream = stub->ExecuteStream(&context);
+    v1::VaultStreamRequest first;
+    *first.mutable_head() = Head("GET", "/download");
+    stream->Write(first);
+    stream->WritesDone();
+    v1::VaultStreamReply reply;
+    EXPECT_FALSE(stream->Read(&reply));
+    EXPECT_EQ(stream->Finish().error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  (*server)->Shutdown(absl::Seconds(5));
+}
+
 TEST_F(EgressStreamTest, UnaryExecuteStaysWithinItsOwnCaps) {
   v1::VaultExecuteRequest request =
       WithQuery(Head("GET", "/download"), "bytes", absl::StrCat(12 * kMiB));

@@ -11,13 +11,16 @@ Endpoints (query parameters in brackets):
   GET  /redirect[to=PATH&status=S]  answers S with Location: PATH
   POST|PUT /upload          reads the body (Content-Length or chunked) and
                             answers {"bytes":..,"sha256":..,"chunked":..}
-  *    /redirect307         reads nothing; 307 to /upload
+  POST /redirect307         reads the body; 307 to /upload
+  GET  /stats               {"aborted": how many pattern bodies failed to
+                            send because the client closed the connection}
 Writes its port to --port-file once listening.
 """
 import argparse
 import hashlib
 import json
 import socket
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -28,6 +31,8 @@ def pattern_block():
 
 
 BLOCK = pattern_block()
+STATS_LOCK = threading.Lock()
+STATS = {"aborted": 0}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -49,16 +54,21 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(total))
         self.end_headers()
         sent = 0
-        while sent < total:
-            n = min(len(BLOCK), total - sent)
-            piece = BLOCK[:n]
+        try:
+            while sent < total:
+                n = min(len(BLOCK), total - sent)
+                piece = BLOCK[:n]
+                if chunked:
+                    self.wfile.write(b"%x\r\n" % n + piece + b"\r\n")
+                else:
+                    self.wfile.write(piece)
+                sent += n
             if chunked:
-                self.wfile.write(b"%x\r\n" % n + piece + b"\r\n")
-            else:
-                self.wfile.write(piece)
-            sent += n
-        if chunked:
-            self.wfile.write(b"0\r\n\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            with STATS_LOCK:
+                STATS["aborted"] += 1
+            self.close_connection = True
 
     def _read_body(self):
         h = hashlib.sha256()
@@ -140,13 +150,14 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"redirect body")
         elif path == "/redirect307":
-            # Answer without reading the body, as many servers do.
+            self._read_body()
             self.send_response(307)
             self.send_header("Location", "/upload")
             self.send_header("Content-Length", "0")
-            self.send_header("Connection", "close")
             self.end_headers()
-            self.close_connection = True
+        elif path == "/stats":
+            with STATS_LOCK:
+                self._json(200, dict(STATS))
         elif path == "/upload":
             total, digest, chunked = self._read_body()
             self._json(200, {"bytes": total, "sha256": digest,
