@@ -92,8 +92,13 @@ GatewayServer::GatewayServer(BrokerClient *broker, GatewayOptions options)
   http_->set_error_handler(httplib::Server::HandlerWithResponse(
       [](const httplib::Request &,
          httplib::Response &response) -> httplib::Server::HandlerResponse {
-        if (!response.body.empty())
+        // cpp-httplib calls this for every status >= 400, including the
+        // upstream's own (streamed, so with an empty body here) and our
+        // denials: those carry a request id and are left as they are.
+        if (!response.body.empty() ||
+            response.has_header("X-Latchkey-Request-Id")) {
           return httplib::Server::HandlerResponse::Unhandled;
+        }
         if (response.status == 413) {
           std::string message = absl::StrCat(
               "the request body is larger than the gateway forwards (",

@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/limits.h"
@@ -54,6 +55,19 @@ std::optional<uint64_t> ContentLength(const httplib::Request &request,
     return std::nullopt;
   }
   return length;
+}
+
+// A refused request's body is read and dropped up to this much.
+constexpr uint64_t kMaxDrainBytes = 32 * 1024 * 1024;
+
+// DrainBody reads and drops the body; false if it was longer than
+// kMaxDrainBytes or could not be read to its end.
+bool DrainBody(const httplib::ContentReader &reader) {
+  uint64_t drained = 0;
+  return reader([&](const char *, size_t length) {
+    drained += length;
+    return drained <= kMaxDrainBytes;
+  });
 }
 
 // SendBody passes the request body to the broker in chunks. False when the
@@ -159,10 +173,12 @@ void ServeGatewayRequest(BrokerClient *broker, SessionKeeper *sessions,
   if (decision->decision() != v1::DECISION_ALLOW) {
     (void)stream->Finish();
     GatewayReply reply = ReplyForExecute(*decision);
-    // The body was never read: the connection cannot carry another
-    // request after this one.
-    if (body_reader != nullptr)
+    // The body is not forwarded. Read (and drop) a bounded amount of it so
+    // the client, still sending, gets the answer rather than a reset;
+    // beyond that the connection is closed after the answer.
+    if (body_reader != nullptr && !DrainBody(*body_reader)) {
       reply.headers.emplace_back("Connection", "close");
+    }
     LogOutcome(capability, method, *decision, reply.status);
     SendGatewayReply(reply, response);
     return;
@@ -256,7 +272,17 @@ void ServeGatewayRequest(BrokerClient *broker, SessionKeeper *sessions,
     while (state->stream->Read(&part)) {
     }
     (void)state->stream->Finish();
-    response.set_header("Content-Type", head_reply.content_type);
+    // The size a GET would get, as the upstream said (clients such as
+    // the aws CLI plan ranged downloads from it).
+    uint64_t length = 0;
+    for (const v1::Header &header : answer.response().headers()) {
+      if (absl::EqualsIgnoreCase(header.name(), "content-length")) {
+        (void)absl::SimpleAtoi(header.value(), &length);
+      }
+    }
+    response.set_content_provider(
+        length, head_reply.content_type,
+        [](size_t, size_t, httplib::DataSink &) { return true; });
     return;
   }
   response.set_chunked_content_provider(head_reply.content_type, provide,

@@ -320,14 +320,9 @@ TEST_F(GatewayAwsCliTest, GetObject) {
 
 // A ranged GetObject (s3api): Range is a client header the vault signs
 // along, and S3 answers 206 with the part.
-// DISABLED: the vault signs and forwards it correctly (the stand-in
-// verifies it and answers 206 "bytes 6-9/14"), but the gateway's HTTP
-// server (cpp-httplib in mcp_adapter/gateway_server.cc) applies the
-// client's Range header a second time to the 4-byte partial body: the CLI
-// gets 416 Range Not Satisfiable, and a range starting at 0 comes back with
-// two Content-Range headers. Run with --gtest_also_run_disabled_tests once
-// that is fixed.
-TEST_F(GatewayAwsCliTest, DISABLED_RangedGetObject) {
+// The gateway's HTTP server must not apply the Range a second time to the
+// upstream's 206 answer (it once did: 416, or two Content-Range headers).
+TEST_F(GatewayAwsCliTest, RangedGetObject) {
   Ran ranged =
       Aws("s3api get-object --bucket lk-reports --key readme.txt "
           "--range bytes=6-9 part.out --query ContentRange --output text && "
@@ -345,14 +340,9 @@ TEST_F(GatewayAwsCliTest, DISABLED_RangedGetObject) {
 // An object larger than one gateway response: downloaded to a file, the
 // CLI first asks HeadObject for the size, then fetches 8 MiB ranges
 // (Range is a signed header) and reassembles them byte for byte.
-// DISABLED: the gateway answers HEAD with "Content-Length: 0" (it drops the
-// upstream's Content-Length, mcp_adapter/gateway_request.cc
-// kDroppedResponseHeaders, and cpp-httplib sets it from the empty body in
-// gateway_server.cc Send), so the CLI sees a 0-byte object, makes one
-// whole GetObject, and the gateway answers it 502 RESPONSE_TOO_LARGE; and
-// ranges need DISABLED_RangedGetObject fixed too.
-// Run with --gtest_also_run_disabled_tests once that is fixed.
-TEST_F(GatewayAwsCliTest, DISABLED_GetObjectLargerThanOneResponseInRanges) {
+// This needs the upstream's Content-Length on the gateway's HEAD answer
+// (it once came back as 0, and the CLI made one whole GetObject).
+TEST_F(GatewayAwsCliTest, GetObjectLargerThanOneResponseInRanges) {
   std::string expected;
   expected.reserve(kBigObjectBytes);
   while (expected.size() < kBigObjectBytes) {

@@ -90,6 +90,7 @@ absl::Status EgressService::ExecuteStreamChecked(
         v1::VaultExecuteResponse& reply = summary->reply;
         StreamAnswer answer(stream, core_, generation, cap, request.limits(),
                             &scrubber, &reply);
+        answer.set_head_request(request.method() == "HEAD");
         UpstreamResult result;
         Exchange exchange;
         exchange.request = &request;

@@ -348,9 +348,25 @@ TEST_F(EgressStreamTest, CredentialAcrossChunkBoundariesIsScrubbed) {
   }
 }
 
-TEST_F(EgressStreamTest, ResponseCapTruncates) {
+// An upstream that declares a body over the cap (Content-Length) is
+// refused in the head: body_truncated is set there and no byte follows.
+TEST_F(EgressStreamTest, ResponseDeclaredOverTheCapIsRefusedInTheHead) {
   v1::VaultExecuteRequest head =
       WithQuery(Head("GET", "/download"), "bytes", absl::StrCat(3 * kMiB));
+  head.mutable_limits()->set_max_response_bytes(kMiB + 7);
+  StreamOutcome out = Stream(head);
+  ASSERT_TRUE(out.status.ok()) << out.status.error_message();
+  EXPECT_EQ(out.order, std::vector<char>({'h', 'e'}));
+  EXPECT_TRUE(out.head.response().body_truncated());
+  EXPECT_TRUE(out.end.body_truncated());
+  EXPECT_TRUE(out.body.empty());
+  EXPECT_TRUE(out.end.error().empty());
+}
+
+// A body without a declared length is cut at the cap.
+TEST_F(EgressStreamTest, ResponseCapTruncates) {
+  v1::VaultExecuteRequest head =
+      WithQuery(Head("GET", "/chunked"), "bytes", absl::StrCat(3 * kMiB));
   head.mutable_limits()->set_max_response_bytes(kMiB + 7);
   StreamOutcome out = Stream(head);
   ASSERT_TRUE(out.status.ok()) << out.status.error_message();
