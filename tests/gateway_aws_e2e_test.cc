@@ -7,8 +7,6 @@
 // ListBuckets, ListObjectsV2 and GetObject with S3's XML. The CLI holds only
 // the gateway token (as its access key id) and a fake secret key; its own
 // signature is thrown away by the gateway.
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,9 +18,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/gateway_harness.h"
 #include "tests/leak_scan.h"
 #include "tests/process.h"
 #include "tests/stack.h"
@@ -32,7 +30,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr char kGatewayToken[] = "gw_aws_test_5e2b7c19d04a3f86b1";
+constexpr const char* kGatewayToken = GatewayHarness::kGatewayToken;
 // The key pair only the vault (and the stand-in S3) knows.
 constexpr char kAccessKeyId[] = "AKIALKTESTS3GATEWAY1";
 constexpr char kSecretKey[] = "lkS3SecretKey/9f8e7d6c5b4a+EXAMPLEa1b2c3";
@@ -43,11 +41,6 @@ constexpr char kDefaultAws[] = "/usr/bin/aws";
 // download test.
 constexpr size_t kBigObjectBytes = 20u << 20;
 
-struct Ran {
-  int exit_code = -1;
-  std::string output;  // stdout + stderr
-};
-
 class GatewayAwsCliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -55,14 +48,10 @@ class GatewayAwsCliTest : public ::testing::Test {
     aws_ = new std::string(override_aws != nullptr && override_aws[0] != '\0'
                                ? override_aws
                                : kDefaultAws);
-    outputs_ = new std::string();
-    StackOptions options;
-    options.start_mcp = false;
-    auto stack = Stack::Start(options);
-    ASSERT_TRUE(stack.ok()) << stack.status();
-    stack_ = stack->release();
-    const std::string d = stack_->dir();
-    mkdir((d + "/home").c_str(), 0700);
+    auto harness = GatewayHarness::Create();
+    ASSERT_TRUE(harness.ok()) << harness.status();
+    h_ = harness->release();
+    const std::string& d = h_->dir();
 
     json s3 = {
         {"access_key_id", kAccessKeyId},
@@ -81,69 +70,31 @@ class GatewayAwsCliTest : public ::testing::Test {
           {"lk-empty", json::object()}}},
         {"generated", {{"lk-big", {{"big.bin", kBigObjectBytes}}}}}};
     std::ofstream(d + "/s3.json") << s3.dump();
-    auto upstream = ChildProcess::Start(
-        {{"/usr/bin/python3", "tests/upstream/s3_upstream.py",
-          "--config=" + d + "/s3.json", "--port-file=" + d + "/s3.port",
-          "--record=" + d + "/s3.jsonl"},
-         {},
-         d + "/s3.log",
-         false});
-    ASSERT_TRUE(upstream.ok()) << upstream.status();
-    upstream_ = upstream->release();
-    std::string port = WaitFor([&] { return ReadFileOrEmpty(d + "/s3.port"); });
-    ASSERT_FALSE(port.empty()) << "S3 upstream not up";
+    absl::Status started = h_->StartUpstream("tests/upstream/s3_upstream.py",
+                                             {"--config=" + d + "/s3.json"});
+    ASSERT_TRUE(started.ok()) << started;
+    started = h_->StartStack(StackOptions());
+    ASSERT_TRUE(started.ok()) << started;
 
     // What an operator runs: the aws-s3 template, bound to the stand-in's
     // loopback origin, the key pair typed on stdin.
-    Ran add =
-        Sh(absl::StrCat("'", Cwd(), "/ctl/latchkeyctl' --run_dir='", d,
-                        "/run' add aws-s3 --internal_origin=http://127.0.0.1:",
-                        port, " --agents=demo-agent < key.json"),
-           json({{"access_key_id", kAccessKeyId},
-                 {"secret_access_key", kSecretKey}})
-               .dump());
+    Ran add = AddAwsS3("", kSecretKey);
     ASSERT_EQ(add.exit_code, 0) << add.output;
     // The same template with a secret key S3 does not know: shows that the
     // stand-in really checks the vault's signature.
-    Ran wrong = Sh(
-        absl::StrCat("'", Cwd(), "/ctl/latchkeyctl' --run_dir='", d,
-                     "/run' add aws-s3 --name=aws-s3-wrong-key "
-                     "--internal_origin=http://127.0.0.1:",
-                     port, " --agents=demo-agent < key.json"),
-        json({{"access_key_id", kAccessKeyId},
-              {"secret_access_key", "wrongSecretKey/0000+EXAMPLEEXAMPLE0000"}})
-            .dump());
+    Ran wrong = AddAwsS3("--name=aws-s3-wrong-key",
+                         "wrongSecretKey/0000+EXAMPLEEXAMPLE0000");
     ASSERT_EQ(wrong.exit_code, 0) << wrong.output;
 
-    auto gateway =
-        ChildProcess::Start({{"mcp_adapter/latchkey-mcp",
-                              "--broker_socket=" + stack_->run("broker.sock"),
-                              "--gateway=127.0.0.1:0", "--gateway_only"},
-                             {{"LATCHKEY_AGENT_TOKEN", stack_->agent_token()},
-                              {"LATCHKEY_GATEWAY_TOKEN", kGatewayToken}},
-                             d + "/gateway.log",
-                             false});
-    ASSERT_TRUE(gateway.ok()) << gateway.status();
-    gateway_ = gateway->release();
-    std::string line = WaitFor([&] {
-      for (absl::string_view l :
-           absl::StrSplit(ReadFileOrEmpty(d + "/gateway.log"), '\n')) {
-        if (absl::StrContains(l, "gateway_listening")) return std::string(l);
-      }
-      return std::string();
-    });
-    ASSERT_FALSE(line.empty()) << ReadFileOrEmpty(d + "/gateway.log");
-    base_ = new std::string(absl::StrCat(
-        "http://127.0.0.1:", json::parse(line)["port"].get<std::string>()));
+    started = h_->StartGateway();
+    ASSERT_TRUE(started.ok()) << started;
   }
 
   static void TearDownTestSuite() {
-    delete gateway_;
-    delete upstream_;
-    delete stack_;
+    delete h_;
+    h_ = nullptr;
     delete aws_;
-    delete base_;
-    delete outputs_;
+    aws_ = nullptr;
   }
 
   // CI installs awscli (dev.sh TEST_PACKAGES): a missing CLI is a broken
@@ -153,7 +104,8 @@ class GatewayAwsCliTest : public ::testing::Test {
         << *aws_ << " is missing: run `./dev.sh test` (it installs the test "
         << "packages, awscli among them) or `apt-get install awscli`; "
         << "LK_AWS_CLI=/path/to/aws (bazel test --test_env) picks another";
-    ASSERT_NE(base_, nullptr) << "the fixture did not start";
+    ASSERT_TRUE(h_ != nullptr && !h_->base().empty())
+        << "the fixture did not start";
   }
 
   static std::string Cwd() {
@@ -161,36 +113,20 @@ class GatewayAwsCliTest : public ::testing::Test {
     return getcwd(cwd, sizeof(cwd)) == nullptr ? "." : cwd;
   }
 
-  template <typename F>
-  static std::string WaitFor(F read) {
-    absl::Time deadline = absl::Now() + absl::Seconds(20);
-    std::string value;
-    while (value.empty() && absl::Now() < deadline) {
-      value = read();
-      if (value.empty()) absl::SleepFor(absl::Milliseconds(20));
-    }
-    return value;
-  }
-
-  // Sh runs `command` with bash in the stack's directory, `stdin_text` in
-  // key.json (removed afterwards); every output is kept for the leak scan.
-  static Ran Sh(const std::string& command,
-                const std::string& stdin_text = "") {
-    const std::string& d = stack_->dir();
-    if (!stdin_text.empty()) std::ofstream(d + "/key.json") << stdin_text;
-    const std::string out = d + "/sh.out";
-    std::string escaped;
-    for (char c : command) {
-      escaped += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    }
-    int status = std::system(absl::StrCat("cd '", d, "' && bash -c '", escaped,
-                                          "' > '", out, "' 2>&1")
-                                 .c_str());
-    unlink((d + "/key.json").c_str());
-    Ran ran;
-    ran.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    ran.output = ReadFileOrEmpty(out);
-    *outputs_ += ran.output;
+  // AddAwsS3 runs `latchkeyctl add aws-s3 <args>` bound to the stand-in's
+  // origin, the key pair on stdin from key.json (removed afterwards, never
+  // on a command line).
+  static Ran AddAwsS3(const std::string& args, const std::string& secret_key) {
+    const std::string key_file = h_->dir() + "/key.json";
+    std::ofstream(key_file) << json({{"access_key_id", kAccessKeyId},
+                                     {"secret_access_key", secret_key}})
+                                   .dump();
+    Ran ran = h_->Sh(absl::StrCat(
+        ShellQuote(Cwd() + "/ctl/latchkeyctl"),
+        " --run_dir=", ShellQuote(h_->stack().dir() + "/run"), " add aws-s3 ",
+        args, " --internal_origin=http://127.0.0.1:", h_->upstream_port(),
+        " --agents=demo-agent < key.json"));
+    unlink(key_file.c_str());
     return ran;
   }
 
@@ -201,19 +137,19 @@ class GatewayAwsCliTest : public ::testing::Test {
   static Ran Aws(const std::string& args,
                  const std::string& capability = "aws-s3",
                  const std::string& key_id = kGatewayToken) {
-    return Sh(absl::StrCat(
-        "env -i PATH=/usr/bin:/bin HOME='", stack_->dir(),
+    return h_->Sh(absl::StrCat(
+        "env -i PATH=/usr/bin:/bin HOME='", h_->dir(),
         "/home' LANG=C.UTF-8 TZ=UTC AWS_CONFIG_FILE=/dev/null "
         "AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_ACCESS_KEY_ID='",
         key_id, "' AWS_SECRET_ACCESS_KEY='", kClientSecret, "' '", *aws_,
-        "' --region us-east-1 --endpoint-url ", *base_, "/", capability, " ",
-        args));
+        "' --region us-east-1 --endpoint-url ", h_->base(), "/", capability,
+        " ", args));
   }
 
   static std::vector<json> Records() {
     std::vector<json> records;
     for (absl::string_view line :
-         absl::StrSplit(ReadFileOrEmpty(stack_->dir() + "/s3.jsonl"), '\n')) {
+         absl::StrSplit(ReadFileOrEmpty(h_->dir() + "/upstream.jsonl"), '\n')) {
       if (!line.empty()) records.push_back(json::parse(line));
     }
     return records;
@@ -247,19 +183,11 @@ class GatewayAwsCliTest : public ::testing::Test {
   }
 
   static std::string* aws_;
-  static std::string* base_;
-  static std::string* outputs_;
-  static ChildProcess* upstream_;
-  static ChildProcess* gateway_;
-  static Stack* stack_;
+  static GatewayHarness* h_;
 };
 
 std::string* GatewayAwsCliTest::aws_ = nullptr;
-std::string* GatewayAwsCliTest::base_ = nullptr;
-std::string* GatewayAwsCliTest::outputs_ = nullptr;
-ChildProcess* GatewayAwsCliTest::upstream_ = nullptr;
-ChildProcess* GatewayAwsCliTest::gateway_ = nullptr;
-Stack* GatewayAwsCliTest::stack_ = nullptr;
+GatewayHarness* GatewayAwsCliTest::h_ = nullptr;
 
 TEST_F(GatewayAwsCliTest, ListBuckets) {
   Ran ran = Aws("s3 ls");
@@ -350,7 +278,7 @@ TEST_F(GatewayAwsCliTest, GetObjectLargerThanOneResponseInRanges) {
       expected.push_back(static_cast<char>(i));
     }
   }
-  std::ofstream(stack_->dir() + "/big.expected", std::ios::binary) << expected;
+  std::ofstream(h_->dir() + "/big.expected", std::ios::binary) << expected;
   const size_t before = Records().size();
   Ran ran =
       Aws("s3 cp s3://lk-big/big.bin big.out && cmp big.out big.expected && "
@@ -387,7 +315,7 @@ TEST_F(GatewayAwsCliTest, GetObjectsWithReservedCharactersInTheKey) {
   Ran ran = Aws("s3 cp --recursive --only-show-errors s3://lk-odd/ odd/");
   ASSERT_EQ(ran.exit_code, 0) << ran.output;
   for (const auto& [key, content] : objects) {
-    EXPECT_EQ(ReadFileOrEmpty(stack_->dir() + "/odd/" + key), content) << key;
+    EXPECT_EQ(ReadFileOrEmpty(h_->dir() + "/odd/" + key), content) << key;
   }
   std::vector<json> records = Records();
   EXPECT_GE(records.size(), before + 1 + objects.size());
@@ -437,7 +365,7 @@ TEST_F(GatewayAwsCliTest, PutIsDeniedWithTheGateways403) {
       << ran.output;
   EXPECT_EQ(Records().size(), before) << "the PUT reached the upstream";
   // The broker audited the denial with its reason code.
-  EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(stack_->audit_log_path()),
+  EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(h_->stack().audit_log_path()),
                                 "NO_RULE_MATCHED"));
 }
 
@@ -462,22 +390,23 @@ TEST_F(GatewayAwsCliTest, ZZLeakScan) {
                        .dump())) {
     forms.push_back(form);
   }
-  std::vector<std::string> found = FindForms(*outputs_, forms);
+  std::vector<std::string> found = FindForms(h_->outputs(), forms);
   EXPECT_TRUE(found.empty()) << "a command's output holds " << found[0];
-  EXPECT_GT(outputs_->size(), 300u) << "the scan would be vacuous";
-  const std::string& d = stack_->dir();
+  EXPECT_GT(h_->outputs().size(), 300u) << "the scan would be vacuous";
+  const std::string& d = h_->dir();
+  Stack& stack = h_->stack();
   for (const std::string& path :
-       {d + "/gateway.log", stack_->log_path("vault"),
-        stack_->log_path("broker"), stack_->log_path("audit"),
-        stack_->audit_log_path(), d + "/s3.jsonl", d + "/s3.log"}) {
+       {d + "/gateway.log", stack.log_path("vault"), stack.log_path("broker"),
+        stack.log_path("audit"), stack.audit_log_path(), d + "/upstream.jsonl",
+        d + "/upstream.log"}) {
     std::string text = ReadFileOrEmpty(path);
     found = FindForms(text, forms);
     EXPECT_TRUE(found.empty()) << path << " holds " << found[0];
   }
-  EXPECT_TRUE(
-      absl::StrContains(ReadFileOrEmpty(stack_->audit_log_path()), "aws-s3"))
+  EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(h_->stack().audit_log_path()),
+                                "aws-s3"))
       << "the audit log scan would be vacuous";
-  for (ChildProcess* process : {gateway_, stack_->broker()}) {
+  for (ChildProcess* process : {&h_->gateway(), stack.broker()}) {
     size_t bytes = 0;
     auto in_memory = ScanProcessMemory(process->pid(), forms, &bytes);
     ASSERT_TRUE(in_memory.ok()) << in_memory.status();

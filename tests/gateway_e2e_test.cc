@@ -4,24 +4,19 @@
 // only the credential the vault injects. The tools hold only the gateway
 // token; the leak scan checks the gateway's memory, its log and every
 // tool output for the secret.
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/gateway_harness.h"
 #include "tests/leak_scan.h"
 #include "tests/process.h"
 #include "tests/stack.h"
@@ -31,174 +26,64 @@ namespace {
 
 using nlohmann::json;
 
-constexpr char kGatewayToken[] = "gw_test_7c1d9e04b2a85f36e1d0";
-
-struct Ran {
-  int exit_code = -1;
-  std::string output;  // stdout + stderr
-};
+constexpr const char* kGatewayToken = GatewayHarness::kGatewayToken;
 
 class GatewayEndToEndTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char templ[] = "/tmp/lk-gw-XXXXXX";
-    ASSERT_NE(mkdtemp(templ), nullptr);
-    dir_ = new std::string(templ);
-    outputs_ = new std::string();
-    const std::string& d = *dir_;
-    mkdir((d + "/repos").c_str(), 0700);
-    mkdir((d + "/home").c_str(), 0700);
-
     // A bare repository with two commits and a 3 MiB random file, so the
     // pack is several MiB (whole-body forwarding, below the 10 MiB cap).
-    Ran made = Sh(absl::StrCat(
+    const std::string prepare =
         "set -e; git init -q -b main src && cd src && "
         "echo 'hello from the gateway test' > README && "
         "head -c 3145728 /dev/urandom > blob.bin && git add . && "
         "git commit -qm first && echo second >> README && "
         "git commit -qam second && cd .. && "
         "git clone -q --bare src repos/project.git && "
-        "git --git-dir=repos/project.git config http.receivepack true"));
-    ASSERT_EQ(made.exit_code, 0) << made.output;
-
-    std::ofstream(d + "/secret") << Stack::kSecret;
-    auto upstream = ChildProcess::Start(
-        {{"/usr/bin/python3", "tests/upstream/git_upstream.py",
-          "--port-file=" + d + "/upstream.port",
-          "--record=" + d + "/upstream.jsonl", "--secret-file=" + d + "/secret",
-          "--repos=" + d + "/repos"},
-         {},
-         d + "/upstream.log",
-         false});
-    ASSERT_TRUE(upstream.ok()) << upstream.status();
-    upstream_ = upstream->release();
-    std::string port =
-        WaitFor([&] { return ReadFileOrEmpty(d + "/upstream.port"); });
-    ASSERT_FALSE(port.empty()) << "git upstream not up";
-
-    StackOptions options;
-    options.start_mcp = false;
-    options.upstream_origin = "http://127.0.0.1:" + port;
-    auto stack = Stack::Start(options);
-    ASSERT_TRUE(stack.ok()) << stack.status();
-    stack_ = stack->release();
-
-    auto gateway =
-        ChildProcess::Start({{"mcp_adapter/latchkey-mcp",
-                              "--broker_socket=" + stack_->run("broker.sock"),
-                              "--gateway=127.0.0.1:0", "--gateway_only"},
-                             {{"LATCHKEY_AGENT_TOKEN", stack_->agent_token()},
-                              {"LATCHKEY_GATEWAY_TOKEN", kGatewayToken}},
-                             d + "/gateway.log",
-                             false});
-    ASSERT_TRUE(gateway.ok()) << gateway.status();
-    gateway_ = gateway->release();
-    std::string line = WaitFor([&] {
-      for (absl::string_view l :
-           absl::StrSplit(ReadFileOrEmpty(d + "/gateway.log"), '\n')) {
-        if (absl::StrContains(l, "gateway_listening")) return std::string(l);
-      }
-      return std::string();
-    });
-    ASSERT_FALSE(line.empty()) << ReadFileOrEmpty(d + "/gateway.log");
-    base_ = new std::string(absl::StrCat(
-        "http://127.0.0.1:", json::parse(line)["port"].get<std::string>()));
+        "git --git-dir=repos/project.git config http.receivepack true";
+    auto harness = GatewayHarness::Start("tests/upstream/git_upstream.py",
+                                         StackOptions(), prepare);
+    ASSERT_TRUE(harness.ok()) << harness.status();
+    h_ = harness->release();
+    last_body_ = new std::string();
   }
 
   static void TearDownTestSuite() {
-    delete gateway_;
-    delete stack_;
-    delete upstream_;
-    if (dir_ != nullptr) std::system(("rm -rf '" + *dir_ + "'").c_str());
-    delete dir_;
-    delete base_;
-    delete outputs_;
+    delete h_;
+    h_ = nullptr;
+    delete last_body_;
+    last_body_ = nullptr;
   }
 
-  template <typename F>
-  static std::string WaitFor(F read) {
-    absl::Time deadline = absl::Now() + absl::Seconds(20);
-    std::string value;
-    while (value.empty() && absl::Now() < deadline) {
-      value = read();
-      if (value.empty()) absl::SleepFor(absl::Milliseconds(20));
-    }
-    return value;
-  }
-
-  // Sh runs `command` with bash in the test directory, with git isolated
-  // from the machine's configuration; every output is kept for the leak
-  // scan.
-  static Ran Sh(const std::string& command) {
-    const std::string out = *dir_ + "/sh.out";
-    std::string full = absl::StrCat(
-        "cd '", *dir_, "' && env HOME='", *dir_,
-        "/home' GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 "
-        "GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com "
-        "GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com "
-        "LK_GW_TOKEN='",
-        kGatewayToken, "' bash -c '", Escape(command), "' > '", out, "' 2>&1");
-    int status = std::system(full.c_str());
-    Ran ran;
-    ran.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    ran.output = ReadFileOrEmpty(out);
-    if (outputs_ != nullptr) *outputs_ += ran.output;
+  static Ran Sh(const std::string& command) { return h_->Sh(command); }
+  // Curl runs curl against the gateway with `args` as the only
+  // credentials; the output starts with the status. The body is read back
+  // with Sh, so the leak scan sees it too (BodyText(), Body()).
+  static Ran Curl(const std::string& args, const std::string& path) {
+    Ran ran = h_->CurlWithoutToken(args, path);
+    *last_body_ = h_->Sh("cat body.out").output;
     return ran;
   }
-  static std::string Escape(const std::string& command) {
-    std::string escaped;
-    for (char c : command) {
-      if (c == '\'') {
-        escaped += "'\\''";
-      } else {
-        escaped += c;
-      }
-    }
-    return escaped;
-  }
-
-  // Curl runs curl against the gateway; returns "<status>\n<body>".
-  static Ran Curl(const std::string& args, const std::string& path) {
-    return Sh(absl::StrCat("curl -sS -o body.out -w '%{http_code}\\n' ", args,
-                           " '", *base_, path, "' && cat body.out"));
-  }
-  static int StatusOf(const Ran& ran) {
-    int status = 0;
-    if (!absl::SimpleAtoi(ran.output.substr(0, ran.output.find('\n')),
-                          &status)) {
-      return -1;
-    }
-    return status;
-  }
-  static json BodyOf(const Ran& ran) {
-    size_t newline = ran.output.find('\n');
-    if (newline == std::string::npos) return json();
-    return json::parse(ran.output.substr(newline + 1), nullptr, false);
-  }
+  static int StatusOf(const Ran& ran) { return GatewayHarness::StatusOf(ran); }
+  // BodyText is the body of the last Curl; Body is it parsed as JSON.
+  static const std::string& BodyText() { return *last_body_; }
+  static json Body() { return json::parse(BodyText(), nullptr, false); }
 
   static std::vector<json> UpstreamRecords() {
     std::vector<json> records;
     for (absl::string_view line :
-         absl::StrSplit(ReadFileOrEmpty(*dir_ + "/upstream.jsonl"), '\n')) {
+         absl::StrSplit(ReadFileOrEmpty(h_->dir() + "/upstream.jsonl"), '\n')) {
       if (!line.empty()) records.push_back(json::parse(line));
     }
     return records;
   }
 
-  static std::string* dir_;
-  static std::string* base_;
-  static std::string* outputs_;
-  static ChildProcess* upstream_;
-  static ChildProcess* gateway_;
-  static Stack* stack_;
+  static GatewayHarness* h_;
+  static std::string* last_body_;
 };
 
-std::string* GatewayEndToEndTest::dir_ = nullptr;
-std::string* GatewayEndToEndTest::base_ = nullptr;
-std::string* GatewayEndToEndTest::outputs_ = nullptr;
-ChildProcess* GatewayEndToEndTest::upstream_ = nullptr;
-ChildProcess* GatewayEndToEndTest::gateway_ = nullptr;
-Stack* GatewayEndToEndTest::stack_ = nullptr;
+GatewayHarness* GatewayEndToEndTest::h_ = nullptr;
+std::string* GatewayEndToEndTest::last_body_ = nullptr;
 
 const std::string kBearer =
     absl::StrCat("-H 'Authorization: Bearer ", kGatewayToken, "'");
@@ -207,7 +92,7 @@ TEST_F(GatewayEndToEndTest, CurlAllowedRequestGetsTheUpstreamAnswer) {
   Ran ran = Curl(kBearer + " -X POST --data-binary 'abc'",
                  "/demo-api/v1/echo/items?q=a%20b&q=c");
   ASSERT_EQ(StatusOf(ran), 200) << ran.output;
-  json body = BodyOf(ran);
+  json body = Body();
   EXPECT_EQ(body["method"], "POST");
   EXPECT_EQ(body["path"], "/v1/echo/items");
   EXPECT_EQ(body["query"], json::parse(R"([["q","a b"],["q","c"]])"));
@@ -218,7 +103,7 @@ TEST_F(GatewayEndToEndTest, CurlAllowedRequestGetsTheUpstreamAnswer) {
 // An upstream that reflects the credential: the vault scrubs it from the
 // body and the headers before the gateway hands the answer to curl.
 TEST_F(GatewayEndToEndTest, ReflectedCredentialIsScrubbed) {
-  Ran ran = Sh(absl::StrCat("curl -sS -i ", kBearer, " '", *base_,
+  Ran ran = Sh(absl::StrCat("curl -sS -i ", kBearer, " '", h_->base(),
                             "/demo-api/v1/reflect'"));
   ASSERT_EQ(ran.exit_code, 0) << ran.output;
   EXPECT_TRUE(absl::StrContains(ran.output, "200")) << ran.output;
@@ -232,7 +117,7 @@ TEST_F(GatewayEndToEndTest, ReflectedCredentialIsScrubbed) {
 TEST_F(GatewayEndToEndTest, CurlWithoutOrWithWrongTokenIs401) {
   Ran none = Curl("", "/demo-api/v1/echo");
   EXPECT_EQ(StatusOf(none), 401) << none.output;
-  EXPECT_EQ(BodyOf(none)["error"], "UNAUTHORIZED");
+  EXPECT_EQ(Body()["error"], "UNAUTHORIZED");
   Ran wrong = Curl("-H 'Authorization: Bearer gw_wrong_0000000000000000'",
                    "/demo-api/v1/echo");
   EXPECT_EQ(StatusOf(wrong), 401) << wrong.output;
@@ -251,16 +136,16 @@ TEST_F(GatewayEndToEndTest, CurlWithoutOrWithWrongTokenIs401) {
 TEST_F(GatewayEndToEndTest, CurlDeniedRequestsGetStatusAndReason) {
   Ran rule = Curl(kBearer, "/demo-api/v1/admin/users");
   EXPECT_EQ(StatusOf(rule), 403) << rule.output;
-  EXPECT_EQ(BodyOf(rule)["error"], "RULE_DENY");
-  EXPECT_FALSE(BodyOf(rule)["next_step"].get<std::string>().empty());
+  EXPECT_EQ(Body()["error"], "RULE_DENY");
+  EXPECT_FALSE(Body()["next_step"].get<std::string>().empty());
   Ran unmatched = Curl(kBearer, "/demo-api/other");
   EXPECT_EQ(StatusOf(unmatched), 403) << unmatched.output;
-  EXPECT_EQ(BodyOf(unmatched)["error"], "NO_RULE_MATCHED");
+  EXPECT_EQ(Body()["error"], "NO_RULE_MATCHED");
   Ran method = Curl(kBearer + " -X DELETE", "/demo-api/v1/echo");
   EXPECT_EQ(StatusOf(method), 403) << method.output;
   Ran unknown = Curl(kBearer, "/no-such-capability/v1/echo");
   EXPECT_EQ(StatusOf(unknown), 404) << unknown.output;
-  EXPECT_EQ(BodyOf(unknown)["error"], "CAPABILITY_NOT_FOUND");
+  EXPECT_EQ(Body()["error"], "CAPABILITY_NOT_FOUND");
   Ran empty = Curl(kBearer, "/");
   EXPECT_EQ(StatusOf(empty), 404) << empty.output;
   // Nothing denied reached the upstream.
@@ -319,7 +204,7 @@ TEST_F(GatewayEndToEndTest, SigV4SignedClientRequestIsReauthenticated) {
 }
 
 TEST_F(GatewayEndToEndTest, GitCloneAndPushThroughTheGateway) {
-  const std::string url = *base_ + "/demo-api/v1/git/project.git";
+  const std::string url = h_->base() + "/demo-api/v1/git/project.git";
   // Clone with the token from a credential helper (HTTP Basic password).
   Ran clone =
       Sh(absl::StrCat("GIT_TRACE_CURL=1 GIT_TRACE_CURL_NO_DATA=1 git "
@@ -356,13 +241,13 @@ TEST_F(GatewayEndToEndTest, GitCloneAndPushThroughTheGateway) {
     EXPECT_EQ(record["auth"], "vault") << record.dump();
   }
   EXPECT_GE(git_requests, 4);  // refs + pack for clone, refs + pack for push
-  EXPECT_FALSE(absl::StrContains(ReadFileOrEmpty(*dir_ + "/upstream.jsonl"),
+  EXPECT_FALSE(absl::StrContains(ReadFileOrEmpty(h_->dir() + "/upstream.jsonl"),
                                  kGatewayToken));
 }
 
 // Several tools at once share the gateway (and its one broker session).
 TEST_F(GatewayEndToEndTest, ConcurrentClonesAndRequests) {
-  const std::string url = *base_ + "/demo-api/v1/git/project.git";
+  const std::string url = h_->base() + "/demo-api/v1/git/project.git";
   std::string script = "set -e; pids=; ";
   for (int i = 0; i < 3; ++i) {
     absl::StrAppend(&script, "git -c \"http.extraHeader=Authorization: Bearer ",
@@ -371,7 +256,7 @@ TEST_F(GatewayEndToEndTest, ConcurrentClonesAndRequests) {
   }
   for (int i = 0; i < 8; ++i) {
     absl::StrAppend(&script, "curl -sS -o /dev/null -w '%{http_code}\\n' ",
-                    "-H \"Authorization: Bearer $LK_GW_TOKEN\" ", *base_,
+                    "-H \"Authorization: Bearer $LK_GW_TOKEN\" ", h_->base(),
                     "/demo-api/v1/echo/par", i, " > par-curl", i, " & ");
   }
   absl::StrAppend(&script, "for p in $pids; do wait $p; done; wait; ",
@@ -389,20 +274,20 @@ TEST_F(GatewayEndToEndTest, ConcurrentClonesAndRequests) {
 TEST_F(GatewayEndToEndTest, ResponsesOverTheLimitAre502NotTruncated) {
   Ran ran = Curl(kBearer, "/demo-api/v1/huge?bytes=11534336");  // 11 MiB
   EXPECT_EQ(StatusOf(ran), 502) << ran.output.substr(0, 200);
-  EXPECT_EQ(BodyOf(ran)["error"], "RESPONSE_TOO_LARGE");
+  EXPECT_EQ(Body()["error"], "RESPONSE_TOO_LARGE");
   Ran fits = Curl(kBearer, "/demo-api/v1/huge?bytes=8388608");  // 8 MiB
   EXPECT_EQ(StatusOf(fits), 200);
-  EXPECT_EQ(fits.output.size(), 4 + 8388608u);
+  EXPECT_EQ(BodyText().size(), 8388608u);
 }
 
 // A sealed vault is a 503 with the reason, and the next request after
 // unsealing works again.
 TEST_F(GatewayEndToEndTest, SealedVaultIs503) {
-  ASSERT_TRUE(stack_->SealVault().ok());
+  ASSERT_TRUE(h_->stack().SealVault().ok());
   Ran sealed = Curl(kBearer, "/demo-api/v1/echo/sealed");
   EXPECT_EQ(StatusOf(sealed), 503) << sealed.output;
-  EXPECT_EQ(BodyOf(sealed)["error"], "VAULT_SEALED") << sealed.output;
-  ASSERT_TRUE(stack_->UnsealVault().ok());
+  EXPECT_EQ(Body()["error"], "VAULT_SEALED") << sealed.output;
+  ASSERT_TRUE(h_->stack().UnsealVault().ok());
   Ran open = Curl(kBearer, "/demo-api/v1/echo/unsealed");
   EXPECT_EQ(StatusOf(open), 200) << open.output;
 }
@@ -441,16 +326,16 @@ TEST_F(GatewayEndToEndTest, RefusesPublicAddressAndMissingToken) {
 // the tools produced above.
 TEST_F(GatewayEndToEndTest, ZZLeakScan) {
   std::vector<std::string> forms = SecretForms(Stack::kSecret);
-  std::vector<std::string> found = FindForms(*outputs_, forms);
+  std::vector<std::string> found = FindForms(h_->outputs(), forms);
   EXPECT_TRUE(found.empty()) << "a tool output holds " << found[0];
-  EXPECT_GT(outputs_->size(), 1000u) << "the scan would be vacuous";
-  found = FindForms(ReadFileOrEmpty(*dir_ + "/gateway.log"), forms);
+  EXPECT_GT(h_->outputs().size(), 1000u) << "the scan would be vacuous";
+  found = FindForms(ReadFileOrEmpty(h_->dir() + "/gateway.log"), forms);
   EXPECT_TRUE(found.empty()) << "the gateway log holds " << found[0];
   Ran tree = Sh("cat work/README work/pushed.txt; git -C work log -p -1");
   found = FindForms(tree.output, forms);
   EXPECT_TRUE(found.empty());
   size_t bytes = 0;
-  auto in_memory = ScanProcessMemory(gateway_->pid(), forms, &bytes);
+  auto in_memory = ScanProcessMemory(h_->gateway().pid(), forms, &bytes);
   ASSERT_TRUE(in_memory.ok()) << in_memory.status();
   EXPECT_GT(bytes, 1u << 20) << "memory scan read too little";
   EXPECT_TRUE(in_memory->empty())

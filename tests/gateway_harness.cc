@@ -18,18 +18,18 @@ namespace latchkey::testing {
 namespace {
 
 // WaitFor polls `read` until it returns something (20 s at most).
-template <typename F> std::string WaitFor(F read) {
+template <typename F>
+std::string WaitFor(F read) {
   absl::Time deadline = absl::Now() + absl::Seconds(20);
   std::string value;
   while (value.empty() && absl::Now() < deadline) {
     value = read();
-    if (value.empty())
-      absl::SleepFor(absl::Milliseconds(20));
+    if (value.empty()) absl::SleepFor(absl::Milliseconds(20));
   }
   return value;
 }
 
-} // namespace
+}  // namespace
 
 std::string ShellQuote(const std::string &text) {
   std::string quoted = "'";
@@ -43,80 +43,96 @@ std::string ShellQuote(const std::string &text) {
   return quoted + "'";
 }
 
-absl::StatusOr<std::unique_ptr<GatewayHarness>>
-GatewayHarness::Start(const std::string &upstream_script, StackOptions options,
-                      const std::string &prepare) {
-  std::unique_ptr<GatewayHarness> h(new GatewayHarness());
-  char templ[] = "/tmp/lk-gws-XXXXXX";
-  if (mkdtemp(templ) == nullptr)
-    return absl::InternalError("mkdtemp failed");
-  h->dir_ = templ;
-  const std::string &d = h->dir_;
-  mkdir((d + "/repos").c_str(), 0700);
-  mkdir((d + "/home").c_str(), 0700);
+absl::StatusOr<std::unique_ptr<GatewayHarness>> GatewayHarness::Start(
+    const std::string &upstream_script, StackOptions options,
+    const std::string &prepare) {
+  auto h = Create();
+  if (!h.ok()) return h.status();
+  const std::string &d = (*h)->dir_;
   if (!prepare.empty()) {
-    Ran made = h->Sh(prepare);
+    Ran made = (*h)->Sh(prepare);
     if (made.exit_code != 0) {
       return absl::InternalError(absl::StrCat("prepare failed: ", made.output));
     }
   }
   std::ofstream(d + "/secret") << Stack::kSecret;
-  auto upstream = ChildProcess::Start(
-      {{"/usr/bin/python3", upstream_script,
-        "--port-file=" + d + "/upstream.port",
-        "--record=" + d + "/upstream.jsonl", "--secret-file=" + d + "/secret",
-        "--repos=" + d + "/repos"},
-       {},
-       d + "/upstream.log",
-       false});
-  if (!upstream.ok())
-    return upstream.status();
-  h->upstream_ = *std::move(upstream);
-  std::string port =
+  absl::Status started = (*h)->StartUpstream(
+      upstream_script,
+      {"--secret-file=" + d + "/secret", "--repos=" + d + "/repos"});
+  if (started.ok()) started = (*h)->StartStack(std::move(options));
+  if (started.ok()) started = (*h)->StartGateway();
+  if (!started.ok()) return started;
+  return h;
+}
+
+absl::StatusOr<std::unique_ptr<GatewayHarness>> GatewayHarness::Create() {
+  std::unique_ptr<GatewayHarness> h(new GatewayHarness());
+  char templ[] = "/tmp/lk-gws-XXXXXX";
+  if (mkdtemp(templ) == nullptr) return absl::InternalError("mkdtemp failed");
+  h->dir_ = templ;
+  mkdir((h->dir_ + "/repos").c_str(), 0700);
+  mkdir((h->dir_ + "/home").c_str(), 0700);
+  return h;
+}
+
+absl::Status GatewayHarness::StartUpstream(
+    const std::string &script, const std::vector<std::string> &args) {
+  const std::string &d = dir_;
+  std::vector<std::string> argv = {"/usr/bin/python3", script,
+                                   "--port-file=" + d + "/upstream.port",
+                                   "--record=" + d + "/upstream.jsonl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto upstream = ChildProcess::Start({argv, {}, d + "/upstream.log", false});
+  if (!upstream.ok()) return upstream.status();
+  upstream_ = *std::move(upstream);
+  upstream_port_ =
       WaitFor([&] { return ReadFileOrEmpty(d + "/upstream.port"); });
-  if (port.empty())
-    return absl::UnavailableError("upstream not up");
+  if (upstream_port_.empty()) {
+    return absl::UnavailableError("upstream not up: " +
+                                  ReadFileOrEmpty(d + "/upstream.log"));
+  }
+  return absl::OkStatus();
+}
 
+absl::Status GatewayHarness::StartStack(StackOptions options) {
   options.start_mcp = false;
-  options.upstream_origin = "http://127.0.0.1:" + port;
+  options.upstream_origin = "http://127.0.0.1:" + upstream_port_;
   auto stack = Stack::Start(options);
-  if (!stack.ok())
-    return stack.status();
-  h->stack_ = *std::move(stack);
+  if (!stack.ok()) return stack.status();
+  stack_ = *std::move(stack);
+  return absl::OkStatus();
+}
 
+absl::Status GatewayHarness::StartGateway() {
   auto gateway =
       ChildProcess::Start({{"mcp_adapter/latchkey-mcp",
-                            "--broker_socket=" + h->stack_->run("broker.sock"),
+                            "--broker_socket=" + stack_->run("broker.sock"),
                             "--gateway=127.0.0.1:0", "--gateway_only"},
-                           {{"LATCHKEY_AGENT_TOKEN", h->stack_->agent_token()},
+                           {{"LATCHKEY_AGENT_TOKEN", stack_->agent_token()},
                             {"LATCHKEY_GATEWAY_TOKEN", kGatewayToken}},
-                           d + "/gateway.log",
+                           dir_ + "/gateway.log",
                            false});
-  if (!gateway.ok())
-    return gateway.status();
-  h->gateway_ = *std::move(gateway);
+  if (!gateway.ok()) return gateway.status();
+  gateway_ = *std::move(gateway);
   std::string line = WaitFor([&] {
-    for (absl::string_view l : absl::StrSplit(h->GatewayLog(), '\n')) {
-      if (absl::StrContains(l, "gateway_listening"))
-        return std::string(l);
+    for (absl::string_view l : absl::StrSplit(GatewayLog(), '\n')) {
+      if (absl::StrContains(l, "gateway_listening")) return std::string(l);
     }
     return std::string();
   });
   if (line.empty()) {
-    return absl::UnavailableError("gateway not up: " + h->GatewayLog());
+    return absl::UnavailableError("gateway not up: " + GatewayLog());
   }
-  h->base_ =
-      absl::StrCat("http://127.0.0.1:",
-                   nlohmann::json::parse(line)["port"].get<std::string>());
-  return h;
+  base_ = absl::StrCat("http://127.0.0.1:",
+                       nlohmann::json::parse(line)["port"].get<std::string>());
+  return absl::OkStatus();
 }
 
 GatewayHarness::~GatewayHarness() {
   gateway_.reset();
   stack_.reset();
   upstream_.reset();
-  if (!dir_.empty())
-    std::system(("rm -rf " + ShellQuote(dir_)).c_str());
+  if (!dir_.empty()) std::system(("rm -rf " + ShellQuote(dir_)).c_str());
 }
 
 std::string GatewayHarness::GatewayLog() const {
@@ -143,12 +159,18 @@ Ran GatewayHarness::Sh(const std::string &command) {
 
 Ran GatewayHarness::Curl(const std::string &args, const std::string &path,
                          const std::string &body_file) {
+  return CurlWithoutToken(
+      absl::StrCat("-H \"Authorization: Bearer $LK_GW_TOKEN\" ", args), path,
+      body_file);
+}
+
+Ran GatewayHarness::CurlWithoutToken(const std::string &args,
+                                     const std::string &path,
+                                     const std::string &body_file) {
   // The status comes first, then curl's own error message, if any; the
   // exit code is curl's.
-  return Sh(absl::StrCat("curl -sS -o ", body_file,
-                         " -w '%{http_code}' -H \"Authorization: Bearer "
-                         "$LK_GW_TOKEN\" ",
-                         args, " ", ShellQuote(base_ + path),
+  return Sh(absl::StrCat("curl -sS -o ", body_file, " -w '%{http_code}' ", args,
+                         " ", ShellQuote(base_ + path),
                          " > status.out 2> curl.err; rc=$?; cat status.out; "
                          "echo; cat curl.err; exit $rc"));
 }
@@ -161,4 +183,4 @@ int GatewayHarness::StatusOf(const Ran &ran) {
   return status;
 }
 
-} // namespace latchkey::testing
+}  // namespace latchkey::testing
