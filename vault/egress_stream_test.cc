@@ -1,7 +1,7 @@
 // ExecuteStream end to end, with real components only: a real gRPC server
 // on a Unix socket serving EgressService over a real VaultCore (SQLite
 // store, unsealed), real libcurl, and a real loopback HTTP upstream
-// (testdata/stream_upstream.py). The client is a real gRPC stream, as the
+// (tests/upstream/vault_stream_upstream.py). The client is a real gRPC stream, as the
 // broker's will be.
 #include <unistd.h>
 
@@ -39,7 +39,7 @@ using ::latchkey::testing::ChildProcess;
 using ::latchkey::testing::ReadFileOrEmpty;
 using json = nlohmann::json;
 
-constexpr char kUpstreamScript[] = "vault/testdata/stream_upstream.py";
+constexpr char kUpstreamScript[] = "tests/upstream/vault_stream_upstream.py";
 constexpr char kSecret[] = "lk_stream_T0ken_9f3c2a71be40d";
 constexpr uint64_t kMiB = 1024 * 1024;
 

@@ -38,11 +38,13 @@ import secrets
 import ssl
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
+
+from upstream_common import serve
 
 LOCK = threading.Lock()
 ISSUED = {"oauth2": {}, "github": {}}  # token -> expiry (unix seconds)
@@ -291,17 +293,14 @@ def main():
     args = parser.parse_args()
     with open(args.config) as f:
         Handler.config = json.load(f)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    if args.cert:
+
+    def tls(server):
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(args.cert, args.key)
         server.socket = context.wrap_socket(server.socket, server_side=True)
         Handler.scheme = "https"
-    with open(args.port_file + ".tmp", "w") as f:
-        f.write(str(server.server_address[1]))
-    import os
-    os.rename(args.port_file + ".tmp", args.port_file)
-    server.serve_forever()
+
+    serve(Handler, args.port_file, setup=tls if args.cert else None)
 
 
 if __name__ == "__main__":

@@ -22,14 +22,14 @@ port to --port-file once listening.
 import argparse
 import hmac
 import json
-import os
 import subprocess
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
+from upstream_common import HTTP_BACKEND, git_cgi_env, parse_cgi_head, serve
+
 RECORD_LOCK = threading.Lock()
-HTTP_BACKEND = "/usr/lib/git-core/git-http-backend"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -101,40 +101,14 @@ class Handler(BaseHTTPRequestHandler):
             self._reply(404, b'{"error":"not found"}\n')
 
     def _git(self, url, body):
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "GIT_PROJECT_ROOT": self.repos,
-            "GIT_HTTP_EXPORT_ALL": "1",
-            "REMOTE_USER": "latchkey-vault",  # authenticated: push allowed
-            "REQUEST_METHOD": self.command,
-            "PATH_INFO": url.path[len("/v1/git"):],
-            "QUERY_STRING": url.query,
-            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-            "CONTENT_LENGTH": str(len(body)),
-            "GATEWAY_INTERFACE": "CGI/1.1",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-        }
-        if self.headers.get("Content-Encoding"):
-            env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
-        if self.headers.get("Git-Protocol"):
-            env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
+        env = git_cgi_env(self, self.repos, url, str(len(body)))
         done = subprocess.run([HTTP_BACKEND], input=body, env=env,
                               capture_output=True, timeout=60)
         head, _, payload = done.stdout.partition(b"\r\n\r\n")
         if not _:
             head, _, payload = done.stdout.partition(b"\n\n")
-        status = 200
-        ctype = "application/octet-stream"
-        headers = []
-        for line in head.decode("latin-1").splitlines():
-            name, _, value = line.partition(":")
-            value = value.strip()
-            if name.lower() == "status":
-                status = int(value.split()[0])
-            elif name.lower() == "content-type":
-                ctype = value
-            elif name:
-                headers.append((name, value))
+        status, ctype, headers = parse_cgi_head(
+            head.decode("latin-1").splitlines())
         self._reply(status, payload, ctype, headers)
 
     do_GET = _handle
@@ -154,12 +128,7 @@ def main():
         Handler.secret = f.read().strip()
     Handler.record_path = args.record
     Handler.repos = args.repos
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(server.server_address[1]))
-    os.rename(tmp, args.port_file)
-    server.serve_forever()
+    serve(Handler, args.port_file)
 
 
 if __name__ == "__main__":

@@ -36,12 +36,13 @@ import calendar
 import hashlib
 import hmac
 import json
-import os
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 from xml.sax.saxutils import escape
+
+from upstream_common import serve
 
 LOCK = threading.Lock()
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -303,11 +304,7 @@ def main():
             Handler.buckets.setdefault(bucket, {})[key] = (
                 bytes(range(251)) * (size // 251 + 1))[:size]
     Handler.record_path = args.record
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    with open(args.port_file + ".tmp", "w") as f:
-        f.write(str(server.server_address[1]))
-    os.rename(args.port_file + ".tmp", args.port_file)
-    server.serve_forever()
+    serve(Handler, args.port_file)
 
 
 if __name__ == "__main__":

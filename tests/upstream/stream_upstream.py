@@ -24,15 +24,15 @@ import argparse
 import hashlib
 import hmac
 import json
-import os
 import random
 import subprocess
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
+from upstream_common import HTTP_BACKEND, git_cgi_env, parse_cgi_head, serve
+
 RECORD_LOCK = threading.Lock()
-HTTP_BACKEND = "/usr/lib/git-core/git-http-backend"
 CHUNK = 1 << 20
 
 
@@ -178,24 +178,8 @@ class Handler(BaseHTTPRequestHandler):
             self._reply(404, b'{"error":"not found"}\n')
 
     def _git(self, url):
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "GIT_PROJECT_ROOT": self.repos,
-            "GIT_HTTP_EXPORT_ALL": "1",
-            "REMOTE_USER": "latchkey-vault",  # authenticated: push allowed
-            "REQUEST_METHOD": self.command,
-            "PATH_INFO": url.path[len("/v1/git"):],
-            "QUERY_STRING": url.query,
-            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-            "GATEWAY_INTERFACE": "CGI/1.1",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-        }
-        if self.headers.get("Content-Length"):
-            env["CONTENT_LENGTH"] = self.headers["Content-Length"]
-        if self.headers.get("Content-Encoding"):
-            env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
-        if self.headers.get("Git-Protocol"):
-            env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
+        env = git_cgi_env(self, self.repos, url,
+                          self.headers.get("Content-Length") or None)
         backend = subprocess.Popen([HTTP_BACKEND], stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, env=env)
         total = 0
@@ -211,19 +195,11 @@ class Handler(BaseHTTPRequestHandler):
 
         feeder = threading.Thread(target=feed)
         feeder.start()
-        status, ctype, headers = 200, "application/octet-stream", []
-        while True:
-            line = backend.stdout.readline().decode("latin-1").strip()
-            if not line:
-                break
-            name, _, value = line.partition(":")
-            value = value.strip()
-            if name.lower() == "status":
-                status = int(value.split()[0])
-            elif name.lower() == "content-type":
-                ctype = value
-            elif name.lower() not in ("content-length", "transfer-encoding"):
-                headers.append((name, value))
+        # The head, line by line until the blank line, as it comes.
+        head = iter(lambda: backend.stdout.readline().decode("latin-1").strip(),
+                    "")
+        status, ctype, headers = parse_cgi_head(
+            head, drop=("content-length", "transfer-encoding"))
         self._start_chunked(status, ctype, headers)
         while True:
             data = backend.stdout.read1(CHUNK)
@@ -251,12 +227,7 @@ def main():
         Handler.secret = f.read().strip()
     Handler.record_path = args.record
     Handler.repos = args.repos
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(server.server_address[1]))
-    os.rename(tmp, args.port_file)
-    server.serve_forever()
+    serve(Handler, args.port_file)
 
 
 if __name__ == "__main__":

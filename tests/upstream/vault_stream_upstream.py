@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A loopback HTTP/1.1 upstream for the vault's streaming egress tests.
+"""A loopback HTTP/1.1 upstream for the vault's streaming egress tests
+(vault/egress_stream_test.cc).
 
 Endpoints (query parameters in brackets):
   GET  /download[bytes=N]   N bytes of Pattern(), with Content-Length
@@ -21,8 +22,10 @@ import hashlib
 import json
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
+
+from upstream_common import serve
 
 
 def pattern_block():
@@ -175,13 +178,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port-file", required=True)
     args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    with open(args.port_file + ".tmp", "w") as f:
-        f.write(str(server.server_address[1]))
-    import os
-    os.rename(args.port_file + ".tmp", args.port_file)
-    server.serve_forever()
+    serve(Handler, args.port_file, daemon_threads=True)
 
 
 if __name__ == "__main__":
