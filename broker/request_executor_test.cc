@@ -4,13 +4,16 @@
 #include <thread>
 #include <vector>
 
+#include "broker/test_doubles.h"
 #include "common/crypto.h"
 #include "gtest/gtest.h"
 
 namespace latchkey::broker {
 namespace {
 
-// Test doubles of the two downstream interfaces.
+using test_doubles::RecordingAudit;
+
+// A test double of the vault (the audit one is in test_doubles.h).
 class RecordingVault final : public VaultEgressClient {
  public:
   absl::StatusOr<v1::VaultExecuteResponse> Execute(
@@ -28,38 +31,14 @@ class RecordingVault final : public VaultEgressClient {
   absl::Status fail;
 };
 
-class RecordingAudit final : public AuditRecorder {
- public:
-  absl::Status Record(const v1::AuditEvent& event) override {
-    events.push_back(event);
-    return fail;
-  }
-  bool Reachable() override { return reachable; }
-  std::vector<v1::AuditEvent> events;
-  absl::Status fail;
-  bool reachable = true;
-};
-
 class RequestExecutorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    v1::BrokerConfig config;
-    v1::Agent* agent = config.add_agents();
-    agent->set_name("bot");
-    agent->set_token_sha256(Sha256Hex("token"));
+    v1::BrokerConfig config = test_doubles::BotApiConfig("GET", "/v1/**");
     v1::Agent* other = config.add_agents();
     other->set_name("other");
     other->set_token_sha256(Sha256Hex("other-token"));
-    v1::Capability* cap = config.add_capabilities();
-    cap->set_name("api");
-    cap->set_secret_id("secret");
-    cap->set_origin("https://api.example.com");
-    cap->add_agents("bot");
-    v1::Rule* allow = cap->add_rules();
-    allow->set_effect(v1::Rule::ALLOW);
-    allow->add_methods("GET");
-    allow->set_path("/v1/**");
-    v1::Rule* deny = cap->add_rules();
+    v1::Rule* deny = config.mutable_capabilities(0)->add_rules();
     deny->set_effect(v1::Rule::DENY);
     deny->add_methods("*");
     deny->set_path("/v1/admin/**");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "broker/request_executor.h"
+#include "broker/test_doubles.h"
 #include "common/crypto.h"
 #include "gtest/gtest.h"
 
@@ -54,19 +55,7 @@ class RevocationRaceTest : public ::testing::TestWithParam<Kind> {};
 
 TEST_P(RevocationRaceTest, NothingCheckedAfterTheRevokeReturnedIsAllowed) {
   g_revoked = false;
-  v1::BrokerConfig config;
-  v1::Agent* agent = config.add_agents();
-  agent->set_name("bot");
-  agent->set_token_sha256(Sha256Hex("token"));
-  v1::Capability* cap = config.add_capabilities();
-  cap->set_name("api");
-  cap->set_secret_id("secret");
-  cap->set_origin("https://api.example.com");
-  cap->add_agents("bot");
-  v1::Rule* allow = cap->add_rules();
-  allow->set_effect(v1::Rule::ALLOW);
-  allow->add_methods("GET");
-  allow->set_path("/**");
+  v1::BrokerConfig config = test_doubles::BotApiConfig("GET", "/**");
   StateHolder state(*BrokerState::Compile(config));
   // A real store, so the revoke includes its fsync'd write.
   const char* tmp = std::getenv("TEST_TMPDIR");

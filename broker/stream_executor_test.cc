@@ -7,15 +7,18 @@
 #include <vector>
 
 #include "broker/request_executor.h"
+#include "broker/test_doubles.h"
 #include "common/crypto.h"
 #include "gtest/gtest.h"
 
 namespace latchkey::broker {
 namespace {
 
+using test_doubles::RecordingAudit;
+
 // The agent's side: scripted messages in, replies recorded.
 class ScriptedAgent final : public RequestExecutor::AgentStream {
-public:
+ public:
   void SendInitialMetadata() override {}
   bool Write(const v1::ExecuteStreamReply &message,
              grpc::WriteOptions) override {
@@ -27,8 +30,7 @@ public:
     return !incoming.empty();
   }
   bool Read(v1::ExecuteStreamRequest *message) override {
-    if (incoming.empty())
-      return false;
+    if (incoming.empty()) return false;
     *message = incoming.front();
     incoming.pop_front();
     return true;
@@ -39,7 +41,7 @@ public:
 
 // The vault's side: records what it is sent, answers from a script.
 class ScriptedVaultStream final : public VaultStream {
-public:
+ public:
   bool Write(const v1::VaultStreamRequest &message) override {
     sent->push_back(message);
     return true;
@@ -49,8 +51,7 @@ public:
     return true;
   }
   bool Read(v1::VaultStreamReply *message) override {
-    if (replies.empty())
-      return false;
+    if (replies.empty()) return false;
     *message = replies.front();
     replies.pop_front();
     return true;
@@ -64,13 +65,13 @@ public:
 };
 
 class StreamingVault final : public VaultEgressClient {
-public:
-  absl::StatusOr<v1::VaultExecuteResponse>
-  Execute(const v1::VaultExecuteRequest &) override {
+ public:
+  absl::StatusOr<v1::VaultExecuteResponse> Execute(
+      const v1::VaultExecuteRequest &) override {
     return absl::InternalError("unary call in a streaming test");
   }
-  absl::StatusOr<std::unique_ptr<VaultStream>>
-  OpenStream(absl::Duration) override {
+  absl::StatusOr<std::unique_ptr<VaultStream>> OpenStream(
+      absl::Duration) override {
     ++opened;
     auto stream = std::make_unique<ScriptedVaultStream>();
     stream->replies = replies;
@@ -86,34 +87,11 @@ public:
   bool cancelled = false;
 };
 
-class RecordingAudit final : public AuditRecorder {
-public:
-  absl::Status Record(const v1::AuditEvent &event) override {
-    events.push_back(event);
-    return fail;
-  }
-  bool Reachable() override { return true; }
-  std::vector<v1::AuditEvent> events;
-  absl::Status fail;
-};
-
 class StreamExecutorTest : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
-    v1::BrokerConfig config;
-    v1::Agent *agent = config.add_agents();
-    agent->set_name("bot");
-    agent->set_token_sha256(Sha256Hex("token"));
-    v1::Capability *cap = config.add_capabilities();
-    cap->set_name("api");
-    cap->set_secret_id("secret");
-    cap->set_origin("https://api.example.com");
-    cap->add_agents("bot");
-    cap->mutable_limits()->set_max_request_bytes(10);
-    v1::Rule *allow = cap->add_rules();
-    allow->set_effect(v1::Rule::ALLOW);
-    allow->add_methods("POST");
-    allow->set_path("/v1/**");
+    v1::BrokerConfig config = test_doubles::BotApiConfig("POST", "/v1/**");
+    config.mutable_capabilities(0)->mutable_limits()->set_max_request_bytes(10);
     state_ = std::make_unique<StateHolder>(*BrokerState::Compile(config));
     sessions_ = std::make_unique<SessionRegistry>([this] { return now_; });
     executor_ = std::make_unique<RequestExecutor>(state_.get(), sessions_.get(),
@@ -140,8 +118,7 @@ protected:
     head.mutable_head()->set_capability("api");
     head.mutable_head()->mutable_request()->set_method("POST");
     head.mutable_head()->mutable_request()->set_path(path);
-    if (length.has_value())
-      head.set_content_length(*length);
+    if (length.has_value()) head.set_content_length(*length);
     agent_.incoming.push_back(head);
   }
   void Body(const std::string &data) {
@@ -261,5 +238,5 @@ TEST_F(StreamExecutorTest, StreamWithoutHeadIsRefused) {
   EXPECT_TRUE(audit_.events.empty());
 }
 
-} // namespace
-} // namespace latchkey::broker
+}  // namespace
+}  // namespace latchkey::broker

@@ -1,0 +1,53 @@
+// What the RequestExecutor unit tests share: an audit recorder that keeps
+// what it is given, and the smallest BrokerConfig they start from.
+#ifndef LATCHKEY_BROKER_TEST_DOUBLES_H_
+#define LATCHKEY_BROKER_TEST_DOUBLES_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "broker/downstream_clients.h"
+#include "common/crypto.h"
+#include "proto/broker.pb.h"
+
+namespace latchkey::broker::test_doubles {
+
+// RecordingAudit keeps every event in order (not thread safe); Record
+// answers `fail`, Reachable answers `reachable`.
+class RecordingAudit final : public AuditRecorder {
+ public:
+  absl::Status Record(const v1::AuditEvent& event) override {
+    events.push_back(event);
+    return fail;
+  }
+  bool Reachable() override { return reachable; }
+  std::vector<v1::AuditEvent> events;
+  absl::Status fail;
+  bool reachable = true;
+};
+
+// BotApiConfig: agent "bot" (token "token") and capability "api" (secret
+// "secret", origin https://api.example.com) for "bot" alone, with one rule
+// allowing `method` on `path`. Tests add agents, rules and limits to it.
+inline v1::BrokerConfig BotApiConfig(const std::string& method,
+                                     const std::string& path) {
+  v1::BrokerConfig config;
+  v1::Agent* agent = config.add_agents();
+  agent->set_name("bot");
+  agent->set_token_sha256(Sha256Hex("token"));
+  v1::Capability* cap = config.add_capabilities();
+  cap->set_name("api");
+  cap->set_secret_id("secret");
+  cap->set_origin("https://api.example.com");
+  cap->add_agents("bot");
+  v1::Rule* allow = cap->add_rules();
+  allow->set_effect(v1::Rule::ALLOW);
+  allow->add_methods(method);
+  allow->set_path(path);
+  return config;
+}
+
+}  // namespace latchkey::broker::test_doubles
+
+#endif  // LATCHKEY_BROKER_TEST_DOUBLES_H_
