@@ -19,7 +19,6 @@ only as "vault" (it was the injected secret), "other" or "none", so the
 record itself never holds the secret. Binds 127.0.0.1 only; writes its
 port to --port-file once listening.
 """
-import argparse
 import hmac
 import json
 import subprocess
@@ -27,7 +26,8 @@ import threading
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
-from upstream_common import HTTP_BACKEND, git_cgi_env, parse_cgi_head, serve
+from upstream_common import (HTTP_BACKEND, git_cgi_env, parse_cgi_head,
+                             serve_git_upstream)
 
 RECORD_LOCK = threading.Lock()
 
@@ -118,17 +118,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port-file", required=True)
-    parser.add_argument("--record", required=True)
-    parser.add_argument("--secret-file", required=True)
-    parser.add_argument("--repos", required=True)
-    args = parser.parse_args()
-    with open(args.secret_file, "rb") as f:
-        Handler.secret = f.read().strip()
-    Handler.record_path = args.record
-    Handler.repos = args.repos
-    serve(Handler, args.port_file)
+    serve_git_upstream(Handler)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ Every request is recorded as one JSON line in --record (method, path,
 auth as "vault"/"other"/"none", body bytes), never the secret. Binds
 127.0.0.1 only; writes its port to --port-file once listening.
 """
-import argparse
 import hashlib
 import hmac
 import json
@@ -30,7 +29,8 @@ import threading
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
-from upstream_common import HTTP_BACKEND, git_cgi_env, parse_cgi_head, serve
+from upstream_common import (HTTP_BACKEND, git_cgi_env, parse_cgi_head,
+                             serve_git_upstream)
 
 RECORD_LOCK = threading.Lock()
 CHUNK = 1 << 20
@@ -217,17 +217,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port-file", required=True)
-    parser.add_argument("--record", required=True)
-    parser.add_argument("--secret-file", required=True)
-    parser.add_argument("--repos", required=True)
-    args = parser.parse_args()
-    with open(args.secret_file, "rb") as f:
-        Handler.secret = f.read().strip()
-    Handler.record_path = args.record
-    Handler.repos = args.repos
-    serve(Handler, args.port_file)
+    serve_git_upstream(Handler)
 
 
 if __name__ == "__main__":

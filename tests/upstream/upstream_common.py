@@ -4,6 +4,7 @@ CGI. Imported by the scripts next to it (Python puts a script's own
 directory first on sys.path); a test target that runs one of them lists
 this file in its data too.
 """
+import argparse
 import os
 from http.server import ThreadingHTTPServer
 
@@ -25,6 +26,24 @@ def serve(handler_class, port_file, daemon_threads=False, setup=None):
         f.write(str(server.server_address[1]))
     os.rename(tmp, port_file)
     server.serve_forever()
+
+
+def serve_git_upstream(handler_class):
+    """main() of the git upstreams (git_upstream.py, stream_upstream.py):
+    their flags --port-file, --record, --secret-file (the credential they
+    accept) and --repos (the bare repositories), set on `handler_class` as
+    record_path, secret (bytes) and repos, then serve(). Never returns."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port-file", required=True)
+    parser.add_argument("--record", required=True)
+    parser.add_argument("--secret-file", required=True)
+    parser.add_argument("--repos", required=True)
+    args = parser.parse_args()
+    with open(args.secret_file, "rb") as f:
+        handler_class.secret = f.read().strip()
+    handler_class.record_path = args.record
+    handler_class.repos = args.repos
+    serve(handler_class, args.port_file)
 
 
 def git_cgi_env(handler, repos, url, content_length):
