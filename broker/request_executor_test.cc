@@ -31,7 +31,8 @@ class RecordingVault final : public VaultEgressClient {
   absl::Status fail;
 };
 
-class RequestExecutorTest : public ::testing::Test {
+class RequestExecutorTest
+    : public test_doubles::ExecutorFixture<RecordingVault> {
  protected:
   void SetUp() override {
     v1::BrokerConfig config = test_doubles::BotApiConfig("GET", "/v1/**");
@@ -42,13 +43,7 @@ class RequestExecutorTest : public ::testing::Test {
     deny->set_effect(v1::Rule::DENY);
     deny->add_methods("*");
     deny->set_path("/v1/admin/**");
-    state_ = std::make_unique<StateHolder>(*BrokerState::Compile(config));
-    sessions_ = std::make_unique<SessionRegistry>([this] { return now_; });
-    executor_ = std::make_unique<RequestExecutor>(state_.get(), sessions_.get(),
-                                                  &vault_, &audit_,
-                                                  [this] { return now_; });
-    bot_ = state_->Get()->FindAgentByToken("token");
-    session_ = sessions_->Open("bot", {"api"}, absl::Minutes(5))->id();
+    StartExecutor(config);
   }
 
   v1::ExecuteResponse Run(const std::string& method, const std::string& path,
@@ -61,15 +56,6 @@ class RequestExecutorTest : public ::testing::Test {
     request.mutable_request()->set_path(path);
     return executor_->Execute({agent ? agent : bot_, 1000}, request);
   }
-
-  absl::Time now_ = absl::FromUnixSeconds(1'800'000'000);
-  RecordingVault vault_;
-  RecordingAudit audit_;
-  std::unique_ptr<StateHolder> state_;
-  std::unique_ptr<SessionRegistry> sessions_;
-  std::unique_ptr<RequestExecutor> executor_;
-  const AgentIdentity* bot_ = nullptr;
-  std::string session_;
 };
 
 TEST_F(RequestExecutorTest, AllowedRequestGoesToVaultWithNormalizedPath) {

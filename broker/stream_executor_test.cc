@@ -87,18 +87,13 @@ class StreamingVault final : public VaultEgressClient {
   bool cancelled = false;
 };
 
-class StreamExecutorTest : public ::testing::Test {
+class StreamExecutorTest
+    : public test_doubles::ExecutorFixture<StreamingVault> {
  protected:
   void SetUp() override {
     v1::BrokerConfig config = test_doubles::BotApiConfig("POST", "/v1/**");
     config.mutable_capabilities(0)->mutable_limits()->set_max_request_bytes(10);
-    state_ = std::make_unique<StateHolder>(*BrokerState::Compile(config));
-    sessions_ = std::make_unique<SessionRegistry>([this] { return now_; });
-    executor_ = std::make_unique<RequestExecutor>(state_.get(), sessions_.get(),
-                                                  &vault_, &audit_,
-                                                  [this] { return now_; });
-    bot_ = state_->Get()->FindAgentByToken("token");
-    session_ = sessions_->Open("bot", {"api"}, absl::Minutes(5))->id();
+    StartExecutor(config);
 
     v1::VaultStreamReply head;
     head.mutable_head()->mutable_response()->set_status(200);
@@ -131,15 +126,7 @@ class StreamExecutorTest : public ::testing::Test {
                                     [cancelled] { return cancelled; });
   }
 
-  absl::Time now_ = absl::FromUnixSeconds(1'800'000'000);
-  StreamingVault vault_;
-  RecordingAudit audit_;
   ScriptedAgent agent_;
-  std::unique_ptr<StateHolder> state_;
-  std::unique_ptr<SessionRegistry> sessions_;
-  std::unique_ptr<RequestExecutor> executor_;
-  const AgentIdentity *bot_ = nullptr;
-  std::string session_;
 };
 
 TEST_F(StreamExecutorTest, AllowedStreamRelaysInOrderAndAuditsTwice) {

@@ -1,14 +1,19 @@
 // What the RequestExecutor unit tests share: an audit recorder that keeps
-// what it is given, and the smallest BrokerConfig they start from.
+// what it is given, the smallest BrokerConfig they start from, and a
+// fixture that builds the executor around a vault double.
 #ifndef LATCHKEY_BROKER_TEST_DOUBLES_H_
 #define LATCHKEY_BROKER_TEST_DOUBLES_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "broker/downstream_clients.h"
+#include "broker/request_executor.h"
 #include "common/crypto.h"
+#include "gtest/gtest.h"
 #include "proto/broker.pb.h"
 
 namespace latchkey::broker::test_doubles {
@@ -47,6 +52,32 @@ inline v1::BrokerConfig BotApiConfig(const std::string& method,
   allow->set_path(path);
   return config;
 }
+
+// ExecutorFixture: a RequestExecutor over `config` with a `Vault` double
+// and a RecordingAudit, a clock the test moves (now_), and a five-minute
+// session of "bot" for "api" (session_).
+template <typename Vault>
+class ExecutorFixture : public ::testing::Test {
+ protected:
+  void StartExecutor(const v1::BrokerConfig& config) {
+    state_ = std::make_unique<StateHolder>(*BrokerState::Compile(config));
+    sessions_ = std::make_unique<SessionRegistry>([this] { return now_; });
+    executor_ = std::make_unique<RequestExecutor>(state_.get(), sessions_.get(),
+                                                  &vault_, &audit_,
+                                                  [this] { return now_; });
+    bot_ = state_->Get()->FindAgentByToken("token");
+    session_ = sessions_->Open("bot", {"api"}, absl::Minutes(5))->id();
+  }
+
+  absl::Time now_ = absl::FromUnixSeconds(1'800'000'000);
+  Vault vault_;
+  RecordingAudit audit_;
+  std::unique_ptr<StateHolder> state_;
+  std::unique_ptr<SessionRegistry> sessions_;
+  std::unique_ptr<RequestExecutor> executor_;
+  const AgentIdentity* bot_ = nullptr;
+  std::string session_;
+};
 
 }  // namespace latchkey::broker::test_doubles
 
