@@ -139,6 +139,11 @@ TEST_F(GatewayStreamTest, GitCloneOfAFewHundredMiB) {
   EXPECT_TRUE(absl::StrContains(clone.output, "same"));
 
   // Streamed, not held: no process on the path came near the pack's size.
+  // (Not under AddressSanitizer: its quarantine keeps freed chunks
+  // resident by design, up to 256 MiB per process.)
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "peak memory is not meaningful under AddressSanitizer";
+#endif
   const uint64_t pack = CloneMiB() * kMiB;
   for (auto [name, pid] : std::vector<std::pair<std::string, pid_t>>{
            {"gateway", h_->gateway().pid()},
