@@ -33,8 +33,7 @@ double BestSeconds(GatewayHarness &h, const std::string &command, int runs) {
                    ran.output.c_str());
       return -1;
     }
-    if (best < 0 || seconds < best)
-      best = seconds;
+    if (best < 0 || seconds < best) best = seconds;
   }
   return best;
 }
@@ -95,8 +94,8 @@ int Main() {
   return 0;
 }
 
-} // namespace
-} // namespace latchkey::testing
+}  // namespace
+}  // namespace latchkey::testing
 
 int main(int argc, char **argv) {
   absl::ParseCommandLine(argc, argv);

@@ -1,7 +1,5 @@
 #include "broker/broker_config.h"
 
-#include "common/limits.h"
-
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -10,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "broker/gate_config.h"
 #include "common/crypto.h"
+#include "common/limits.h"
 #include "common/status_macros.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"

@@ -34,7 +34,7 @@ v1::CapabilityInfo AgentInfo(const CompiledCapability &capability) {
   return info;
 }
 
-} // namespace
+}  // namespace
 
 void ConfigureBrokerPermissions(PeerGuard *guard) {
   for (const char *method :
@@ -64,29 +64,25 @@ void ConfigureBrokerPermissions(PeerGuard *guard) {
                              "DecideApproval"}) {
     guard->Permit(absl::StrCat(kAdmin, method), "operator");
   }
-  guard->Permit(absl::StrCat(kAdmin, "Backup"), "operator"); // admin_backup.cc
+  guard->Permit(absl::StrCat(kAdmin, "Backup"), "operator");  // admin_backup.cc
   guard->Permit(absl::StrCat(kAdmin, "GetMetrics"), "operator");
 }
 
-absl::StatusOr<Caller>
-BrokerService::Identify(const grpc::ServerContext &context, const char *method,
-                        const BrokerState &state) const {
+absl::StatusOr<Caller> BrokerService::Identify(
+    const grpc::ServerContext &context, const char *method,
+    const BrokerState &state) const {
   absl::StatusOr<PeerCredentials> peer =
       guard_->Authorize(context, absl::StrCat(kBroker, method));
-  if (!peer.ok())
-    return peer.status();
+  if (!peer.ok()) return peer.status();
   Caller caller;
   caller.peer_uid = peer->uid;
   auto header = context.client_metadata().find("authorization");
-  if (header == context.client_metadata().end())
-    return caller;
+  if (header == context.client_metadata().end()) return caller;
   absl::string_view value(header->second.data(), header->second.size());
-  if (!absl::StartsWith(value, kBearerPrefix))
-    return caller;
+  if (!absl::StartsWith(value, kBearerPrefix)) return caller;
   value.remove_prefix(kBearerPrefix.size());
   const AgentIdentity *agent = state.FindAgentByToken(value);
-  if (agent == nullptr)
-    return caller;
+  if (agent == nullptr) return caller;
   const auto &uids = agent->config.uids();
   if (!uids.empty() &&
       std::find(uids.begin(), uids.end(), peer->uid) == uids.end()) {
@@ -103,8 +99,7 @@ grpc::Status BrokerService::OpenSession(grpc::ServerContext *context,
                                         v1::Session *response) {
   std::shared_ptr<const BrokerState> state = state_->Get();
   absl::StatusOr<Caller> caller = Identify(*context, "OpenSession", *state);
-  if (!caller.ok())
-    return ToGrpcStatus(caller.status());
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (caller->agent == nullptr) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "no valid agent token; set LATCHKEY_AGENT_TOKEN");
@@ -117,16 +112,14 @@ grpc::Status BrokerService::OpenSession(grpc::ServerContext *context,
     // Open below says why).
     std::vector<std::string> revoked;
     for (const auto &[name, capability] : state->capabilities()) {
-      if (!BrokerState::AgentMayUse(agent, capability))
-        continue;
+      if (!BrokerState::AgentMayUse(agent, capability)) continue;
       if (sessions_->Refusal(agent.config.name(), name).has_value()) {
         revoked.push_back(name);
       } else {
         names.push_back(name);
       }
     }
-    if (names.empty())
-      names = std::move(revoked);
+    if (names.empty()) names = std::move(revoked);
   }
   if (names.empty()) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
@@ -153,8 +146,7 @@ grpc::Status BrokerService::OpenSession(grpc::ServerContext *context,
   }
   absl::StatusOr<v1::Session> session =
       sessions_->Open(agent.config.name(), names, ttl);
-  if (!session.ok())
-    return ToGrpcStatus(session.status());
+  if (!session.ok()) return ToGrpcStatus(session.status());
   LogInfo("session_opened",
           {{"agent", agent.config.name()},
            {"session", session->id().substr(0, 8)},
@@ -163,15 +155,13 @@ grpc::Status BrokerService::OpenSession(grpc::ServerContext *context,
   return grpc::Status::OK;
 }
 
-grpc::Status
-BrokerService::ListCapabilities(grpc::ServerContext *context,
-                                const v1::ListCapabilitiesRequest *request,
-                                v1::ListCapabilitiesResponse *response) {
+grpc::Status BrokerService::ListCapabilities(
+    grpc::ServerContext *context, const v1::ListCapabilitiesRequest *request,
+    v1::ListCapabilitiesResponse *response) {
   std::shared_ptr<const BrokerState> state = state_->Get();
   absl::StatusOr<Caller> caller =
       Identify(*context, "ListCapabilities", *state);
-  if (!caller.ok())
-    return ToGrpcStatus(caller.status());
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (caller->agent == nullptr) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "no valid agent token; set LATCHKEY_AGENT_TOKEN");
@@ -186,8 +176,7 @@ BrokerService::ListCapabilities(grpc::ServerContext *context,
     }
   }
   for (const auto &[name, capability] : state->capabilities()) {
-    if (!BrokerState::AgentMayUse(*caller->agent, capability))
-      continue;
+    if (!BrokerState::AgentMayUse(*caller->agent, capability)) continue;
     v1::CapabilityInfo *info = response->add_capabilities();
     *info = AgentInfo(capability);
     if (session.has_value()) {
@@ -205,8 +194,7 @@ grpc::Status BrokerService::Execute(grpc::ServerContext *context,
                                     v1::ExecuteResponse *response) {
   std::shared_ptr<const BrokerState> state = state_->Get();
   absl::StatusOr<Caller> caller = Identify(*context, "Execute", *state);
-  if (!caller.ok())
-    return ToGrpcStatus(caller.status());
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   // An unknown token is still a decision: it is denied and audited.
   *response = executor_->Execute(*caller, *request);
   return grpc::Status::OK;
@@ -218,8 +206,7 @@ grpc::Status BrokerService::ExecuteStream(
         *stream) {
   std::shared_ptr<const BrokerState> state = state_->Get();
   absl::StatusOr<Caller> caller = Identify(*context, "ExecuteStream", *state);
-  if (!caller.ok())
-    return ToGrpcStatus(caller.status());
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   return executor_->ExecuteStream(*caller, stream,
                                   [context] { return context->IsCancelled(); });
 }
@@ -229,8 +216,7 @@ grpc::Status BrokerService::WhoAmI(grpc::ServerContext *context,
                                    v1::WhoAmIResponse *response) {
   std::shared_ptr<const BrokerState> state = state_->Get();
   absl::StatusOr<Caller> caller = Identify(*context, "WhoAmI", *state);
-  if (!caller.ok())
-    return ToGrpcStatus(caller.status());
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (caller->agent == nullptr) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "no valid agent token; set LATCHKEY_AGENT_TOKEN");
@@ -245,21 +231,18 @@ grpc::Status BrokerService::ExplainAccess(grpc::ServerContext *context,
                                           v1::ExplainResponse *response) {
   std::shared_ptr<const BrokerState> state = state_->Get();
   absl::StatusOr<Caller> caller = Identify(*context, "ExplainAccess", *state);
-  if (!caller.ok())
-    return ToGrpcStatus(caller.status());
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   // The agent is the token's, whatever request->agent() says.
   *response = executor_->ExplainFor(caller->agent, *request);
   return grpc::Status::OK;
 }
 
-grpc::Status
-BrokerService::TestCapability(grpc::ServerContext *context,
-                              const v1::TestCapabilityRequest *request,
-                              v1::TestCapabilityResponse *response) {
+grpc::Status BrokerService::TestCapability(
+    grpc::ServerContext *context, const v1::TestCapabilityRequest *request,
+    v1::TestCapabilityResponse *response) {
   std::shared_ptr<const BrokerState> state = state_->Get();
   absl::StatusOr<Caller> caller = Identify(*context, "TestCapability", *state);
-  if (!caller.ok())
-    return ToGrpcStatus(caller.status());
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   *response = executor_->TestCapability(*caller, *request);
   return grpc::Status::OK;
 }
@@ -272,17 +255,15 @@ grpc::Status AdminAuthorized(const PeerGuard *guard,
                              Body body) {
   absl::StatusOr<PeerCredentials> peer =
       guard->Authorize(*context, absl::StrCat(kAdmin, method));
-  if (!peer.ok())
-    return ToGrpcStatus(peer.status());
+  if (!peer.ok()) return ToGrpcStatus(peer.status());
   return ToGrpcStatus(body(*peer));
 }
 
-} // namespace
+}  // namespace
 
-grpc::Status
-AdminService::ListCapabilities(grpc::ServerContext *context,
-                               const v1::ListCapabilitiesRequest *,
-                               v1::ListCapabilitiesResponse *response) {
+grpc::Status AdminService::ListCapabilities(
+    grpc::ServerContext *context, const v1::ListCapabilitiesRequest *,
+    v1::ListCapabilitiesResponse *response) {
   return AdminAuthorized(
       guard_, context, "ListCapabilities", [&](const PeerCredentials &) {
         std::shared_ptr<const BrokerState> state = state_->Get();
@@ -305,15 +286,13 @@ grpc::Status AdminService::ListSessions(grpc::ServerContext *context,
       });
 }
 
-grpc::Status
-AdminService::RevokeSession(grpc::ServerContext *context,
-                            const v1::RevokeSessionRequest *request,
-                            v1::RevokeSessionResponse *response) {
+grpc::Status AdminService::RevokeSession(
+    grpc::ServerContext *context, const v1::RevokeSessionRequest *request,
+    v1::RevokeSessionResponse *response) {
   return AdminAuthorized(
       guard_, context, "RevokeSession", [&](const PeerCredentials &peer) {
         absl::StatusOr<bool> result = sessions_->Revoke(request->id());
-        if (!result.ok())
-          return result.status();
+        if (!result.ok()) return result.status();
         bool revoked = *result;
         response->set_revoked(revoked);
         LogInfo("session_revoked", {{"session", request->id().substr(0, 8)},
@@ -346,18 +325,16 @@ void LogAdmin(const char *action, absl::string_view name,
 
 template <typename T, typename Out>
 absl::Status Assign(absl::StatusOr<T> result, Out *out) {
-  if (!result.ok())
-    return result.status();
+  if (!result.ok()) return result.status();
   *out = *std::move(result);
   return absl::OkStatus();
 }
 
-} // namespace
+}  // namespace
 
-grpc::Status
-AdminService::CreateCapability(grpc::ServerContext *context,
-                               const v1::CreateCapabilityRequest *request,
-                               v1::Capability *response) {
+grpc::Status AdminService::CreateCapability(
+    grpc::ServerContext *context, const v1::CreateCapabilityRequest *request,
+    v1::Capability *response) {
   return AdminAuthorized(
       guard_, context, "CreateCapability", [&](const PeerCredentials &peer) {
         absl::Status s =
@@ -367,10 +344,9 @@ AdminService::CreateCapability(grpc::ServerContext *context,
       });
 }
 
-grpc::Status
-AdminService::UpdateCapability(grpc::ServerContext *context,
-                               const v1::UpdateCapabilityRequest *request,
-                               v1::Capability *response) {
+grpc::Status AdminService::UpdateCapability(
+    grpc::ServerContext *context, const v1::UpdateCapabilityRequest *request,
+    v1::Capability *response) {
   return AdminAuthorized(
       guard_, context, "UpdateCapability", [&](const PeerCredentials &peer) {
         absl::Status s =
@@ -380,10 +356,9 @@ AdminService::UpdateCapability(grpc::ServerContext *context,
       });
 }
 
-grpc::Status
-AdminService::DeleteCapability(grpc::ServerContext *context,
-                               const v1::DeleteCapabilityRequest *request,
-                               v1::DeleteCapabilityResponse *response) {
+grpc::Status AdminService::DeleteCapability(
+    grpc::ServerContext *context, const v1::DeleteCapabilityRequest *request,
+    v1::DeleteCapabilityResponse *response) {
   return AdminAuthorized(
       guard_, context, "DeleteCapability", [&](const PeerCredentials &peer) {
         bool deleted = false;
@@ -462,10 +437,9 @@ grpc::Status AdminService::RevokeAgent(grpc::ServerContext *context,
       });
 }
 
-grpc::Status
-AdminService::RevokeCapability(grpc::ServerContext *context,
-                               const v1::RevokeCapabilityRequest *request,
-                               v1::RevokeResponse *response) {
+grpc::Status AdminService::RevokeCapability(
+    grpc::ServerContext *context, const v1::RevokeCapabilityRequest *request,
+    v1::RevokeResponse *response) {
   return AdminAuthorized(
       guard_, context, "RevokeCapability", [&](const PeerCredentials &peer) {
         if (state_->Get()->FindCapability(request->name()) == nullptr) {
@@ -491,10 +465,9 @@ grpc::Status AdminService::RevokeAll(grpc::ServerContext *context,
       });
 }
 
-grpc::Status
-AdminService::LiftRevocation(grpc::ServerContext *context,
-                             const v1::LiftRevocationRequest *request,
-                             v1::LiftRevocationResponse *response) {
+grpc::Status AdminService::LiftRevocation(
+    grpc::ServerContext *context, const v1::LiftRevocationRequest *request,
+    v1::LiftRevocationResponse *response) {
   return AdminAuthorized(
       guard_, context, "LiftRevocation", [&](const PeerCredentials &peer) {
         if (request->kind() == v1::Revocation::KIND_UNSPECIFIED) {
@@ -510,10 +483,9 @@ AdminService::LiftRevocation(grpc::ServerContext *context,
       });
 }
 
-grpc::Status
-AdminService::ListRevocations(grpc::ServerContext *context,
-                              const v1::ListRevocationsRequest *,
-                              v1::ListRevocationsResponse *response) {
+grpc::Status AdminService::ListRevocations(
+    grpc::ServerContext *context, const v1::ListRevocationsRequest *,
+    v1::ListRevocationsResponse *response) {
   return AdminAuthorized(
       guard_, context, "ListRevocations", [&](const PeerCredentials &) {
         for (v1::Revocation &r : sessions_->ListRevocations()) {
@@ -546,10 +518,9 @@ grpc::Status AdminService::GetConfig(grpc::ServerContext *context,
                          });
 }
 
-grpc::Status
-AdminService::ListApprovals(grpc::ServerContext *context,
-                            const v1::ListApprovalsRequest *request,
-                            v1::ListApprovalsResponse *response) {
+grpc::Status AdminService::ListApprovals(
+    grpc::ServerContext *context, const v1::ListApprovalsRequest *request,
+    v1::ListApprovalsResponse *response) {
   return AdminAuthorized(guard_, context, "ListApprovals",
                          [&](const PeerCredentials &) {
                            *response = executor_->ListApprovals(*request);
@@ -557,10 +528,9 @@ AdminService::ListApprovals(grpc::ServerContext *context,
                          });
 }
 
-grpc::Status
-AdminService::DecideApproval(grpc::ServerContext *context,
-                             const v1::DecideApprovalRequest *request,
-                             v1::Approval *response) {
+grpc::Status AdminService::DecideApproval(
+    grpc::ServerContext *context, const v1::DecideApprovalRequest *request,
+    v1::Approval *response) {
   return AdminAuthorized(
       guard_, context, "DecideApproval", [&](const PeerCredentials &peer) {
         absl::Status s =
@@ -581,4 +551,4 @@ grpc::Status AdminService::GetMetrics(grpc::ServerContext *context,
       });
 }
 
-} // namespace latchkey::broker
+}  // namespace latchkey::broker

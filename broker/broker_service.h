@@ -13,19 +13,20 @@
 namespace latchkey::broker {
 
 class BrokerService final : public v1::Broker::Service {
-public:
+ public:
   BrokerService(const StateHolder *state, SessionRegistry *sessions,
                 RequestExecutor *executor, const PeerGuard *guard)
-      : state_(state), sessions_(sessions), executor_(executor), guard_(guard) {
-  }
+      : state_(state),
+        sessions_(sessions),
+        executor_(executor),
+        guard_(guard) {}
 
   grpc::Status OpenSession(grpc::ServerContext *context,
                            const v1::OpenSessionRequest *request,
                            v1::Session *response) override;
-  grpc::Status
-  ListCapabilities(grpc::ServerContext *context,
-                   const v1::ListCapabilitiesRequest *request,
-                   v1::ListCapabilitiesResponse *response) override;
+  grpc::Status ListCapabilities(
+      grpc::ServerContext *context, const v1::ListCapabilitiesRequest *request,
+      v1::ListCapabilitiesResponse *response) override;
   grpc::Status Execute(grpc::ServerContext *context,
                        const v1::ExecuteRequest *request,
                        v1::ExecuteResponse *response) override;
@@ -43,7 +44,7 @@ public:
                               const v1::TestCapabilityRequest *request,
                               v1::TestCapabilityResponse *response) override;
 
-private:
+ private:
   // Identify checks the peer's uid and the agent token of the call.
   absl::StatusOr<Caller> Identify(const grpc::ServerContext &context,
                                   const char *method,
@@ -56,17 +57,19 @@ private:
 };
 
 class AdminService final : public v1::BrokerAdmin::Service {
-public:
+ public:
   AdminService(const StateHolder *state, SessionRegistry *sessions,
                RequestExecutor *executor, ConfigManager *config,
                const PeerGuard *guard)
-      : state_(state), sessions_(sessions), executor_(executor),
-        config_(config), guard_(guard) {}
+      : state_(state),
+        sessions_(sessions),
+        executor_(executor),
+        config_(config),
+        guard_(guard) {}
 
-  grpc::Status
-  ListCapabilities(grpc::ServerContext *context,
-                   const v1::ListCapabilitiesRequest *request,
-                   v1::ListCapabilitiesResponse *response) override;
+  grpc::Status ListCapabilities(
+      grpc::ServerContext *context, const v1::ListCapabilitiesRequest *request,
+      v1::ListCapabilitiesResponse *response) override;
   grpc::Status ListSessions(grpc::ServerContext *context,
                             const v1::ListSessionsRequest *request,
                             v1::ListSessionsResponse *response) override;
@@ -82,10 +85,9 @@ public:
   grpc::Status UpdateCapability(grpc::ServerContext *context,
                                 const v1::UpdateCapabilityRequest *request,
                                 v1::Capability *response) override;
-  grpc::Status
-  DeleteCapability(grpc::ServerContext *context,
-                   const v1::DeleteCapabilityRequest *request,
-                   v1::DeleteCapabilityResponse *response) override;
+  grpc::Status DeleteCapability(
+      grpc::ServerContext *context, const v1::DeleteCapabilityRequest *request,
+      v1::DeleteCapabilityResponse *response) override;
   grpc::Status CreateAgent(grpc::ServerContext *context,
                            const v1::CreateAgentRequest *request,
                            v1::CreateAgentResponse *response) override;
@@ -137,7 +139,7 @@ public:
                           const v1::GetMetricsRequest *request,
                           v1::MetricsSnapshot *response) override;
 
-private:
+ private:
   const StateHolder *state_;
   SessionRegistry *sessions_;
   RequestExecutor *executor_;
@@ -150,6 +152,6 @@ private:
 // "operator" may call BrokerAdmin.
 void ConfigureBrokerPermissions(PeerGuard *guard);
 
-} // namespace latchkey::broker
+}  // namespace latchkey::broker
 
-#endif // LATCHKEY_BROKER_BROKER_SERVICE_H_
+#endif  // LATCHKEY_BROKER_BROKER_SERVICE_H_

@@ -11,7 +11,7 @@ std::chrono::system_clock::time_point Deadline(absl::Duration timeout) {
 }
 
 class GrpcVaultStream final : public VaultStream {
-public:
+ public:
   GrpcVaultStream(v1::VaultEgress::Stub *stub, absl::Duration timeout) {
     context_.set_deadline(Deadline(timeout));
     stream_ = stub->ExecuteStream(&context_);
@@ -29,7 +29,7 @@ public:
   }
   void Cancel() override { context_.TryCancel(); }
 
-private:
+ private:
   grpc::ClientContext context_;
   std::unique_ptr<
       grpc::ClientReaderWriter<v1::VaultStreamRequest, v1::VaultStreamReply>>
@@ -37,38 +37,36 @@ private:
 };
 
 class GrpcVaultEgressClient final : public VaultEgressClient {
-public:
+ public:
   GrpcVaultEgressClient(const std::string &socket_path, absl::Duration timeout)
       : stub_(v1::VaultEgress::NewStub(CreateUdsChannel(socket_path))),
         timeout_(timeout) {}
 
-  absl::StatusOr<v1::VaultExecuteResponse>
-  Execute(const v1::VaultExecuteRequest &request) override {
+  absl::StatusOr<v1::VaultExecuteResponse> Execute(
+      const v1::VaultExecuteRequest &request) override {
     grpc::ClientContext context;
     context.set_deadline(Deadline(timeout_));
     v1::VaultExecuteResponse response;
     grpc::Status status = stub_->Execute(&context, request, &response);
-    if (!status.ok())
-      return FromGrpcStatus(status);
+    if (!status.ok()) return FromGrpcStatus(status);
     return response;
   }
 
-  absl::StatusOr<std::unique_ptr<VaultStream>>
-  OpenStream(absl::Duration timeout) override {
+  absl::StatusOr<std::unique_ptr<VaultStream>> OpenStream(
+      absl::Duration timeout) override {
     return std::make_unique<GrpcVaultStream>(stub_.get(), timeout);
   }
 
-private:
+ private:
   std::unique_ptr<v1::VaultEgress::Stub> stub_;
   absl::Duration timeout_;
 };
 
-} // namespace
+}  // namespace
 
-std::unique_ptr<VaultEgressClient>
-NewGrpcVaultEgressClient(const std::string &socket_path,
-                         absl::Duration timeout) {
+std::unique_ptr<VaultEgressClient> NewGrpcVaultEgressClient(
+    const std::string &socket_path, absl::Duration timeout) {
   return std::make_unique<GrpcVaultEgressClient>(socket_path, timeout);
 }
 
-} // namespace latchkey::broker
+}  // namespace latchkey::broker

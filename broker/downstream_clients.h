@@ -19,7 +19,7 @@ namespace latchkey::broker {
 // proto/vault.proto for the order of messages). Write/Read block; false
 // means the stream is over, and Finish says why.
 class VaultStream {
-public:
+ public:
   virtual ~VaultStream() = default;
   virtual bool Write(const v1::VaultStreamRequest &message) = 0;
   virtual bool WritesDone() = 0;
@@ -32,14 +32,14 @@ public:
 };
 
 class VaultEgressClient {
-public:
+ public:
   virtual ~VaultEgressClient() = default;
-  virtual absl::StatusOr<v1::VaultExecuteResponse>
-  Execute(const v1::VaultExecuteRequest &request) = 0;
+  virtual absl::StatusOr<v1::VaultExecuteResponse> Execute(
+      const v1::VaultExecuteRequest &request) = 0;
   // OpenStream starts an ExecuteStream call that must end within
   // `timeout`.
-  virtual absl::StatusOr<std::unique_ptr<VaultStream>>
-  OpenStream(absl::Duration timeout) {
+  virtual absl::StatusOr<std::unique_ptr<VaultStream>> OpenStream(
+      absl::Duration timeout) {
     (void)timeout;
     return absl::UnimplementedError("this vault client cannot stream");
   }
@@ -50,10 +50,9 @@ using latchkey::AuditRecorder;
 using latchkey::NewGrpcAuditRecorder;
 
 // gRPC implementation over a Unix socket; one channel, kept open.
-std::unique_ptr<VaultEgressClient>
-NewGrpcVaultEgressClient(const std::string &socket_path,
-                         absl::Duration timeout);
+std::unique_ptr<VaultEgressClient> NewGrpcVaultEgressClient(
+    const std::string &socket_path, absl::Duration timeout);
 
-} // namespace latchkey::broker
+}  // namespace latchkey::broker
 
-#endif // LATCHKEY_BROKER_DOWNSTREAM_CLIENTS_H_
+#endif  // LATCHKEY_BROKER_DOWNSTREAM_CLIENTS_H_

@@ -25,33 +25,34 @@ Decision Deny(v1::ReasonCode code, std::string message, std::string rule = "") {
 // DenialFromVault maps a vault refusal to a reason the agent can act on.
 Decision DenialFromVault(const absl::Status &status) {
   switch (status.code()) {
-  case absl::StatusCode::kFailedPrecondition:
-    return Deny(v1::REASON_VAULT_SEALED,
-                "the vault is sealed, so no credential can be used");
-  case absl::StatusCode::kNotFound:
-    return Deny(v1::REASON_SECRET_UNAVAILABLE,
-                "the capability's credential is not in the vault");
-  case absl::StatusCode::kDataLoss:
-    return Deny(v1::REASON_SECRET_UNAVAILABLE,
-                "the capability's credential failed an integrity check");
-  case absl::StatusCode::kPermissionDenied:
-    return Deny(v1::REASON_ORIGIN_REFUSED,
-                "the credential is not bound to this capability's origin");
-  case absl::StatusCode::kInvalidArgument:
-    return Deny(
-        v1::REASON_INVALID_REQUEST,
-        absl::StrCat("the vault refused the request: ", status.message()));
-  default:
-    return Deny(v1::REASON_VAULT_UNAVAILABLE, "the vault could not be reached");
+    case absl::StatusCode::kFailedPrecondition:
+      return Deny(v1::REASON_VAULT_SEALED,
+                  "the vault is sealed, so no credential can be used");
+    case absl::StatusCode::kNotFound:
+      return Deny(v1::REASON_SECRET_UNAVAILABLE,
+                  "the capability's credential is not in the vault");
+    case absl::StatusCode::kDataLoss:
+      return Deny(v1::REASON_SECRET_UNAVAILABLE,
+                  "the capability's credential failed an integrity check");
+    case absl::StatusCode::kPermissionDenied:
+      return Deny(v1::REASON_ORIGIN_REFUSED,
+                  "the credential is not bound to this capability's origin");
+    case absl::StatusCode::kInvalidArgument:
+      return Deny(
+          v1::REASON_INVALID_REQUEST,
+          absl::StrCat("the vault refused the request: ", status.message()));
+    default:
+      return Deny(v1::REASON_VAULT_UNAVAILABLE,
+                  "the vault could not be reached");
   }
 }
 
 // CheckRedirects applies the capability's rules to every redirect the
 // vault followed ("METHOD /path"), so that an upstream redirect cannot hand
 // the agent a path its rules deny.
-std::optional<Decision>
-CheckRedirects(const CompiledCapability &capability,
-               const google::protobuf::RepeatedPtrField<std::string> &hops) {
+std::optional<Decision> CheckRedirects(
+    const CompiledCapability &capability,
+    const google::protobuf::RepeatedPtrField<std::string> &hops) {
   for (const std::string &hop : hops) {
     size_t space = hop.find(' ');
     std::string method =
@@ -86,7 +87,7 @@ google::protobuf::Duration ToDuration(absl::Duration d) {
   return out;
 }
 
-} // namespace
+}  // namespace
 
 size_t ReasonLimit(const v1::Capability &capability) {
   if (capability.max_reason_bytes() == 0 ||
@@ -99,14 +100,12 @@ size_t ReasonLimit(const v1::Capability &capability) {
 uint64_t RequestBodyLimit(const v1::Capability &capability, bool streamed) {
   const uint64_t cap = streamed ? kMaxStreamedBodyBytes : kMaxRequestBodyBytes;
   const uint64_t limit = capability.limits().max_request_bytes();
-  if (limit == 0)
-    return std::min<uint64_t>(kMaxRequestBodyBytes, cap);
+  if (limit == 0) return std::min<uint64_t>(kMaxRequestBodyBytes, cap);
   return std::min(limit, cap);
 }
 
 void RequestExecutor::AuditTimedOut() {
-  if (approvals_ == nullptr)
-    return;
+  if (approvals_ == nullptr) return;
   for (const v1::Approval &approval : approvals_->ExpireDue()) {
     v1::AuditEvent event;
     event.set_source("broker");
@@ -129,9 +128,8 @@ void RequestExecutor::AuditTimedOut() {
   }
 }
 
-v1::ExecuteResponse
-RequestExecutor::Execute(const Caller &caller,
-                         const v1::ExecuteRequest &request) {
+v1::ExecuteResponse RequestExecutor::Execute(
+    const Caller &caller, const v1::ExecuteRequest &request) {
   PendingRequest pending = Admit(caller, request, /*streamed=*/false,
                                  request.request().body().size());
   if (pending.decision.allowed) {
@@ -173,8 +171,7 @@ PendingRequest RequestExecutor::Admit(const Caller &caller,
       state->FindCapability(request.capability());
   pending.capability = capability;
   policy::PolicyDecision policy_decision;
-  if (caller.agent != nullptr)
-    event.set_agent(caller.agent->config.name());
+  if (caller.agent != nullptr) event.set_agent(caller.agent->config.name());
   if (caller.agent == nullptr) {
     decision =
         Deny(v1::REASON_UNAUTHENTICATED, "no valid agent token was presented");
@@ -243,8 +240,7 @@ PendingRequest RequestExecutor::Admit(const Caller &caller,
       SessionCheck session =
           sessions_->Check(request.session_id(), caller.agent->config.name(),
                            capability->config.name());
-      if (!session.ok)
-        decision = Deny(session.code, session.message);
+      if (!session.ok) decision = Deny(session.code, session.message);
     }
     if (decision.allowed &&
         capability->config.approval() != v1::APPROVAL_MODE_NONE) {
@@ -269,8 +265,7 @@ PendingRequest RequestExecutor::Admit(const Caller &caller,
           event.set_approval_id(approval.approval->id());
           *response.mutable_approval() = AgentView(*approval.approval);
         }
-        if (!approval.pass)
-          decision = Deny(approval.code, approval.message);
+        if (!approval.pass) decision = Deny(approval.code, approval.message);
       }
     }
     if (decision.allowed && limiter_ != nullptr) {
@@ -306,7 +301,7 @@ PendingRequest RequestExecutor::Admit(const Caller &caller,
       *vault_request.mutable_headers() = request.request().headers();
       *vault_request.mutable_limits() = capability->config.limits();
     }
-  } // The hand-off point: revocations from here on apply to later checks.
+  }  // The hand-off point: revocations from here on apply to later checks.
 
   return pending;
 }
@@ -400,4 +395,4 @@ v1::ExecuteResponse RequestExecutor::Conclude(PendingRequest *pending) {
   return std::move(response);
 }
 
-} // namespace latchkey::broker
+}  // namespace latchkey::broker

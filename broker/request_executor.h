@@ -23,7 +23,7 @@ namespace latchkey::broker {
 
 // Caller is who is asking, as established by the broker itself.
 struct Caller {
-  const AgentIdentity *agent = nullptr; // nullptr: token missing/unknown.
+  const AgentIdentity *agent = nullptr;  // nullptr: token missing/unknown.
   uint32_t peer_uid = 0;
 };
 
@@ -44,7 +44,7 @@ struct PendingRequest {
   // state keeps `capability` alive for the whole request.
   std::shared_ptr<const BrokerState> state;
   const CompiledCapability *capability = nullptr;
-  v1::ExecuteResponse response; // request_id, approval; later the answer.
+  v1::ExecuteResponse response;  // request_id, approval; later the answer.
   v1::AuditEvent event;
   Decision decision;
   // vault_request is what to send the vault, when decision.allowed (its
@@ -63,13 +63,18 @@ size_t ReasonLimit(const v1::Capability &capability);
 uint64_t RequestBodyLimit(const v1::Capability &capability, bool streamed);
 
 class RequestExecutor {
-public:
+ public:
   RequestExecutor(const StateHolder *state, SessionRegistry *sessions,
                   VaultEgressClient *vault, AuditRecorder *audit,
                   Clock clock = absl::Now, RateLimiter *limiter = nullptr,
                   ApprovalRegistry *approvals = nullptr)
-      : state_(state), sessions_(sessions), vault_(vault), audit_(audit),
-        clock_(clock), limiter_(limiter), approvals_(approvals) {}
+      : state_(state),
+        sessions_(sessions),
+        vault_(vault),
+        audit_(audit),
+        clock_(clock),
+        limiter_(limiter),
+        approvals_(approvals) {}
 
   // Execute decides and, if allowed, executes one request. The session
   // check (with revocations), the rate limits and the hand-off to the vault
@@ -124,25 +129,23 @@ public:
   // TestCapability runs the capability's health_request through Execute
   // (so it is session-checked, gated, rate-limited and audited like any
   // request) and reports status class, auth and latency, never the body.
-  v1::TestCapabilityResponse
-  TestCapability(const Caller &caller,
-                 const v1::TestCapabilityRequest &request);
+  v1::TestCapabilityResponse TestCapability(
+      const Caller &caller, const v1::TestCapabilityRequest &request);
 
   // Approvals, for operators: both first time out due approvals (auditing
   // each). DecideApproval audits the decision with the operator's uid.
-  v1::ListApprovalsResponse
-  ListApprovals(const v1::ListApprovalsRequest &request);
-  absl::StatusOr<v1::Approval>
-  DecideApproval(const v1::DecideApprovalRequest &request,
-                 uint32_t operator_uid);
+  v1::ListApprovalsResponse ListApprovals(
+      const v1::ListApprovalsRequest &request);
+  absl::StatusOr<v1::Approval> DecideApproval(
+      const v1::DecideApprovalRequest &request, uint32_t operator_uid);
 
-private:
+ private:
   const StateHolder *state_;
   SessionRegistry *sessions_;
   VaultEgressClient *vault_;
   AuditRecorder *audit_;
   Clock clock_;
-  RateLimiter *limiter_; // may be null: no rate limits.
+  RateLimiter *limiter_;  // may be null: no rate limits.
   // may be null: capabilities that require approval refuse every request.
   ApprovalRegistry *approvals_;
 
@@ -154,6 +157,6 @@ private:
   void AuditTimedOut();
 };
 
-} // namespace latchkey::broker
+}  // namespace latchkey::broker
 
-#endif // LATCHKEY_BROKER_REQUEST_EXECUTOR_H_
+#endif  // LATCHKEY_BROKER_REQUEST_EXECUTOR_H_

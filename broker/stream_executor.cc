@@ -53,7 +53,7 @@ Decision BadStream(std::string message) {
   return decision;
 }
 
-} // namespace
+}  // namespace
 
 void RequestExecutor::RecordStreamEnd(const PendingRequest &pending,
                                       const v1::StreamEnd &end,
@@ -68,13 +68,12 @@ void RequestExecutor::RecordStreamEnd(const PendingRequest &pending,
                                   " response bytes passed on, ",
                                   end.request_bytes(), " request bytes sent");
   if (end.body_truncated()) {
-    absl::StrAppend(&what, "; the response was cut at the capability's "
-                           "max_response_bytes");
+    absl::StrAppend(&what,
+                    "; the response was cut at the capability's "
+                    "max_response_bytes");
   }
-  if (!end.error().empty())
-    absl::StrAppend(&what, "; failed: ", end.error());
-  if (!failure.empty())
-    absl::StrAppend(&what, "; failed: ", failure);
+  if (!end.error().empty()) absl::StrAppend(&what, "; failed: ", end.error());
+  if (!failure.empty()) absl::StrAppend(&what, "; failed: ", failure);
   event.set_reason(what);
   event.set_latency_us(absl::ToInt64Microseconds(clock_() - pending.start));
   // The answer has already been passed on: a failure to record how it
@@ -85,9 +84,9 @@ void RequestExecutor::RecordStreamEnd(const PendingRequest &pending,
   }
 }
 
-grpc::Status
-RequestExecutor::ExecuteStream(const Caller &caller, AgentStream *agent,
-                               const std::function<bool()> &cancelled) {
+grpc::Status RequestExecutor::ExecuteStream(
+    const Caller &caller, AgentStream *agent,
+    const std::function<bool()> &cancelled) {
   v1::ExecuteStreamRequest first;
   if (!agent->Read(&first)) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -98,8 +97,7 @@ RequestExecutor::ExecuteStream(const Caller &caller, AgentStream *agent,
                         "the first message of ExecuteStream must be the head");
   }
   std::optional<uint64_t> content_length;
-  if (first.has_content_length())
-    content_length = first.content_length();
+  if (first.has_content_length()) content_length = first.content_length();
 
   PendingRequest pending =
       Admit(caller, first.head(), /*streamed=*/true, content_length);
@@ -141,8 +139,7 @@ RequestExecutor::ExecuteStream(const Caller &caller, AgentStream *agent,
   {
     v1::VaultStreamRequest head;
     *head.mutable_head() = pending.vault_request;
-    if (content_length.has_value())
-      head.set_content_length(*content_length);
+    if (content_length.has_value()) head.set_content_length(*content_length);
     bool vault_open = vault.Write(head);
     // Pass the body on. If the vault stops reading (it refused the request
     // or the upstream failed), keep reading to learn whether the agent's
@@ -172,16 +169,16 @@ RequestExecutor::ExecuteStream(const Caller &caller, AgentStream *agent,
       }
     }
     if (cancelled()) {
-      return refuse(BadStream("the client cancelled the request before its "
-                              "body was complete"));
+      return refuse(
+          BadStream("the client cancelled the request before its "
+                    "body was complete"));
     }
     if (content_length.has_value() && sent != *content_length) {
       return refuse(BadStream(absl::StrCat("request body ended after ", sent,
                                            " of its content_length of ",
                                            *content_length, " bytes")));
     }
-    if (vault_open)
-      vault.WritesDone();
+    if (vault_open) vault.WritesDone();
     pending.event.set_bytes_out(static_cast<int64_t>(sent));
   }
 
@@ -225,8 +222,7 @@ RequestExecutor::ExecuteStream(const Caller &caller, AgentStream *agent,
       ended = true;
       break;
     }
-    if (!reply.has_body_chunk())
-      continue;
+    if (!reply.has_body_chunk()) continue;
     v1::ExecuteStreamReply part;
     part.set_body_chunk(std::move(*reply.mutable_body_chunk()));
     if (!agent->Write(part)) {
@@ -252,4 +248,4 @@ RequestExecutor::ExecuteStream(const Caller &caller, AgentStream *agent,
   return grpc::Status::OK;
 }
 
-} // namespace latchkey::broker
+}  // namespace latchkey::broker

@@ -22,7 +22,7 @@ namespace latchkey::mcp {
 // proto/broker.proto for the order of messages). Write/Read block; false
 // means the stream is over, and Finish says why.
 class BrokerStream {
-public:
+ public:
   virtual ~BrokerStream() = default;
   virtual bool Write(const v1::ExecuteStreamRequest &message) = 0;
   virtual bool WritesDone() = 0;
@@ -34,28 +34,26 @@ public:
 };
 
 class BrokerClient {
-public:
+ public:
   virtual ~BrokerClient() = default;
 
-  virtual absl::StatusOr<v1::Session>
-  OpenSession(const v1::OpenSessionRequest &request, Cancellation *cancel) = 0;
+  virtual absl::StatusOr<v1::Session> OpenSession(
+      const v1::OpenSessionRequest &request, Cancellation *cancel) = 0;
 
-  virtual absl::StatusOr<v1::ListCapabilitiesResponse>
-  ListCapabilities(const v1::ListCapabilitiesRequest &request,
-                   Cancellation *cancel) = 0;
+  virtual absl::StatusOr<v1::ListCapabilitiesResponse> ListCapabilities(
+      const v1::ListCapabilitiesRequest &request, Cancellation *cancel) = 0;
 
-  virtual absl::StatusOr<v1::ExecuteResponse>
-  Execute(const v1::ExecuteRequest &request, Cancellation *cancel) = 0;
+  virtual absl::StatusOr<v1::ExecuteResponse> Execute(
+      const v1::ExecuteRequest &request, Cancellation *cancel) = 0;
 
   // The introspection RPCs behind whoami, explain_access and
   // test_capability.
-  virtual absl::StatusOr<v1::WhoAmIResponse>
-  WhoAmI(const v1::WhoAmIRequest &request, Cancellation *cancel) = 0;
-  virtual absl::StatusOr<v1::ExplainResponse>
-  ExplainAccess(const v1::ExplainRequest &request, Cancellation *cancel) = 0;
-  virtual absl::StatusOr<v1::TestCapabilityResponse>
-  TestCapability(const v1::TestCapabilityRequest &request,
-                 Cancellation *cancel) = 0;
+  virtual absl::StatusOr<v1::WhoAmIResponse> WhoAmI(
+      const v1::WhoAmIRequest &request, Cancellation *cancel) = 0;
+  virtual absl::StatusOr<v1::ExplainResponse> ExplainAccess(
+      const v1::ExplainRequest &request, Cancellation *cancel) = 0;
+  virtual absl::StatusOr<v1::TestCapabilityResponse> TestCapability(
+      const v1::TestCapabilityRequest &request, Cancellation *cancel) = 0;
 
   // OpenExecuteStream starts an ExecuteStream call (the gateway's path for
   // bodies of any size).
@@ -64,6 +62,6 @@ public:
   }
 };
 
-} // namespace latchkey::mcp
+}  // namespace latchkey::mcp
 
-#endif // LATCHKEY_MCP_ADAPTER_BROKER_CLIENT_H_
+#endif  // LATCHKEY_MCP_ADAPTER_BROKER_CLIENT_H_

@@ -159,8 +159,8 @@ class FakeBrokerClient : public BrokerClient {
     bool Read(v1::ExecuteStreamReply* message) override {
       if (!decided_) {
         decided_ = true;
-        absl::StatusOr<v1::ExecuteResponse> early = fake_->PeekRefusal(
-            request_);
+        absl::StatusOr<v1::ExecuteResponse> early =
+            fake_->PeekRefusal(request_);
         if (!early.ok()) {
           status_ = early.status();
           return false;

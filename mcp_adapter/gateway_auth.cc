@@ -13,10 +13,8 @@ namespace latchkey::mcp {
 
 bool GatewayCredentialMatches(absl::string_view authorization,
                               absl::string_view token) {
-  if (token.empty())
-    return false;
-  if (BearerMatches(authorization, token))
-    return true;
+  if (token.empty()) return false;
+  if (BearerMatches(authorization, token)) return true;
   // AWS tools sign every request themselves and cannot add a header: they
   // present the token as their access key id (AWS_ACCESS_KEY_ID), which
   // SigV4 sends in clear in "Credential=<key id>/<scope>". The signature
@@ -26,8 +24,7 @@ bool GatewayCredentialMatches(absl::string_view authorization,
   if (absl::StartsWith(authorization, kSigV4)) {
     absl::string_view rest = authorization.substr(kSigV4.size());
     size_t start = rest.find("Credential=");
-    if (start == absl::string_view::npos)
-      return false;
+    if (start == absl::string_view::npos) return false;
     rest = rest.substr(start + 11);
     absl::string_view key_id = rest.substr(0, rest.find('/'));
     return ConstantTimeEquals(Sha256(key_id), Sha256(token));
@@ -53,4 +50,4 @@ bool GatewayCredentialMatches(absl::string_view authorization,
   return match;
 }
 
-} // namespace latchkey::mcp
+}  // namespace latchkey::mcp

@@ -14,6 +14,6 @@ namespace latchkey::mcp {
 bool GatewayCredentialMatches(absl::string_view authorization,
                               absl::string_view token);
 
-} // namespace latchkey::mcp
+}  // namespace latchkey::mcp
 
-#endif // LATCHKEY_MCP_ADAPTER_GATEWAY_AUTH_H_
+#endif  // LATCHKEY_MCP_ADAPTER_GATEWAY_AUTH_H_

@@ -45,5 +45,5 @@ TEST(GatewayAuthTest, RefusesEverythingElse) {
   EXPECT_FALSE(GatewayCredentialMatches("Digest gw_0123456789abcdef", kToken));
 }
 
-} // namespace
-} // namespace latchkey::mcp
+}  // namespace
+}  // namespace latchkey::mcp

@@ -56,12 +56,9 @@ constexpr absl::string_view kDroppedResponseHeaders[] = {
 };
 
 int HexValue(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
 
@@ -75,12 +72,10 @@ bool DecodeQueryPart(absl::string_view in, std::string *out) {
     if (c == '+') {
       out->push_back(' ');
     } else if (c == '%') {
-      if (i + 2 >= in.size())
-        return false;
+      if (i + 2 >= in.size()) return false;
       int hi = HexValue(in[i + 1]);
       int lo = HexValue(in[i + 2]);
-      if (hi < 0 || lo < 0)
-        return false;
+      if (hi < 0 || lo < 0) return false;
       out->push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
     } else {
@@ -103,22 +98,20 @@ GatewayReply JsonReply(int status, const OJson &body) {
   return reply;
 }
 
-} // namespace
+}  // namespace
 
 bool IsDroppedGatewayHeader(absl::string_view name) {
   std::string lower = absl::AsciiStrToLower(name);
-  if (absl::StartsWith(lower, "proxy-"))
-    return true;
+  if (absl::StartsWith(lower, "proxy-")) return true;
   for (absl::string_view dropped : kDroppedRequestHeaders) {
-    if (lower == dropped)
-      return true;
+    if (lower == dropped) return true;
   }
   return false;
 }
 
-absl::StatusOr<v1::ExecuteRequest>
-BuildGatewayRequest(absl::string_view method, absl::string_view target,
-                    const HeaderList &headers, std::string body) {
+absl::StatusOr<v1::ExecuteRequest> BuildGatewayRequest(
+    absl::string_view method, absl::string_view target,
+    const HeaderList &headers, std::string body) {
   if (target.empty() || target[0] != '/') {
     return absl::InvalidArgumentError(
         "the request target must be a path such as /<capability>/<path>; "
@@ -176,8 +169,7 @@ BuildGatewayRequest(absl::string_view method, absl::string_view target,
   http->set_path(std::string(upstream_path));
   if (!query.empty()) {
     for (absl::string_view pair : absl::StrSplit(query, '&')) {
-      if (pair.empty())
-        continue;
+      if (pair.empty()) continue;
       if (static_cast<size_t>(http->query_size()) >= kMaxQueryParams) {
         return absl::InvalidArgumentError(
             absl::StrCat("more than ", kMaxQueryParams, " query parameters"));
@@ -206,8 +198,7 @@ BuildGatewayRequest(absl::string_view method, absl::string_view target,
       request.set_reason(value.substr(0, kMaxReasonBytes));
       continue;
     }
-    if (IsDroppedGatewayHeader(name))
-      continue;
+    if (IsDroppedGatewayHeader(name)) continue;
     v1::Header *header = http->add_headers();
     header->set_name(name);
     header->set_value(value);
@@ -218,35 +209,34 @@ BuildGatewayRequest(absl::string_view method, absl::string_view target,
 
 int HttpStatusForReason(v1::ReasonCode code, absl::string_view message) {
   switch (code) {
-  case v1::REASON_CAPABILITY_NOT_FOUND:
-    return 404;
-  case v1::REASON_PATH_REJECTED:
-  case v1::REASON_INVALID_REQUEST:
-    return 400;
-  case v1::REASON_RATE_LIMITED:
-    return 429;
-  case v1::REASON_VAULT_SEALED:
-  case v1::REASON_VAULT_UNAVAILABLE:
-  case v1::REASON_SECRET_UNAVAILABLE:
-  case v1::REASON_AUDIT_UNAVAILABLE:
-    return 503;
-  case v1::REASON_UPSTREAM_ERROR:
-    return absl::StartsWith(message, "the upstream timed out") ? 504 : 502;
-  default:
-    return 403;
+    case v1::REASON_CAPABILITY_NOT_FOUND:
+      return 404;
+    case v1::REASON_PATH_REJECTED:
+    case v1::REASON_INVALID_REQUEST:
+      return 400;
+    case v1::REASON_RATE_LIMITED:
+      return 429;
+    case v1::REASON_VAULT_SEALED:
+    case v1::REASON_VAULT_UNAVAILABLE:
+    case v1::REASON_SECRET_UNAVAILABLE:
+    case v1::REASON_AUDIT_UNAVAILABLE:
+      return 503;
+    case v1::REASON_UPSTREAM_ERROR:
+      return absl::StartsWith(message, "the upstream timed out") ? 504 : 502;
+    default:
+      return 403;
   }
 }
 
 GatewayReply ReplyForExecute(const v1::ExecuteResponse &response) {
   if (response.decision() != v1::DECISION_ALLOW) {
     const v1::Denial &denial = response.denial();
-    OJson body{{"error", ReasonName(denial.code())},
-               {"message", denial.message()},
-               {"next_step", denial.next_step().empty()
-                                 ? NextStep(denial.code())
-                                 : denial.next_step()}};
-    if (!denial.rule().empty())
-      body["rule"] = denial.rule();
+    OJson body{
+        {"error", ReasonName(denial.code())},
+        {"message", denial.message()},
+        {"next_step", denial.next_step().empty() ? NextStep(denial.code())
+                                                 : denial.next_step()}};
+    if (!denial.rule().empty()) body["rule"] = denial.rule();
     body["request_id"] = response.request_id();
     GatewayReply reply =
         JsonReply(HttpStatusForReason(denial.code(), denial.message()), body);
@@ -288,11 +278,9 @@ GatewayReply ReplyForExecute(const v1::ExecuteResponse &response) {
     }
     bool dropped = false;
     for (absl::string_view name : kDroppedResponseHeaders) {
-      if (lower == name)
-        dropped = true;
+      if (lower == name) dropped = true;
     }
-    if (!dropped)
-      reply.headers.emplace_back(header.name(), header.value());
+    if (!dropped) reply.headers.emplace_back(header.name(), header.value());
   }
   reply.headers.emplace_back("X-Latchkey-Request-Id", response.request_id());
   reply.body = http.body();
@@ -304,40 +292,40 @@ GatewayReply ReplyForBrokerFailure(const absl::Status &status,
   int http_status = 502;
   std::string next_step = "tell the operator if it persists";
   switch (status.code()) {
-  case absl::StatusCode::kUnavailable:
-    http_status = 503;
-    next_step = absl::StrCat("the broker is not reachable at ", broker_socket,
-                             "; ask the operator to start it");
-    break;
-  case absl::StatusCode::kDeadlineExceeded:
-    http_status = 504;
-    next_step = "the broker did not answer in time; the request may or may not "
-                "have reached the upstream: check before retrying a change";
-    break;
-  case absl::StatusCode::kInvalidArgument:
-    http_status = 400;
-    next_step = "fix the request and retry";
-    break;
-  case absl::StatusCode::kResourceExhausted:
-    http_status = 429;
-    next_step = "wait before retrying";
-    break;
-  case absl::StatusCode::kUnauthenticated:
-  case absl::StatusCode::kPermissionDenied:
-    http_status = 502;
-    next_step =
-        "the broker refused this adapter's agent token or user; ask the "
-        "operator for a valid agent token";
-    break;
-  default:
-    break;
+    case absl::StatusCode::kUnavailable:
+      http_status = 503;
+      next_step = absl::StrCat("the broker is not reachable at ", broker_socket,
+                               "; ask the operator to start it");
+      break;
+    case absl::StatusCode::kDeadlineExceeded:
+      http_status = 504;
+      next_step =
+          "the broker did not answer in time; the request may or may not "
+          "have reached the upstream: check before retrying a change";
+      break;
+    case absl::StatusCode::kInvalidArgument:
+      http_status = 400;
+      next_step = "fix the request and retry";
+      break;
+    case absl::StatusCode::kResourceExhausted:
+      http_status = 429;
+      next_step = "wait before retrying";
+      break;
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+      http_status = 502;
+      next_step =
+          "the broker refused this adapter's agent token or user; ask the "
+          "operator for a valid agent token";
+      break;
+    default:
+      break;
   }
   GatewayReply reply = JsonReply(
       http_status, OJson{{"error", absl::StatusCodeToString(status.code())},
                          {"message", std::string(status.message())},
                          {"next_step", next_step}});
-  if (http_status == 429)
-    reply.headers.emplace_back("Retry-After", "1");
+  if (http_status == 429) reply.headers.emplace_back("Retry-After", "1");
   return reply;
 }
 
@@ -350,4 +338,4 @@ GatewayReply ReplyForBadRequest(const absl::Status &status) {
                          {"next_step", "fix the URL or request and retry"}});
 }
 
-} // namespace latchkey::mcp
+}  // namespace latchkey::mcp

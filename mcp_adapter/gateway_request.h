@@ -40,13 +40,13 @@ bool IsDroppedGatewayHeader(absl::string_view name);
 // and percent-decoded ('+' is a space). INVALID_ARGUMENT (answered 400)
 // or NOT_FOUND (no capability segment, answered 404), with a message that
 // says what to send instead.
-absl::StatusOr<v1::ExecuteRequest>
-BuildGatewayRequest(absl::string_view method, absl::string_view target,
-                    const HeaderList &headers, std::string body);
+absl::StatusOr<v1::ExecuteRequest> BuildGatewayRequest(
+    absl::string_view method, absl::string_view target,
+    const HeaderList &headers, std::string body);
 
 struct GatewayReply {
   int status = 500;
-  HeaderList headers; // Without Content-Type and Content-Length.
+  HeaderList headers;  // Without Content-Type and Content-Length.
   std::string content_type;
   std::string body;
 };
@@ -69,6 +69,6 @@ GatewayReply ReplyForBadRequest(const absl::Status &status);
 // HttpStatusForReason is the status a denial with `code` is answered with.
 int HttpStatusForReason(v1::ReasonCode code, absl::string_view message);
 
-} // namespace latchkey::mcp
+}  // namespace latchkey::mcp
 
-#endif // LATCHKEY_MCP_ADAPTER_GATEWAY_REQUEST_H_
+#endif  // LATCHKEY_MCP_ADAPTER_GATEWAY_REQUEST_H_

@@ -3,8 +3,8 @@
 #include <string>
 
 #include "common/limits.h"
-#include "nlohmann/json.hpp"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace latchkey::mcp {
 namespace {
@@ -12,8 +12,7 @@ namespace {
 std::string HeaderValue(const v1::HttpRequest &request,
                         const std::string &name) {
   for (const auto &header : request.headers()) {
-    if (header.name() == name)
-      return header.value();
+    if (header.name() == name) return header.value();
   }
   return "<absent>";
 }
@@ -182,5 +181,5 @@ TEST(GatewayReplyTest, BrokerFailures) {
   EXPECT_EQ(ReplyForBadRequest(absl::NotFoundError("x")).status, 404);
 }
 
-} // namespace
-} // namespace latchkey::mcp
+}  // namespace
+}  // namespace latchkey::mcp

@@ -33,7 +33,7 @@ void Refuse(httplib::Response &response, int status, const char *error,
   SendGatewayReply(reply, response);
 }
 
-} // namespace
+}  // namespace
 
 absl::StatusOr<std::string> LoadGatewayToken(const std::string &token_file) {
   return LoadClientToken(
@@ -47,7 +47,9 @@ absl::StatusOr<std::string> LoadGatewayToken(const std::string &token_file) {
 }
 
 GatewayServer::GatewayServer(BrokerClient *broker, GatewayOptions options)
-    : options_(std::move(options)), broker_(broker), sessions_(broker),
+    : options_(std::move(options)),
+      broker_(broker),
+      sessions_(broker),
       http_(std::make_unique<httplib::Server>()) {
   const size_t threads = options_.threads;
   http_->new_task_queue = [threads] {
@@ -120,8 +122,7 @@ absl::StatusOr<int> GatewayServer::Start() {
   int port = options_.address.port;
   if (port == 0) {
     port = http_->bind_to_any_port(host);
-    if (port < 0)
-      port = 0;
+    if (port < 0) port = 0;
   } else if (!http_->bind_to_port(host, port)) {
     port = 0;
   }
@@ -135,8 +136,7 @@ absl::StatusOr<int> GatewayServer::Start() {
 }
 
 void GatewayServer::Stop() {
-  if (stopped_.exchange(true) || !thread_.joinable())
-    return;
+  if (stopped_.exchange(true) || !thread_.joinable()) return;
   // stop() does nothing until the listen loop runs: wait for it (bounded).
   for (int i = 0; i < 1000 && !http_->is_running(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -201,4 +201,4 @@ bool GatewayServer::Admit(const httplib::Request &request,
   return true;
 }
 
-} // namespace latchkey::mcp
+}  // namespace latchkey::mcp

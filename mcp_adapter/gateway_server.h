@@ -27,7 +27,7 @@ namespace httplib {
 class Server;
 struct Request;
 struct Response;
-} // namespace httplib
+}  // namespace httplib
 
 namespace latchkey::mcp {
 
@@ -39,16 +39,16 @@ absl::StatusOr<std::string> LoadGatewayToken(const std::string &token_file);
 
 struct GatewayOptions {
   LoopbackAddress address;
-  std::string token; // Not logged, not echoed.
+  std::string token;  // Not logged, not echoed.
   std::string broker_socket;
   size_t threads = 16;
 };
 
 class GatewayServer {
-public:
+ public:
   // `broker` must outlive the server.
   GatewayServer(BrokerClient *broker, GatewayOptions options);
-  ~GatewayServer(); // Stops and joins.
+  ~GatewayServer();  // Stops and joins.
   GatewayServer(const GatewayServer &) = delete;
   GatewayServer &operator=(const GatewayServer &) = delete;
 
@@ -57,7 +57,7 @@ public:
   absl::StatusOr<int> Start();
   void Stop();
 
-private:
+ private:
   bool Admit(const httplib::Request &request, httplib::Response &response);
   const GatewayOptions options_;
   BrokerClient *const broker_;
@@ -67,6 +67,6 @@ private:
   std::atomic<bool> stopped_{false};
 };
 
-} // namespace latchkey::mcp
+}  // namespace latchkey::mcp
 
-#endif // LATCHKEY_MCP_ADAPTER_GATEWAY_SERVER_H_
+#endif  // LATCHKEY_MCP_ADAPTER_GATEWAY_SERVER_H_

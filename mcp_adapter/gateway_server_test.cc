@@ -13,8 +13,8 @@
 
 #include "absl/time/clock.h"
 #include "common/limits.h"
-#include "mcp_adapter/fake_broker_client.h"
 #include "gtest/gtest.h"
+#include "mcp_adapter/fake_broker_client.h"
 
 namespace latchkey::mcp {
 namespace {
@@ -31,7 +31,7 @@ v1::ExecuteResponse Allowed(const std::string &body) {
 }
 
 class GatewayServerTest : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     broker_.now_unix = absl::ToUnixSeconds(absl::Now());
     GatewayOptions options;
@@ -90,8 +90,7 @@ TEST_F(GatewayServerTest, ConcurrentRequestsShareOneSession) {
       }
     });
   }
-  for (auto &thread : threads)
-    thread.join();
+  for (auto &thread : threads) thread.join();
   EXPECT_EQ(ok.load(), kThreads * kPerThread);
   EXPECT_EQ(broker_.open_requests.size(), 1u);
   ASSERT_EQ(broker_.execute_requests.size(), size_t{kThreads * kPerThread});
@@ -152,5 +151,5 @@ TEST_F(GatewayServerTest, OversizedGetBodyIs413) {
   EXPECT_TRUE(broker_.execute_requests.empty());
 }
 
-} // namespace
-} // namespace latchkey::mcp
+}  // namespace
+}  // namespace latchkey::mcp

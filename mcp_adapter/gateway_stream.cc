@@ -45,10 +45,8 @@ void LogOutcome(const std::string &capability, const std::string &method,
 // ContentLength is the request's declared body size, if it has one.
 std::optional<uint64_t> ContentLength(const httplib::Request &request,
                                       const httplib::ContentReader *reader) {
-  if (reader == nullptr)
-    return request.body.size();
-  if (request.has_header("Transfer-Encoding"))
-    return std::nullopt;
+  if (reader == nullptr) return request.body.size();
+  if (request.has_header("Transfer-Encoding")) return std::nullopt;
   uint64_t length = 0;
   if (!request.has_header("Content-Length") ||
       !absl::SimpleAtoi(request.get_header_value("Content-Length"), &length)) {
@@ -78,8 +76,7 @@ bool SendBody(const httplib::Request &request,
   std::string *chunk = part.mutable_body_chunk();
   bool broker_open = true;
   auto flush = [&] {
-    if (chunk->empty() || !broker_open)
-      return;
+    if (chunk->empty() || !broker_open) return;
     broker_open = stream->Write(part);
     chunk->clear();
   };
@@ -91,18 +88,16 @@ bool SendBody(const httplib::Request &request,
   // The broker may stop taking the body (it refused it as too long);
   // the rest is still read so the connection stays in step, but dropped.
   bool complete = (*reader)([&](const char *data, size_t length) {
-    if (!broker_open)
-      return true;
+    if (!broker_open) return true;
     chunk->append(data, length);
-    if (chunk->size() >= kStreamChunkBytes)
-      flush();
+    if (chunk->size() >= kStreamChunkBytes) flush();
     return true;
   });
   flush();
   return complete;
 }
 
-} // namespace
+}  // namespace
 
 void SendGatewayReply(const GatewayReply &reply, httplib::Response &response) {
   response.status = reply.status;
@@ -137,12 +132,10 @@ void ServeGatewayRequest(BrokerClient *broker, SessionKeeper *sessions,
       *std::move(head), nullptr,
       [&](const v1::ExecuteRequest &attempt)
           -> absl::StatusOr<v1::ExecuteResponse> {
-        if (stream != nullptr)
-          (void)stream->Finish(); // A refused try.
+        if (stream != nullptr) (void)stream->Finish();  // A refused try.
         absl::StatusOr<std::unique_ptr<BrokerStream>> opened =
             broker->OpenExecuteStream();
-        if (!opened.ok())
-          return opened.status();
+        if (!opened.ok()) return opened.status();
         stream = *std::move(opened);
         v1::ExecuteStreamRequest first;
         *first.mutable_head() = attempt;
@@ -252,18 +245,17 @@ void ServeGatewayRequest(BrokerClient *broker, SessionKeeper *sessions,
                     {"error", end.body_truncated()
                                   ? "cut at the capability's max_response_bytes"
                                   : end.error()}});
-        return false; // No final chunk: the client sees the failure.
+        return false;  // No final chunk: the client sees the failure.
       }
       state->finished = true;
       v1::ExecuteStreamReply after;
-      state->stream->Read(&after); // Sees the end of the stream.
+      state->stream->Read(&after);  // Sees the end of the stream.
       sink.done();
     }
     return true;
   };
   auto release = [state](bool success) {
-    if (!success || !state->finished)
-      state->stream->Cancel();
+    if (!success || !state->finished) state->stream->Cancel();
     (void)state->stream->Finish();
   };
   if (request.method == "HEAD") {
@@ -289,4 +281,4 @@ void ServeGatewayRequest(BrokerClient *broker, SessionKeeper *sessions,
                                         release);
 }
 
-} // namespace latchkey::mcp
+}  // namespace latchkey::mcp

@@ -22,7 +22,7 @@ namespace httplib {
 class ContentReader;
 struct Request;
 struct Response;
-} // namespace httplib
+}  // namespace httplib
 
 namespace latchkey::mcp {
 
@@ -38,6 +38,6 @@ void ServeGatewayRequest(BrokerClient *broker, SessionKeeper *sessions,
                          const httplib::ContentReader *body_reader,
                          httplib::Response &response);
 
-} // namespace latchkey::mcp
+}  // namespace latchkey::mcp
 
-#endif // LATCHKEY_MCP_ADAPTER_GATEWAY_STREAM_H_
+#endif  // LATCHKEY_MCP_ADAPTER_GATEWAY_STREAM_H_

@@ -14,17 +14,15 @@ template <typename Response, typename Rpc>
 absl::StatusOr<Response> Call(grpc::ClientContext *context,
                               Cancellation *cancel, Rpc rpc) {
   ScopedCancelHook hook(cancel, [context] { context->TryCancel(); });
-  if (hook.cancelled())
-    return absl::CancelledError("cancelled by client");
+  if (hook.cancelled()) return absl::CancelledError("cancelled by client");
   Response response;
   grpc::Status status = rpc(&response);
-  if (!status.ok())
-    return FromGrpcStatus(status);
+  if (!status.ok()) return FromGrpcStatus(status);
   return response;
 }
 
 class GrpcBrokerStream final : public BrokerStream {
-public:
+ public:
   explicit GrpcBrokerStream(std::unique_ptr<grpc::ClientContext> context)
       : context_(std::move(context)) {}
   void Start(v1::Broker::Stub *stub) {
@@ -43,14 +41,14 @@ public:
   }
   void Cancel() override { context_->TryCancel(); }
 
-private:
+ private:
   std::unique_ptr<grpc::ClientContext> context_;
   std::unique_ptr<grpc::ClientReaderWriter<v1::ExecuteStreamRequest,
                                            v1::ExecuteStreamReply>>
       stream_;
 };
 
-} // namespace
+}  // namespace
 
 GrpcBrokerClient::GrpcBrokerClient(GrpcBrokerClientOptions options)
     : options_(std::move(options)),
@@ -63,9 +61,8 @@ void GrpcBrokerClient::PrepareContext(grpc::ClientContext *context,
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
 }
 
-absl::StatusOr<v1::Session>
-GrpcBrokerClient::OpenSession(const v1::OpenSessionRequest &request,
-                              Cancellation *cancel) {
+absl::StatusOr<v1::Session> GrpcBrokerClient::OpenSession(
+    const v1::OpenSessionRequest &request, Cancellation *cancel) {
   grpc::ClientContext context;
   PrepareContext(&context, options_.call_timeout);
   return Call<v1::Session>(&context, cancel, [&](v1::Session *response) {
@@ -73,9 +70,8 @@ GrpcBrokerClient::OpenSession(const v1::OpenSessionRequest &request,
   });
 }
 
-absl::StatusOr<v1::ListCapabilitiesResponse>
-GrpcBrokerClient::ListCapabilities(const v1::ListCapabilitiesRequest &request,
-                                   Cancellation *cancel) {
+absl::StatusOr<v1::ListCapabilitiesResponse> GrpcBrokerClient::ListCapabilities(
+    const v1::ListCapabilitiesRequest &request, Cancellation *cancel) {
   grpc::ClientContext context;
   PrepareContext(&context, options_.call_timeout);
   return Call<v1::ListCapabilitiesResponse>(
@@ -84,9 +80,8 @@ GrpcBrokerClient::ListCapabilities(const v1::ListCapabilitiesRequest &request,
       });
 }
 
-absl::StatusOr<v1::ExecuteResponse>
-GrpcBrokerClient::Execute(const v1::ExecuteRequest &request,
-                          Cancellation *cancel) {
+absl::StatusOr<v1::ExecuteResponse> GrpcBrokerClient::Execute(
+    const v1::ExecuteRequest &request, Cancellation *cancel) {
   grpc::ClientContext context;
   PrepareContext(&context, options_.execute_timeout);
   return Call<v1::ExecuteResponse>(
@@ -104,9 +99,8 @@ GrpcBrokerClient::OpenExecuteStream() {
   return stream;
 }
 
-absl::StatusOr<v1::WhoAmIResponse>
-GrpcBrokerClient::WhoAmI(const v1::WhoAmIRequest &request,
-                         Cancellation *cancel) {
+absl::StatusOr<v1::WhoAmIResponse> GrpcBrokerClient::WhoAmI(
+    const v1::WhoAmIRequest &request, Cancellation *cancel) {
   grpc::ClientContext context;
   PrepareContext(&context, options_.call_timeout);
   return Call<v1::WhoAmIResponse>(
@@ -115,9 +109,8 @@ GrpcBrokerClient::WhoAmI(const v1::WhoAmIRequest &request,
       });
 }
 
-absl::StatusOr<v1::ExplainResponse>
-GrpcBrokerClient::ExplainAccess(const v1::ExplainRequest &request,
-                                Cancellation *cancel) {
+absl::StatusOr<v1::ExplainResponse> GrpcBrokerClient::ExplainAccess(
+    const v1::ExplainRequest &request, Cancellation *cancel) {
   grpc::ClientContext context;
   PrepareContext(&context, options_.call_timeout);
   return Call<v1::ExplainResponse>(
@@ -126,9 +119,8 @@ GrpcBrokerClient::ExplainAccess(const v1::ExplainRequest &request,
       });
 }
 
-absl::StatusOr<v1::TestCapabilityResponse>
-GrpcBrokerClient::TestCapability(const v1::TestCapabilityRequest &request,
-                                 Cancellation *cancel) {
+absl::StatusOr<v1::TestCapabilityResponse> GrpcBrokerClient::TestCapability(
+    const v1::TestCapabilityRequest &request, Cancellation *cancel) {
   grpc::ClientContext context;
   PrepareContext(&context, options_.execute_timeout);
   return Call<v1::TestCapabilityResponse>(
@@ -137,4 +129,4 @@ GrpcBrokerClient::TestCapability(const v1::TestCapabilityRequest &request,
       });
 }
 
-} // namespace latchkey::mcp
+}  // namespace latchkey::mcp

@@ -33,28 +33,26 @@ struct GrpcBrokerClientOptions {
 };
 
 class GrpcBrokerClient final : public BrokerClient {
-public:
+ public:
   explicit GrpcBrokerClient(GrpcBrokerClientOptions options);
 
   absl::StatusOr<v1::Session> OpenSession(const v1::OpenSessionRequest &request,
                                           Cancellation *cancel) override;
-  absl::StatusOr<v1::ListCapabilitiesResponse>
-  ListCapabilities(const v1::ListCapabilitiesRequest &request,
-                   Cancellation *cancel) override;
+  absl::StatusOr<v1::ListCapabilitiesResponse> ListCapabilities(
+      const v1::ListCapabilitiesRequest &request,
+      Cancellation *cancel) override;
   absl::StatusOr<v1::ExecuteResponse> Execute(const v1::ExecuteRequest &request,
                                               Cancellation *cancel) override;
   absl::StatusOr<v1::WhoAmIResponse> WhoAmI(const v1::WhoAmIRequest &request,
                                             Cancellation *cancel) override;
-  absl::StatusOr<v1::ExplainResponse>
-  ExplainAccess(const v1::ExplainRequest &request,
-                Cancellation *cancel) override;
+  absl::StatusOr<v1::ExplainResponse> ExplainAccess(
+      const v1::ExplainRequest &request, Cancellation *cancel) override;
   // TestCapability calls upstream, so it has execute_timeout.
-  absl::StatusOr<v1::TestCapabilityResponse>
-  TestCapability(const v1::TestCapabilityRequest &request,
-                 Cancellation *cancel) override;
+  absl::StatusOr<v1::TestCapabilityResponse> TestCapability(
+      const v1::TestCapabilityRequest &request, Cancellation *cancel) override;
   absl::StatusOr<std::unique_ptr<BrokerStream>> OpenExecuteStream() override;
 
-private:
+ private:
   // PrepareContext adds the token and the deadline.
   void PrepareContext(grpc::ClientContext *context,
                       absl::Duration timeout) const;
@@ -63,6 +61,6 @@ private:
   std::unique_ptr<v1::Broker::Stub> stub_;
 };
 
-} // namespace latchkey::mcp
+}  // namespace latchkey::mcp
 
-#endif // LATCHKEY_MCP_ADAPTER_GRPC_BROKER_CLIENT_H_
+#endif  // LATCHKEY_MCP_ADAPTER_GRPC_BROKER_CLIENT_H_

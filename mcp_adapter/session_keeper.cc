@@ -9,8 +9,7 @@ namespace latchkey::mcp {
 namespace {
 
 absl::Time FromTimestamp(const google::protobuf::Timestamp &ts) {
-  if (ts.seconds() == 0 && ts.nanos() == 0)
-    return absl::InfiniteFuture();
+  if (ts.seconds() == 0 && ts.nanos() == 0) return absl::InfiniteFuture();
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
@@ -33,11 +32,12 @@ bool IsDeniedWith(const v1::ExecuteResponse &response, v1::ReasonCode code) {
 // IdPrefix is what may appear in logs: the first 8 characters.
 std::string IdPrefix(const std::string &id) { return id.substr(0, 8); }
 
-} // namespace
+}  // namespace
 
 SessionKeeper::SessionKeeper(BrokerClient *broker, Clock clock,
                              Observer observer)
-    : broker_(broker), clock_(std::move(clock)),
+    : broker_(broker),
+      clock_(std::move(clock)),
       observer_(std::move(observer)) {}
 
 std::optional<SessionInfo> SessionKeeper::Peek() const {
@@ -56,12 +56,10 @@ absl::StatusOr<SessionInfo> SessionKeeper::Acquire(const std::string &stale_id,
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (session_.has_value()) {
-      if (session_->revoked)
-        return *session_;
+      if (session_->revoked) return *session_;
       bool stale = !stale_id.empty() && session_->id == stale_id;
       bool expired = clock_() >= session_->expire_time;
-      if (!stale && !expired)
-        return *session_;
+      if (!stale && !expired) return *session_;
       replacing = true;
     }
   }
@@ -99,21 +97,19 @@ void SessionKeeper::MarkRevoked(const std::string &id) {
     revoked = session_;
   }
   LogWarning("session_revoked", {{"session", IdPrefix(id)}});
-  if (observer_)
-    observer_(SessionEvent::kRevoked, *revoked);
+  if (observer_) observer_(SessionEvent::kRevoked, *revoked);
 }
 
-absl::StatusOr<v1::ExecuteResponse>
-SessionKeeper::Execute(v1::ExecuteRequest request, Cancellation *cancel) {
+absl::StatusOr<v1::ExecuteResponse> SessionKeeper::Execute(
+    v1::ExecuteRequest request, Cancellation *cancel) {
   return WithSession(std::move(request), cancel,
                      [&](const v1::ExecuteRequest &attempt) {
                        return broker_->Execute(attempt, cancel);
                      });
 }
 
-absl::StatusOr<v1::ExecuteResponse>
-SessionKeeper::WithSession(v1::ExecuteRequest request, Cancellation *cancel,
-                           const Attempt &attempt) {
+absl::StatusOr<v1::ExecuteResponse> SessionKeeper::WithSession(
+    v1::ExecuteRequest request, Cancellation *cancel, const Attempt &attempt) {
   LK_ASSIGN_OR_RETURN(SessionInfo session, Acquire("", cancel));
   request.set_session_id(session.id);
   LK_ASSIGN_OR_RETURN(v1::ExecuteResponse response, attempt(request));
@@ -130,8 +126,7 @@ SessionKeeper::WithSession(v1::ExecuteRequest request, Cancellation *cancel,
   // refused request was not performed: one retry with a new session is
   // safe.
   LK_ASSIGN_OR_RETURN(SessionInfo fresh, Acquire(session.id, cancel));
-  if (fresh.id == session.id || fresh.revoked)
-    return response;
+  if (fresh.id == session.id || fresh.revoked) return response;
   request.set_session_id(fresh.id);
   LK_ASSIGN_OR_RETURN(v1::ExecuteResponse retried, attempt(request));
   if (IsDeniedWith(retried, v1::REASON_SESSION_REVOKED)) {
@@ -140,4 +135,4 @@ SessionKeeper::WithSession(v1::ExecuteRequest request, Cancellation *cancel,
   return retried;
 }
 
-} // namespace latchkey::mcp
+}  // namespace latchkey::mcp

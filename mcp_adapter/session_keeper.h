@@ -33,7 +33,7 @@ struct SessionInfo {
 enum class SessionEvent { kOpened, kReopened, kRevoked };
 
 class SessionKeeper {
-public:
+ public:
   using Clock = std::function<absl::Time()>;
   using Observer = std::function<void(SessionEvent, const SessionInfo &)>;
 
@@ -68,7 +68,7 @@ public:
   // Peek returns the session held, if any, without opening one.
   std::optional<SessionInfo> Peek() const;
 
-private:
+ private:
   // Acquire returns a usable session: the one held, unless it is `stale_id`
   // or expired, in which case a new one is opened. A revoked session is
   // always returned as is.
@@ -83,10 +83,10 @@ private:
   // open_mu_ serializes OpenSession calls so that concurrent tool calls
   // that find the session expired open only one new session.
   std::mutex open_mu_;
-  mutable std::mutex mu_; // Guards session_.
+  mutable std::mutex mu_;  // Guards session_.
   std::optional<SessionInfo> session_;
 };
 
-} // namespace latchkey::mcp
+}  // namespace latchkey::mcp
 
-#endif // LATCHKEY_MCP_ADAPTER_SESSION_KEEPER_H_
+#endif  // LATCHKEY_MCP_ADAPTER_SESSION_KEEPER_H_

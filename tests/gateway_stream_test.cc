@@ -20,10 +20,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/gateway_harness.h"
 #include "tests/leak_scan.h"
-#include "gtest/gtest.h"
 
 namespace latchkey::testing {
 namespace {
@@ -37,8 +37,7 @@ constexpr uint64_t kMiB = 1024 * 1024;
 uint64_t CloneMiB() {
   const char *env = std::getenv("LK_STREAM_CLONE_MIB");
   uint64_t mib = 0;
-  if (env != nullptr && absl::SimpleAtoi(env, &mib) && mib > 0)
-    return mib;
+  if (env != nullptr && absl::SimpleAtoi(env, &mib) && mib > 0) return mib;
   return 256;
 }
 
@@ -50,15 +49,14 @@ uint64_t PeakResidentBytes(pid_t pid) {
       line = absl::StripAsciiWhitespace(line);
       absl::ConsumeSuffix(&line, " kB");
       uint64_t kb = 0;
-      if (absl::SimpleAtoi(line, &kb))
-        return kb * 1024;
+      if (absl::SimpleAtoi(line, &kb)) return kb * 1024;
     }
   }
   return 0;
 }
 
 class GatewayStreamTest : public ::testing::Test {
-protected:
+ protected:
   static void SetUpTestSuite() {
     StackOptions options;
     // The demo capability allows a few hundred MiB each way; "small-api"
@@ -103,8 +101,7 @@ protected:
     std::vector<json> records;
     for (absl::string_view line :
          absl::StrSplit(ReadFileOrEmpty(h_->dir() + "/upstream.jsonl"), '\n')) {
-      if (!line.empty())
-        records.push_back(json::parse(line));
+      if (!line.empty()) records.push_back(json::parse(line));
     }
     return records;
   }
@@ -295,5 +292,5 @@ TEST_F(GatewayStreamTest, ZZLeakScan) {
   EXPECT_TRUE(broker->empty());
 }
 
-} // namespace
-} // namespace latchkey::testing
+}  // namespace
+}  // namespace latchkey::testing

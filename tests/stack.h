@@ -60,7 +60,9 @@ class Stack {
   static constexpr char kSecret[] = "lk_test_S3cr3tT0ken_7f9c2a41b8e0d5";
   const std::string& agent_token() const { return agent_token_; }
   const std::string& dir() const { return dir_; }
-  std::string run(const std::string& name) const { return dir_ + "/run/" + name; }
+  std::string run(const std::string& name) const {
+    return dir_ + "/run/" + name;
+  }
   const std::string& upstream_origin() const { return upstream_origin_; }
   // The unseal shares Init returned (the stack initializes 1 of 1).
   const std::vector<std::string>& unseal_keys() const { return unseal_keys_; }
@@ -69,7 +71,9 @@ class Stack {
   std::string log_path(const std::string& daemon) const {
     return dir_ + "/" + daemon + ".log";
   }
-  std::string audit_log_path() const { return state_dir("audit") + "/audit.log"; }
+  std::string audit_log_path() const {
+    return state_dir("audit") + "/audit.log";
+  }
   // state_dir is the state directory of "vault", "broker" or "audit".
   std::string state_dir(const std::string& daemon) const {
     return options_.state_dir.empty() ? dir_ + "/state/" + daemon

@@ -200,19 +200,20 @@ grpc::Status AdminService::RotateKeyring(grpc::ServerContext* context,
       });
 }
 
-grpc::Status AdminService::Backup(
-    grpc::ServerContext* context, const v1::BackupVaultRequest*,
-    grpc::ServerWriter<v1::BackupChunk>* writer) {
-  return Authorized(guard_, context, "Backup", [&](const PeerCredentials& peer) {
-    if (backup_state_dir_.empty()) {
-      return absl::FailedPreconditionError(
-          "this vault was started without a state directory for backups");
-    }
-    absl::Status status = BackupSqliteStore(backup_state_dir_, "vault.db",
-                                            VaultSchemaPlan(), writer);
-    AuditSealEvent(peer, "Backup", status);
-    return status;
-  });
+grpc::Status AdminService::Backup(grpc::ServerContext* context,
+                                  const v1::BackupVaultRequest*,
+                                  grpc::ServerWriter<v1::BackupChunk>* writer) {
+  return Authorized(
+      guard_, context, "Backup", [&](const PeerCredentials& peer) {
+        if (backup_state_dir_.empty()) {
+          return absl::FailedPreconditionError(
+              "this vault was started without a state directory for backups");
+        }
+        absl::Status status = BackupSqliteStore(backup_state_dir_, "vault.db",
+                                                VaultSchemaPlan(), writer);
+        AuditSealEvent(peer, "Backup", status);
+        return status;
+      });
 }
 
 grpc::Status AdminService::GetMetrics(grpc::ServerContext* context,

@@ -1,8 +1,8 @@
 // ExecuteStream end to end, with real components only: a real gRPC server
 // on a Unix socket serving EgressService over a real VaultCore (SQLite
 // store, unsealed), real libcurl, and a real loopback HTTP upstream
-// (tests/upstream/vault_stream_upstream.py). The client is a real gRPC stream, as the
-// broker's will be.
+// (tests/upstream/vault_stream_upstream.py). The client is a real gRPC stream,
+// as the broker's will be.
 #include <unistd.h>
 
 #include <atomic>

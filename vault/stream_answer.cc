@@ -28,8 +28,7 @@ bool StreamAnswer::Write(const std::string &data) {
 }
 
 bool StreamAnswer::SendHead(const UpstreamResult &hop) {
-  if (head_sent_)
-    return !broker_gone_;
+  if (head_sent_) return !broker_gone_;
   head_sent_ = true;
   v1::VaultStreamReply message;
   v1::VaultExecuteResponse &head = *message.mutable_head();
@@ -54,18 +53,14 @@ bool StreamAnswer::SendHead(const UpstreamResult &hop) {
     }
   }
   body_scrubber_.emplace(scrubber_);
-  if (!stream_->Write(message))
-    broker_gone_ = true;
+  if (!stream_->Write(message)) broker_gone_ = true;
   return !broker_gone_;
 }
 
 bool StreamAnswer::Body(const UpstreamResult &hop, absl::string_view data) {
-  if (Sealed() || broker_gone_)
-    return false;
-  if (!SendHead(hop))
-    return false;
-  if (declared_too_large_)
-    return false;
+  if (Sealed() || broker_gone_) return false;
+  if (!SendHead(hop)) return false;
+  if (declared_too_large_) return false;
   if (received_ + data.size() > cap_) {
     data = data.substr(0, cap_ - received_);
     truncated_ = true;
@@ -73,8 +68,7 @@ bool StreamAnswer::Body(const UpstreamResult &hop, absl::string_view data) {
   received_ += data.size();
   std::string out;
   body_scrubber_->Feed(data, &out);
-  if (!Write(out))
-    return false;
+  if (!Write(out)) return false;
   return !truncated_;
 }
 
@@ -82,17 +76,14 @@ void StreamAnswer::Finish(const UpstreamResult &hop, const std::string &error,
                           uint64_t request_bytes) {
   // Sealed before the head: nothing is sent; UseSecret's refusal
   // (FAILED_PRECONDITION) is the answer.
-  if (broker_gone_ || (!head_sent_ && Sealed()))
-    return;
-  if (!SendHead(hop))
-    return;
+  if (broker_gone_ || (!head_sent_ && Sealed())) return;
+  if (!SendHead(hop)) return;
   std::string tail;
   // A failed or sealed transfer ends without its held-back tail: it may
   // be the start of a credential the rest of the body would have shown.
   if (error.empty() && !Sealed() && !declared_too_large_) {
     body_scrubber_->Finish(truncated_, &tail);
-    if (!Write(tail))
-      return;
+    if (!Write(tail)) return;
   }
   end_.set_body_truncated(truncated_);
   end_.set_redactions(
@@ -102,14 +93,13 @@ void StreamAnswer::Finish(const UpstreamResult &hop, const std::string &error,
   if (Sealed()) {
     end_.set_error(kSealedDuringTransfer);
   } else if (declared_too_large_) {
-    end_.set_error(""); // Not a failure: refused by the head.
+    end_.set_error("");  // Not a failure: refused by the head.
   } else {
     end_.set_error(error);
   }
   v1::VaultStreamReply message;
   *message.mutable_end() = end_;
-  if (!stream_->Write(message))
-    broker_gone_ = true;
+  if (!stream_->Write(message)) broker_gone_ = true;
 }
 
-} // namespace latchkey::vault
+}  // namespace latchkey::vault

@@ -26,7 +26,7 @@ inline constexpr char kSealedDuringTransfer[] =
     "the vault was sealed during the transfer";
 
 class StreamAnswer final : public AnswerSink {
-public:
+ public:
   using Stream =
       grpc::ServerReaderWriter<v1::VaultStreamReply, v1::VaultStreamRequest>;
 
@@ -37,8 +37,13 @@ public:
                uint64_t cap, const v1::EgressLimits &limits,
                const ResponseScrubber *scrubber,
                const v1::VaultExecuteResponse *reply)
-      : stream_(stream), core_(core), generation_(generation), cap_(cap),
-        limits_(limits), scrubber_(scrubber), reply_(reply) {}
+      : stream_(stream),
+        core_(core),
+        generation_(generation),
+        cap_(cap),
+        limits_(limits),
+        scrubber_(scrubber),
+        reply_(reply) {}
 
   bool Body(const UpstreamResult &hop, absl::string_view data) override;
 
@@ -59,7 +64,7 @@ public:
   bool broker_gone() const { return broker_gone_; }
   const v1::StreamEnd &end() const { return end_; }
 
-private:
+ private:
   bool Sealed();
   // Write sends `data` in chunks of at most kStreamChunkBytes.
   bool Write(const std::string &data);
@@ -82,11 +87,11 @@ private:
   // The upstream's Content-Length was over the cap: the head says so
   // (body_truncated) and no byte of the body follows.
   bool declared_too_large_ = false;
-  uint64_t received_ = 0; // upstream body bytes taken (before scrubbing).
+  uint64_t received_ = 0;  // upstream body bytes taken (before scrubbing).
   size_t header_redactions_ = 0;
   v1::StreamEnd end_;
 };
 
-} // namespace latchkey::vault
+}  // namespace latchkey::vault
 
-#endif // LATCHKEY_VAULT_STREAM_ANSWER_H_
+#endif  // LATCHKEY_VAULT_STREAM_ANSWER_H_

@@ -1,9 +1,8 @@
 #include "vault/upstream_client.h"
 
 #include <curl/curl.h>
-#include <openssl/crypto.h>
-
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <sys/socket.h>
 
 #include <cstring>
