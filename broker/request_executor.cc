@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "broker/broker_metrics.h"
 #include "common/crypto.h"
+#include "common/egress_limits.h"
 #include "common/header_policy.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -98,10 +99,8 @@ size_t ReasonLimit(const v1::Capability &capability) {
 }
 
 uint64_t RequestBodyLimit(const v1::Capability &capability, bool streamed) {
-  const uint64_t cap = streamed ? kMaxStreamedBodyBytes : kMaxRequestBodyBytes;
-  const uint64_t limit = capability.limits().max_request_bytes();
-  if (limit == 0) return std::min<uint64_t>(kMaxRequestBodyBytes, cap);
-  return std::min(limit, cap);
+  return std::min(MaxRequestBytes(capability.limits()),
+                  streamed ? kMaxStreamedBodyBytes : kMaxRequestBodyBytes);
 }
 
 void RequestExecutor::AuditTimedOut() {

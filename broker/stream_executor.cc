@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "broker/request_executor.h"
+#include "common/egress_limits.h"
 #include "common/limits.h"
 #include "common/log.h"
 
@@ -28,10 +29,7 @@ namespace {
 constexpr absl::Duration kStreamDeadlineMargin = absl::Seconds(60);
 
 absl::Duration StreamTimeout(const v1::EgressLimits &limits) {
-  const uint32_t total_ms = limits.total_timeout_ms() == 0
-                                ? kDefaultTotalTimeoutMs
-                                : limits.total_timeout_ms();
-  return absl::Milliseconds(total_ms) + kStreamDeadlineMargin;
+  return absl::Milliseconds(TotalTimeoutMs(limits)) + kStreamDeadlineMargin;
 }
 
 v1::ExecuteStreamReply DecisionReply(const v1::ExecuteResponse &response) {

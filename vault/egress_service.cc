@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "broker/policy/path_normalizer.h"
+#include "common/egress_limits.h"
 #include "common/grpc_status.h"
 #include "common/header_policy.h"
 #include "common/limits.h"
@@ -105,16 +106,6 @@ AuthContext EgressService::MakeAuthContext(const v1::SecretMetadata& metadata,
   return context;
 }
 
-uint64_t RequestBodyLimit(const v1::EgressLimits& limits) {
-  return limits.max_request_bytes() == 0 ? kMaxRequestBodyBytes
-                                         : limits.max_request_bytes();
-}
-
-uint64_t ResponseBodyCap(const v1::EgressLimits& limits) {
-  return limits.max_response_bytes() == 0 ? kDefaultMaxResponseBytes
-                                          : limits.max_response_bytes();
-}
-
 absl::Status ValidateEgressRequest(const v1::VaultExecuteRequest& request) {
   if (!IsMethodToken(request.method())) {
     return absl::InvalidArgumentError(
@@ -156,13 +147,13 @@ absl::StatusOr<v1::VaultExecuteResponse> EgressService::ExecuteChecked(
   // A capability may allow larger bodies for the streaming path; the
   // unary answer stays within its message-sized limits whatever it says.
   const uint64_t max_request = std::min<uint64_t>(
-      RequestBodyLimit(request.limits()), kMaxRequestBodyBytes);
+      MaxRequestBytes(request.limits()), kMaxRequestBodyBytes);
   if (request.body().size() > max_request) {
     return absl::InvalidArgumentError(absl::StrCat(
         "request body exceeds the capability's max_request_bytes (",
         max_request, " bytes)"));
   }
-  const uint64_t cap = std::min<uint64_t>(ResponseBodyCap(request.limits()),
+  const uint64_t cap = std::min<uint64_t>(MaxResponseBytes(request.limits()),
                                           kDefaultMaxResponseBytes);
 
   v1::VaultExecuteResponse reply;

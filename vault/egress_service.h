@@ -64,13 +64,6 @@ class EgressService final : public v1::VaultEgress::Service {
   TokenCache* tokens_;
 };
 
-// RequestBodyLimit is the capability's max_request_bytes (0: the 8 MiB
-// default); ResponseBodyCap its max_response_bytes (0: the 10 MiB default).
-// Execute clamps both to its own limits; ExecuteStream refuses values
-// above kMaxStreamedBodyBytes.
-uint64_t RequestBodyLimit(const v1::EgressLimits& limits);
-uint64_t ResponseBodyCap(const v1::EgressLimits& limits);
-
 // ValidateEgressRequest checks everything that does not need the secret:
 // method, canonical path, query, headers, body size, origin syntax.
 absl::Status ValidateEgressRequest(const v1::VaultExecuteRequest& request);

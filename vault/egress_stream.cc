@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "common/egress_limits.h"
 #include "common/grpc_status.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -25,11 +26,11 @@ namespace {
 constexpr char kExecuteStreamMethod[] =
     "/latchkey.v1.VaultEgress/ExecuteStream";
 
-// StreamedLimit: a capability's byte limit on the streaming path; 0 means
-// `fallback`, and nothing above kMaxStreamedBodyBytes is accepted.
-absl::StatusOr<uint64_t> StreamedLimit(uint64_t configured, uint64_t fallback,
+// StreamedLimit: a capability's effective byte limit (egress_limits.h) on
+// the streaming path, where nothing above kMaxStreamedBodyBytes is
+// accepted.
+absl::StatusOr<uint64_t> StreamedLimit(uint64_t configured,
                                        absl::string_view field) {
-  if (configured == 0) return fallback;
   if (configured > kMaxStreamedBodyBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("limits.", field, " is ", configured,
@@ -52,13 +53,12 @@ absl::Status EgressService::ExecuteStreamChecked(
         "the head's body must be empty; send the body in body_chunk messages");
   }
   LK_RETURN_IF_ERROR(ValidateEgressRequest(request));
-  LK_ASSIGN_OR_RETURN(const uint64_t max_request,
-                      StreamedLimit(request.limits().max_request_bytes(),
-                                    kMaxRequestBodyBytes, "max_request_bytes"));
+  LK_ASSIGN_OR_RETURN(
+      const uint64_t max_request,
+      StreamedLimit(MaxRequestBytes(request.limits()), "max_request_bytes"));
   LK_ASSIGN_OR_RETURN(
       const uint64_t cap,
-      StreamedLimit(request.limits().max_response_bytes(),
-                    kDefaultMaxResponseBytes, "max_response_bytes"));
+      StreamedLimit(MaxResponseBytes(request.limits()), "max_response_bytes"));
   if (content_length.has_value() && *content_length > max_request) {
     return absl::InvalidArgumentError(
         absl::StrCat("content_length ", *content_length,

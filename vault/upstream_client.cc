@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/egress_limits.h"
 #include "common/limits.h"
 #include "common/secure_buffer.h"
 
@@ -168,9 +169,7 @@ void UpstreamClient::ReleaseHandle(void* handle) {
 absl::StatusOr<UpstreamResult> UpstreamClient::Perform(
     const OutgoingRequest& request, const v1::EgressLimits& limits,
     const PinnedAddress& pinned) {
-  const uint64_t max_body = limits.max_response_bytes() == 0
-                                ? kDefaultMaxResponseBytes
-                                : limits.max_response_bytes();
+  const uint64_t max_body = MaxResponseBytes(limits);
   std::string body;
   bool truncated = false;
   BodySink collect = [&](const UpstreamResult&, absl::string_view data) {
@@ -248,11 +247,8 @@ absl::StatusOr<UpstreamResult> UpstreamClient::PerformStreaming(
   state.upload = upload;
   state.pinned = &pinned;
   state.proceed = &proceed;
-  long connect_ms = limits.connect_timeout_ms() == 0
-                        ? kDefaultConnectTimeoutMs
-                        : limits.connect_timeout_ms();
-  long total_ms = limits.total_timeout_ms() == 0 ? kDefaultTotalTimeoutMs
-                                                 : limits.total_timeout_ms();
+  long connect_ms = ConnectTimeoutMs(limits);
+  long total_ms = TotalTimeoutMs(limits);
 
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
