@@ -1,5 +1,6 @@
 #include "broker/downstream_clients.h"
 
+#include "common/grpc_client_stream.h"
 #include "common/grpc_status.h"
 #include "common/uds_server.h"
 
@@ -9,32 +10,6 @@ namespace {
 std::chrono::system_clock::time_point Deadline(absl::Duration timeout) {
   return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout);
 }
-
-class GrpcVaultStream final : public VaultStream {
- public:
-  GrpcVaultStream(v1::VaultEgress::Stub *stub, absl::Duration timeout) {
-    context_.set_deadline(Deadline(timeout));
-    stream_ = stub->ExecuteStream(&context_);
-  }
-  bool Write(const v1::VaultStreamRequest &message) override {
-    return stream_->Write(message);
-  }
-  bool WritesDone() override { return stream_->WritesDone(); }
-  bool Read(v1::VaultStreamReply *message) override {
-    return stream_->Read(message);
-  }
-  absl::Status Finish() override {
-    grpc::Status status = stream_->Finish();
-    return status.ok() ? absl::OkStatus() : FromGrpcStatus(status);
-  }
-  void Cancel() override { context_.TryCancel(); }
-
- private:
-  grpc::ClientContext context_;
-  std::unique_ptr<
-      grpc::ClientReaderWriter<v1::VaultStreamRequest, v1::VaultStreamReply>>
-      stream_;
-};
 
 class GrpcVaultEgressClient final : public VaultEgressClient {
  public:
@@ -54,7 +29,12 @@ class GrpcVaultEgressClient final : public VaultEgressClient {
 
   absl::StatusOr<std::unique_ptr<VaultStream>> OpenStream(
       absl::Duration timeout) override {
-    return std::make_unique<GrpcVaultStream>(stub_.get(), timeout);
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(Deadline(timeout));
+    return std::make_unique<GrpcClientStream<
+        VaultStream, v1::VaultStreamRequest, v1::VaultStreamReply>>(
+        std::move(context),
+        [this](grpc::ClientContext *c) { return stub_->ExecuteStream(c); });
   }
 
  private:

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_client_stream.h"
 #include "common/grpc_status.h"
 #include "common/uds_server.h"
 
@@ -20,33 +21,6 @@ absl::StatusOr<Response> Call(grpc::ClientContext *context,
   if (!status.ok()) return FromGrpcStatus(status);
   return response;
 }
-
-class GrpcBrokerStream final : public BrokerStream {
- public:
-  explicit GrpcBrokerStream(std::unique_ptr<grpc::ClientContext> context)
-      : context_(std::move(context)) {}
-  void Start(v1::Broker::Stub *stub) {
-    stream_ = stub->ExecuteStream(context_.get());
-  }
-  bool Write(const v1::ExecuteStreamRequest &message) override {
-    return stream_->Write(message);
-  }
-  bool WritesDone() override { return stream_->WritesDone(); }
-  bool Read(v1::ExecuteStreamReply *message) override {
-    return stream_->Read(message);
-  }
-  absl::Status Finish() override {
-    grpc::Status status = stream_->Finish();
-    return status.ok() ? absl::OkStatus() : FromGrpcStatus(status);
-  }
-  void Cancel() override { context_->TryCancel(); }
-
- private:
-  std::unique_ptr<grpc::ClientContext> context_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::ExecuteStreamRequest,
-                                           v1::ExecuteStreamReply>>
-      stream_;
-};
 
 }  // namespace
 
@@ -94,9 +68,10 @@ absl::StatusOr<std::unique_ptr<BrokerStream>>
 GrpcBrokerClient::OpenExecuteStream() {
   auto context = std::make_unique<grpc::ClientContext>();
   PrepareContext(context.get(), options_.stream_timeout);
-  auto stream = std::make_unique<GrpcBrokerStream>(std::move(context));
-  stream->Start(stub_.get());
-  return stream;
+  return std::make_unique<GrpcClientStream<
+      BrokerStream, v1::ExecuteStreamRequest, v1::ExecuteStreamReply>>(
+      std::move(context),
+      [this](grpc::ClientContext *c) { return stub_->ExecuteStream(c); });
 }
 
 absl::StatusOr<v1::WhoAmIResponse> GrpcBrokerClient::WhoAmI(
