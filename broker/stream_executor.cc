@@ -124,10 +124,14 @@ grpc::Status RequestExecutor::ExecuteStream(
     return grpc::Status::OK;
   }
   VaultStream &vault = **opened;
-  // Ends the vault call early and concludes the request as refused.
-  auto refuse = [&](Decision decision) {
+  // Ends the vault call early (its upstream transfer stops).
+  auto abandon_vault = [&] {
     vault.Cancel();
     (void)vault.Finish();
+  };
+  // Ends the vault call early and concludes the request as refused.
+  auto refuse = [&](Decision decision) {
+    abandon_vault();
     pending.decision = std::move(decision);
     pending.response.clear_response();
     agent->Write(HeadReply(Conclude(&pending)));
@@ -198,14 +202,12 @@ grpc::Status RequestExecutor::ExecuteStream(
   ApplyVaultAnswer(std::move(*reply.mutable_head()), &pending);
   v1::ExecuteResponse answer = Conclude(&pending);
   if (answer.decision() != v1::DECISION_ALLOW) {
-    vault.Cancel();
-    (void)vault.Finish();
+    abandon_vault();
     agent->Write(HeadReply(std::move(answer)));
     return grpc::Status::OK;
   }
   if (!agent->Write(HeadReply(std::move(answer)))) {
-    vault.Cancel();
-    (void)vault.Finish();
+    abandon_vault();
     RecordStreamEnd(pending, {}, "the client went away before the answer");
     return grpc::Status::OK;
   }
