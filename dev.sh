@@ -196,7 +196,7 @@ cmd_bench() {
 
 cmd_fuzz() {
   install_packages "${TEST_PACKAGES[@]}"
-  broker/policy/run_fuzzer.sh "${1:-60}"
+  rules/run_fuzzer.sh "${1:-60}"
 }
 
 case "${1:-}" in

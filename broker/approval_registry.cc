@@ -195,7 +195,8 @@ ApprovalGate ApprovalRegistry::Check(const ApprovalAsk& ask) {
            a.capability() == ask.capability;
   };
   auto same_request = [&](const v1::Approval& a) {
-    return same_session(a) && a.method() == ask.method && a.path() == ask.path;
+    return same_session(a) && a.method() == ask.method &&
+           a.path() == ask.path && a.request_sha256() == ask.request_sha256;
   };
 
   // A session already approved (first-request mode) passes.
@@ -217,9 +218,12 @@ ApprovalGate ApprovalRegistry::Check(const ApprovalAsk& ask) {
     if (it == by_id_.end() ||
         !(every ? same_request(it->second) : same_session(it->second))) {
       return Deny(v1::REASON_APPROVAL_NOT_FOUND,
-                  absl::StrCat("approval '", ask.approval_id.substr(0, 64),
+                  absl::StrCat("approval '", ask.approval_id,
                                "' was not issued for this ",
-                               every ? "request" : "session and capability"));
+                               every ? "request (an every-request approval "
+                                       "covers one method, path, query, "
+                                       "header set and body exactly)"
+                                     : "session and capability"));
     }
     v1::Approval& approval = it->second;
     ExpireLocked(&approval, now);
@@ -295,6 +299,10 @@ ApprovalGate ApprovalRegistry::Check(const ApprovalAsk& ask) {
   *approval.mutable_create_time() = ToProto(now);
   *approval.mutable_expire_time() = ToProto(now + ask.timeout);
   approval.set_request_id(ask.request_id);
+  approval.set_request_sha256(ask.request_sha256);
+  approval.set_query(ask.query);
+  approval.set_body_bytes(ask.body_bytes);
+  approval.set_body_preview(ask.body_preview);
   PersistLocked(approval);
   by_id_[approval.id()] = approval;
   LogInfo("approval_requested", {{"approval", approval.id()},

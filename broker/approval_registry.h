@@ -39,6 +39,12 @@ struct ApprovalAsk {
   absl::Duration timeout = absl::Seconds(600);
   // approval_id the agent presented, if any.
   std::string approval_id;
+  // The whole request (RequestDigest::request_sha256) and what the
+  // operator is shown of it.
+  std::string request_sha256;
+  std::string query;
+  uint64_t body_bytes = 0;
+  std::string body_preview;
 };
 
 // ApprovalGate is the verdict: pass, or a denial with an APPROVAL_* code.

@@ -14,6 +14,7 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/time_util.h"
 #include "re2/re2.h"
+#include "rules/header_policy.h"
 
 namespace latchkey::broker {
 namespace {
@@ -229,6 +230,25 @@ absl::StatusOr<std::shared_ptr<const BrokerState>> BrokerState::Compile(
       return absl::InvalidArgumentError(
           absl::StrCat(where, ".", engine.status().message()));
     }
+    v1::RequestRules request_rules;
+    *request_rules.mutable_rules() = cap.rules();
+    request_rules.set_allow_ranges(cap.allow_ranges());
+    for (int k = 0; k < cap.allowed_request_headers_size(); ++k) {
+      const std::string& name = cap.allowed_request_headers(k);
+      google::protobuf::RepeatedPtrField<v1::Header> probe;
+      probe.Add()->set_name(name);
+      // A name no agent may send stays refused: listing it is a mistake
+      // the operator should hear about now, not at the first request.
+      v1::RequestRules ranges_on;
+      ranges_on.set_allow_ranges(true);
+      if (absl::Status ok =
+              CheckAgentHeaders(probe, ranges_on, /*streamed=*/true);
+          !ok.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ".allowed_request_headers[", k, "]: ", ok.message()));
+      }
+      request_rules.add_allowed_request_headers(name);
+    }
     for (int k = 0; k < cap.agents_size(); ++k) {
       if (agent_names.count(cap.agents(k)) == 0) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -244,8 +264,9 @@ absl::StatusOr<std::shared_ptr<const BrokerState>> BrokerState::Compile(
           absl::StrCat(where, ".max_session_ttl: must be positive"));
     }
     state->capabilities_.emplace(
-        cap.name(), CompiledCapability{cap, std::move(*engine), *origin,
-                                       default_ttl, max_ttl});
+        cap.name(),
+        CompiledCapability{cap, std::move(*engine), *origin, default_ttl,
+                           max_ttl, std::move(request_rules)});
   }
   return std::shared_ptr<const BrokerState>(std::move(state));
 }

@@ -12,9 +12,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "broker/policy/policy_engine.h"
 #include "common/origin.h"
 #include "proto/broker.pb.h"
+#include "rules/policy_engine.h"
 
 namespace latchkey::broker {
 
@@ -27,6 +27,9 @@ struct CompiledCapability {
   Origin origin;
   absl::Duration default_ttl;
   absl::Duration max_ttl;
+  // request_rules is what the vault receives to check the headers and
+  // every redirect hop again before it sends them.
+  v1::RequestRules request_rules;
 };
 
 struct AgentIdentity {

@@ -11,10 +11,14 @@
 #include "broker/broker_metrics.h"
 #include "common/crypto.h"
 #include "common/egress_limits.h"
-#include "common/header_policy.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/reason_text.h"
+#include "common/recordable_event.h"
+#include "common/status_macros.h"
+#include "rules/header_policy.h"
+#include "rules/identifiers.h"
+#include "rules/request_digest.h"
 
 namespace latchkey::broker {
 namespace {
@@ -48,29 +52,36 @@ Decision DenialFromVault(const absl::Status &status) {
   }
 }
 
-// CheckRedirects applies the capability's rules to every redirect the
-// vault followed ("METHOD /path"), so that an upstream redirect cannot hand
-// the agent a path its rules deny.
-std::optional<Decision> CheckRedirects(
-    const CompiledCapability &capability,
-    const google::protobuf::RepeatedPtrField<std::string> &hops) {
-  for (const std::string &hop : hops) {
-    size_t space = hop.find(' ');
-    std::string method =
-        space == std::string::npos ? "GET" : hop.substr(0, space);
-    std::string path = space == std::string::npos ? hop : hop.substr(space + 1);
-    policy::PolicyDecision checked =
-        capability.policy.CheckRequest(method, path);
-    if (!checked.allowed) {
-      return Deny(v1::REASON_REDIRECT_REFUSED,
-                  absl::StrCat("the upstream redirected to ", method, " ", path,
-                               ", which this capability's rules do not "
-                               "allow (",
-                               checked.message, "); the answer is withheld"),
-                  checked.rule);
-    }
+// Recordable is an identifier as records and messages show it: as sent
+// when it has the identifier shape, escaped otherwise.
+std::string Recordable(const std::string &value) {
+  if (CheckIdentifier("", value, /*may_be_empty=*/true).ok()) return value;
+  return PrintableIdentifier(value);
+}
+
+// CheckRequestIdentifiers checks the ids and names an agent passes back.
+absl::Status CheckRequestIdentifiers(const v1::ExecuteRequest &request) {
+  LK_RETURN_IF_ERROR(
+      CheckIdentifier("capability", request.capability(), false));
+  LK_RETURN_IF_ERROR(CheckIdentifier("session_id", request.session_id(),
+                                     /*may_be_empty=*/true));
+  return CheckIdentifier("approval_id", request.approval_id(),
+                         /*may_be_empty=*/true);
+}
+
+// At most this much of the query and of the body is shown to the operator
+// who decides an approval.
+constexpr size_t kMaxApprovalPreviewBytes = 512;
+
+// QueryText renders query parameters as name=value&... for an operator.
+std::string QueryText(
+    const google::protobuf::RepeatedPtrField<v1::QueryParam> &query) {
+  std::string out;
+  for (const v1::QueryParam &param : query) {
+    if (!out.empty()) out += '&';
+    absl::StrAppend(&out, param.name(), "=", param.value());
   }
-  return std::nullopt;
+  return out;
 }
 
 // AgentView is an approval as an agent may see it: its session id cut to
@@ -131,7 +142,8 @@ v1::ExecuteResponse RequestExecutor::Execute(
     const Caller &caller, const v1::ExecuteRequest &request) {
   PendingRequest pending = Admit(caller, request, /*streamed=*/false,
                                  request.request().body().size());
-  if (pending.decision.allowed) {
+  if (pending.decision.allowed &&
+      RecordIntent(&pending, request.request().body())) {
     // The body, up to 8 MiB, is copied outside the revocation gate so that
     // a revoke never waits for it.
     pending.vault_request.set_body(request.request().body());
@@ -140,6 +152,35 @@ v1::ExecuteResponse RequestExecutor::Execute(
     ApplyVaultAnswer(vault_->Execute(pending.vault_request), &pending);
   }
   return Conclude(&pending);
+}
+
+bool RequestExecutor::RecordIntent(PendingRequest *pending,
+                                   std::optional<absl::string_view> body) {
+  const v1::VaultExecuteRequest &sent = pending->vault_request;
+  RequestDigest digest = DigestRequest(sent.method(), sent.path(), sent.query(),
+                                       sent.headers(), body);
+  v1::AuditEvent intent = pending->event;
+  intent.set_source("intent");
+  intent.set_decision(v1::DECISION_ALLOW);
+  intent.set_reason_code(v1::REASON_ALLOWED);
+  intent.set_reason(absl::StrCat(
+      "about to send ", sent.method(), " ", sent.path(), " (query sha256 ",
+      digest.query_sha256, ", headers sha256 ", digest.headers_sha256,
+      body.has_value() ? absl::StrCat(", body sha256 ", digest.body_sha256,
+                                      ", ", body->size(), " bytes")
+                       : std::string(", body streamed"),
+      "); the outcome follows in a record with the same request_id"));
+  intent.set_rule(pending->decision.rule);
+  intent.set_latency_us(absl::ToInt64Microseconds(clock_() - pending->start));
+  absl::Status recorded = audit_->Record(intent);
+  if (recorded.ok()) return true;
+  LogError("audit_failed", {{"request_id", pending->response.request_id()},
+                            {"error", recorded.ToString()}});
+  pending->decision =
+      Deny(v1::REASON_AUDIT_UNAVAILABLE,
+           "the intent record could not be written to the audit log, so "
+           "nothing was sent upstream");
+  return false;
 }
 
 PendingRequest RequestExecutor::Admit(const Caller &caller,
@@ -158,11 +199,16 @@ PendingRequest RequestExecutor::Admit(const Caller &caller,
   event.set_source("broker");
   event.set_request_id(response.request_id());
   event.set_peer_uid(caller.peer_uid);
-  event.set_session_id(request.session_id().substr(0, 64));
-  event.set_capability(request.capability().substr(0, 128));
-  event.set_method(request.request().method().substr(0, 32));
-  event.set_agent_reason(request.reason().substr(0, kMaxReasonBytes));
-  event.set_approval_id(request.approval_id().substr(0, 64));
+  // Identifiers are checked before anything is decided or recorded: a
+  // malformed one is refused whole (and shown escaped), never cut.
+  absl::Status identifiers = CheckRequestIdentifiers(request);
+  event.set_session_id(Recordable(request.session_id()));
+  event.set_capability(Recordable(request.capability()));
+  event.set_method(Recordable(request.request().method()));
+  event.set_approval_id(Recordable(request.approval_id()));
+  // The reason is the agent's free text: shown as valid UTF-8 wherever it
+  // goes (records, approvals an operator lists).
+  event.set_agent_reason(RecordableText(request.reason(), kMaxReasonBytes));
 
   // Decide. Each step either denies or narrows down to the next check.
   Decision &decision = pending.decision;
@@ -174,6 +220,10 @@ PendingRequest RequestExecutor::Admit(const Caller &caller,
   if (caller.agent == nullptr) {
     decision =
         Deny(v1::REASON_UNAUTHENTICATED, "no valid agent token was presented");
+  } else if (!identifiers.ok()) {
+    decision =
+        Deny(v1::REASON_INVALID_REQUEST, std::string(identifiers.message()));
+    capability = nullptr;
   } else if (capability == nullptr) {
     decision = Deny(v1::REASON_CAPABILITY_NOT_FOUND,
                     absl::StrCat("there is no capability named '",
@@ -184,7 +234,8 @@ PendingRequest RequestExecutor::Admit(const Caller &caller,
                                  "' may not use capability '",
                                  capability->config.name(), "'"));
   } else if (absl::Status headers =
-                 CheckAgentHeaders(request.request().headers());
+                 CheckAgentHeaders(request.request().headers(),
+                                   capability->request_rules, streamed);
              !headers.ok()) {
     decision = Deny(v1::REASON_INVALID_REQUEST, std::string(headers.message()));
   } else if (streamed && !request.request().body().empty()) {
@@ -242,6 +293,17 @@ PendingRequest RequestExecutor::Admit(const Caller &caller,
       if (!session.ok) decision = Deny(session.code, session.message);
     }
     if (decision.allowed &&
+        capability->config.approval() == v1::APPROVAL_MODE_EVERY_REQUEST &&
+        streamed && body_bytes != std::optional<uint64_t>(0)) {
+      // The approval covers the body, which a stream only brings later.
+      decision = Deny(v1::REASON_INVALID_REQUEST,
+                      absl::StrCat("capability '", capability->config.name(),
+                                   "' needs an operator's approval of every "
+                                   "request, body included, so a streamed "
+                                   "body cannot be used: send it with "
+                                   "execute (at most 8 MiB)"));
+    }
+    if (decision.allowed &&
         capability->config.approval() != v1::APPROVAL_MODE_NONE) {
       if (approvals_ == nullptr) {
         decision = Deny(v1::REASON_APPROVAL_PENDING,
@@ -259,6 +321,20 @@ PendingRequest RequestExecutor::Admit(const Caller &caller,
         ask.mode = capability->config.approval();
         ask.timeout = ApprovalTimeout(capability->config);
         ask.approval_id = request.approval_id();
+        std::optional<absl::string_view> body;
+        if (!streamed) body = request.request().body();
+        ask.request_sha256 =
+            DigestRequest(ask.method, ask.path, request.request().query(),
+                          request.request().headers(), body)
+                .request_sha256;
+        ask.query = RecordableText(QueryText(request.request().query()),
+                                   kMaxApprovalPreviewBytes);
+        ask.body_bytes = body_bytes.value_or(0);
+        if (body.has_value()) {
+          ask.body_preview =
+              RecordableText(body->substr(0, kMaxApprovalPreviewBytes),
+                             kMaxApprovalPreviewBytes);
+        }
         approval = approvals_->Check(ask);
         if (approval.approval.has_value()) {
           event.set_approval_id(approval.approval->id());
@@ -299,6 +375,7 @@ PendingRequest RequestExecutor::Admit(const Caller &caller,
       *vault_request.mutable_query() = request.request().query();
       *vault_request.mutable_headers() = request.request().headers();
       *vault_request.mutable_limits() = capability->config.limits();
+      *vault_request.mutable_rules() = capability->request_rules;
     }
   }  // The hand-off point: revocations from here on apply to later checks.
 
@@ -329,12 +406,9 @@ void RequestExecutor::ApplyVaultAnswer(
                    : Deny(v1::REASON_UPSTREAM_ERROR,
                           absl::StrCat("the upstream failed: ",
                                        vault_response->upstream_error()));
-  } else if (std::optional<Decision> refused = CheckRedirects(
-                 *pending->capability, vault_response->redirects())) {
-    // The upstream led the request somewhere the agent may not go itself:
-    // the answer is withheld.
-    decision = std::move(*refused);
   } else {
+    // Every redirect hop was checked against the capability's rules by
+    // the vault before it was sent (vault/redirect_rules.h).
     if (!vault_response->redirects().empty()) {
       // The audit record says where the request really ended up.
       absl::StrAppend(&decision.message, "; followed same-origin redirects to ",

@@ -108,6 +108,12 @@ class RequestExecutor {
   //  Execute, Content-Length for a stream).
   PendingRequest Admit(const Caller &caller, const v1::ExecuteRequest &request,
                        bool streamed, std::optional<uint64_t> body_bytes);
+  //  RecordIntent writes the durable intent record of an allowed request
+  //  (audit before effect: nothing may reach the vault, and so the
+  //  upstream, unrecorded). False, with the decision turned into
+  //  AUDIT_UNAVAILABLE, if it could not be written.
+  bool RecordIntent(PendingRequest *pending,
+                    std::optional<absl::string_view> body);
   //  ApplyVaultAnswer turns the vault's answer (or failure) into the
   //  decision: a vault refusal, an upstream failure or a redirect the rules
   //  deny becomes a denial; otherwise the response moves into `pending`.

@@ -65,11 +65,27 @@ TEST_F(RequestExecutorTest, AllowedRequestGoesToVaultWithNormalizedPath) {
   EXPECT_EQ(vault_.last.path(), "/v1/items/1");
   EXPECT_EQ(vault_.last.secret_id(), "secret");
   EXPECT_EQ(vault_.last.origin(), "https://api.example.com:443");
-  ASSERT_EQ(audit_.events.size(), 1u);
-  EXPECT_EQ(audit_.events[0].decision(), v1::DECISION_ALLOW);
-  EXPECT_EQ(audit_.events[0].upstream_status(), 200);
-  EXPECT_EQ(audit_.events[0].agent(), "bot");
+  // The intent, durable before the vault was called, then the outcome.
+  ASSERT_EQ(audit_.events.size(), 2u);
+  EXPECT_EQ(audit_.events[0].source(), "intent");
   EXPECT_EQ(audit_.events[0].path(), "/v1/items/1");
+  EXPECT_EQ(audit_.events[0].upstream_status(), 0);
+  EXPECT_EQ(audit_.events[1].source(), "broker");
+  EXPECT_EQ(audit_.events[1].request_id(), audit_.events[0].request_id());
+  EXPECT_EQ(audit_.events[1].decision(), v1::DECISION_ALLOW);
+  EXPECT_EQ(audit_.events[1].upstream_status(), 200);
+  EXPECT_EQ(audit_.events[1].agent(), "bot");
+  EXPECT_EQ(audit_.events[1].path(), "/v1/items/1");
+  // The vault gets the capability's rules to check every redirect hop.
+  EXPECT_GT(vault_.last.rules().rules_size(), 0);
+}
+
+TEST_F(RequestExecutorTest, NothingReachesTheVaultWithoutADurableIntent) {
+  audit_.fail = absl::UnavailableError("sink down");
+  v1::ExecuteResponse response = Run("GET", "/v1/items/1");
+  EXPECT_EQ(response.decision(), v1::DECISION_DENY);
+  EXPECT_EQ(response.denial().code(), v1::REASON_AUDIT_UNAVAILABLE);
+  EXPECT_EQ(vault_.last.path(), "");
 }
 
 TEST_F(RequestExecutorTest, EveryDenialIsAuditedOnceAndNeverExecuted) {

@@ -6,7 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "broker/rate_limiter.h"
 #include "broker/request_executor.h"
-#include "common/header_policy.h"
+#include "rules/header_policy.h"
 #include "common/limits.h"
 #include "common/reason_text.h"
 

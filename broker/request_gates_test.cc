@@ -353,9 +353,9 @@ TEST_F(RequestGatesTest, TestCapabilitySendsTheHealthRequestWithoutBody) {
   EXPECT_EQ(ok.status_class(), "2xx");
   EXPECT_EQ(ok.latency_us(), 1234);
   EXPECT_EQ(ok.DebugString().find("secret-ish"), std::string::npos);
-  ASSERT_EQ(audit_.events.size(), 1u);
+  ASSERT_EQ(audit_.events.size(), 2u);  // intent, outcome
   // Cut to the capability's 20-byte reason limit.
-  EXPECT_EQ(audit_.events[0].agent_reason(), "test_capability: hea");
+  EXPECT_EQ(audit_.events[1].agent_reason(), "test_capability: hea");
 
   vault_.status = 401;
   v1::TestCapabilityResponse refused =

@@ -99,7 +99,8 @@ grpc::Status RequestExecutor::ExecuteStream(
 
   PendingRequest pending =
       Admit(caller, first.head(), /*streamed=*/true, content_length);
-  if (!pending.decision.allowed) {
+  if (!pending.decision.allowed ||
+      !RecordIntent(&pending, /*body=*/std::nullopt)) {
     agent->Write(DecisionReply(Conclude(&pending)));
     return grpc::Status::OK;
   }

@@ -149,7 +149,11 @@ TEST_F(StreamExecutorTest, AllowedStreamRelaysInOrderAndAuditsTwice) {
             "abcdefgh");
   EXPECT_TRUE(vault_.writes_done);
   // The decision, then how the stream ended.
-  ASSERT_EQ(audit_.events.size(), 2u);
+  // The intent (before the vault was opened), the decision, then how the
+  // stream ended.
+  ASSERT_EQ(audit_.events.size(), 3u);
+  EXPECT_EQ(audit_.events[0].source(), "intent");
+  audit_.events.erase(audit_.events.begin());
   EXPECT_EQ(audit_.events[0].decision(), v1::DECISION_ALLOW);
   EXPECT_EQ(audit_.events[0].upstream_status(), 200);
   EXPECT_EQ(audit_.events[0].bytes_out(), 8);
@@ -213,10 +217,11 @@ TEST_F(StreamExecutorTest, AuditFailureWithholdsTheAnswer) {
   Head("/v1/x", std::nullopt);
   Body("abc");
   ASSERT_TRUE(Run().ok());
-  ASSERT_EQ(agent_.replies.size(), 2u);
-  EXPECT_EQ(agent_.replies[1].head().denial().code(),
+  // The intent could not be written: refused before the vault was opened.
+  ASSERT_EQ(agent_.replies.size(), 1u);
+  EXPECT_EQ(agent_.replies[0].decision().denial().code(),
             v1::REASON_AUDIT_UNAVAILABLE);
-  EXPECT_TRUE(vault_.cancelled);
+  EXPECT_TRUE(vault_.sent.empty());
 }
 
 TEST_F(StreamExecutorTest, StreamWithoutHeadIsRefused) {

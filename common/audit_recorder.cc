@@ -8,6 +8,7 @@
 
 #include "common/grpc_status.h"
 #include "common/limits.h"
+#include "common/recordable_event.h"
 #include "common/uds_server.h"
 #include "proto/audit.grpc.pb.h"
 
@@ -43,7 +44,9 @@ class GrpcAuditRecorder final : public AuditRecorder {
   // sends a batch of one at once, so batching never adds latency.
   absl::Status Record(const v1::AuditEvent& event) override {
     Waiter me;
-    me.event = &event;
+    // No field an agent controls may make the sink refuse the record.
+    me.event = event;
+    MakeRecordable(&me.event);
     me.queued = true;
     std::unique_lock<std::mutex> lock(mu_);
     queue_.push_back(&me);
@@ -88,7 +91,7 @@ class GrpcAuditRecorder final : public AuditRecorder {
  private:
   // One caller of Record, waiting for its event to be durable.
   struct Waiter {
-    const v1::AuditEvent* event = nullptr;
+    v1::AuditEvent event;
     absl::Status result;
     bool queued = false;  // Still in queue_, not yet in a batch.
     bool done = false;
@@ -96,16 +99,17 @@ class GrpcAuditRecorder final : public AuditRecorder {
   };
 
   // Send records the batch and sets each waiter's result. One bad event
-  // must not cost the others their requests, so a refused batch is
-  // retried one event at a time.
+  // must not cost the others their requests, so a batch the sink refused
+  // (or could not parse) is retried one event at a time.
   void Send(const std::vector<Waiter*>& batch) {
     v1::AppendBatchRequest request;
-    for (const Waiter* waiter : batch) *request.add_events() = *waiter->event;
+    for (const Waiter* waiter : batch) *request.add_events() = waiter->event;
     absl::Status status = Call(request);
-    if (absl::IsInvalidArgument(status) && batch.size() > 1) {
+    if ((absl::IsInvalidArgument(status) || absl::IsInternal(status)) &&
+        batch.size() > 1) {
       for (Waiter* waiter : batch) {
         v1::AppendBatchRequest single;
-        *single.add_events() = *waiter->event;
+        *single.add_events() = waiter->event;
         waiter->result = Call(single);
       }
       return;

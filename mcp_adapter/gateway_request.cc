@@ -10,43 +10,18 @@
 #include "common/limits.h"
 #include "common/reason_text.h"
 #include "mcp_adapter/json_util.h"
+#include "rules/header_policy.h"
 
 namespace latchkey::mcp {
 namespace {
 
-// Request headers never forwarded. The first group carries the client's
-// own credentials (the vault adds the real one; AWS signature headers are
-// recomputed by the vault); the second steers routing or the connection,
-// which the vault owns; Accept-Encoding is dropped so that the upstream
-// answers uncompressed and the vault's scrubber can see every byte.
-constexpr absl::string_view kDroppedRequestHeaders[] = {
-    "authorization",
-    "cookie",
-    "x-amz-date",
-    "x-amz-security-token",
-    "x-amz-content-sha256",
-    "host",
-    "connection",
-    "keep-alive",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
-    "expect",
-    "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "x-real-ip",
-    "http2-settings",
-    "accept-encoding",
-    // Set by the gateway's own HTTP library, or gateway-only.
+// Names the gateway's HTTP library adds to a request's header list itself;
+// they are not the client's headers.
+constexpr absl::string_view kHttpLibraryPseudoHeaders[] = {
     "remote_addr",
     "remote_port",
     "local_addr",
     "local_port",
-    "x-latchkey-reason",
 };
 
 // Response headers the gateway's HTTP server sets itself.
@@ -102,11 +77,26 @@ GatewayReply JsonReply(int status, const OJson &body) {
 
 bool IsDroppedGatewayHeader(absl::string_view name) {
   std::string lower = absl::AsciiStrToLower(name);
-  if (absl::StartsWith(lower, "proxy-")) return true;
-  for (absl::string_view dropped : kDroppedRequestHeaders) {
-    if (lower == dropped) return true;
+  for (absl::string_view pseudo : kHttpLibraryPseudoHeaders) {
+    if (lower == pseudo) return true;
   }
-  return false;
+  // The client's own credentials (the vault adds the real one; AWS
+  // signature headers are recomputed by the vault), the connection and
+  // routing (which the vault owns), the gateway's own controls, and
+  // Accept-Encoding (the vault asks for identity so that its scrubber sees
+  // every byte) are dropped: a stock client sends them without being asked.
+  // Every other family goes on to the broker, which refuses what no agent
+  // may send and says why.
+  switch (ClassifyRequestHeader(name)) {
+    case HeaderFamily::kCredential:
+    case HeaderFamily::kConnection:
+    case HeaderFamily::kRouting:
+    case HeaderFamily::kLatchkey:
+    case HeaderFamily::kContentCoding:
+      return true;
+    default:
+      return false;
+  }
 }
 
 absl::StatusOr<v1::ExecuteRequest> BuildGatewayRequest(

@@ -7,7 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "broker/policy/policy_engine.h"
+#include "rules/policy_engine.h"
 #include "common/origin.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"

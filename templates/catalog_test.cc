@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "broker/broker_config.h"
-#include "broker/policy/policy_engine.h"
+#include "rules/policy_engine.h"
 #include "gtest/gtest.h"
 
 namespace latchkey::templates {

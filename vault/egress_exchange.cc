@@ -8,11 +8,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/header_policy.h"
 #include "common/limits.h"
 #include "common/origin.h"
 #include "common/status_macros.h"
+#include "rules/header_policy.h"
 #include "vault/address_guard.h"
+#include "vault/redirect_rules.h"
 #include "vault/redirect_target.h"
 #include "vault/vault_metrics.h"
 
@@ -169,6 +170,7 @@ absl::Status RunExchange(const Exchange& exchange,
   };
   const int max_redirects = std::min<int>(
       static_cast<int>(request.limits().max_redirects()), kMaxRedirectsCap);
+  RedirectRules hop_rules(request.rules());
   // Only the final answer's body reaches the sink.
   const BodySink body_sink = [&](const UpstreamResult& so_far,
                                  absl::string_view data) {
@@ -233,6 +235,12 @@ absl::Status RunExchange(const Exchange& exchange,
       outgoing.method = "GET";
       outgoing.body.clear();
       upload = nullptr;
+    }
+    // The hop is a request of its own: the capability's rules decide it
+    // before a byte (or the credential) is sent.
+    if (absl::Status allowed = hop_rules.Check(outgoing.method, target->path);
+        !allowed.ok()) {
+      return refuse(v1::REASON_REDIRECT_REFUSED, allowed.message());
     }
     outgoing.path = target->path;
     outgoing.query.clear();

@@ -6,14 +6,14 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "broker/policy/path_normalizer.h"
 #include "common/egress_limits.h"
 #include "common/grpc_status.h"
-#include "common/header_policy.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/origin.h"
 #include "common/status_macros.h"
+#include "rules/header_policy.h"
+#include "rules/path_normalizer.h"
 #include "vault/address_guard.h"
 #include "vault/auth_scheme.h"
 #include "vault/egress_exchange.h"
@@ -106,7 +106,8 @@ AuthContext EgressService::MakeAuthContext(const v1::SecretMetadata& metadata,
   return context;
 }
 
-absl::Status ValidateEgressRequest(const v1::VaultExecuteRequest& request) {
+absl::Status ValidateEgressRequest(const v1::VaultExecuteRequest& request,
+                                   bool streamed) {
   if (!IsMethodToken(request.method())) {
     return absl::InvalidArgumentError(
         "method must be an upper-case HTTP method such as GET");
@@ -133,7 +134,10 @@ absl::Status ValidateEgressRequest(const v1::VaultExecuteRequest& request) {
   if (query_bytes > kMaxQueryBytes) {
     return absl::InvalidArgumentError("query string is too long");
   }
-  LK_RETURN_IF_ERROR(CheckAgentHeaders(request.headers()));
+  // The same header rules the broker applied, with the capability's own
+  // allow-list and range setting: the last check before a byte leaves.
+  LK_RETURN_IF_ERROR(
+      CheckAgentHeaders(request.headers(), request.rules(), streamed));
   if (request.body().size() > kMaxRequestBodyBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("request body exceeds ", kMaxRequestBodyBytes, " bytes"));
@@ -143,7 +147,7 @@ absl::Status ValidateEgressRequest(const v1::VaultExecuteRequest& request) {
 
 absl::StatusOr<v1::VaultExecuteResponse> EgressService::ExecuteChecked(
     const v1::VaultExecuteRequest& request) {
-  LK_RETURN_IF_ERROR(ValidateEgressRequest(request));
+  LK_RETURN_IF_ERROR(ValidateEgressRequest(request, /*streamed=*/false));
   // A capability may allow larger bodies for the streaming path; the
   // unary answer stays within its message-sized limits whatever it says.
   const uint64_t max_request = std::min<uint64_t>(

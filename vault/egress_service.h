@@ -66,7 +66,8 @@ class EgressService final : public v1::VaultEgress::Service {
 
 // ValidateEgressRequest checks everything that does not need the secret:
 // method, canonical path, query, headers, body size, origin syntax.
-absl::Status ValidateEgressRequest(const v1::VaultExecuteRequest& request);
+absl::Status ValidateEgressRequest(const v1::VaultExecuteRequest& request,
+                                   bool streamed);
 
 }  // namespace latchkey::vault
 

@@ -52,7 +52,7 @@ absl::Status EgressService::ExecuteStreamChecked(
     return absl::InvalidArgumentError(
         "the head's body must be empty; send the body in body_chunk messages");
   }
-  LK_RETURN_IF_ERROR(ValidateEgressRequest(request));
+  LK_RETURN_IF_ERROR(ValidateEgressRequest(request, /*streamed=*/true));
   LK_ASSIGN_OR_RETURN(
       const uint64_t max_request,
       StreamedLimit(MaxRequestBytes(request.limits()), "max_request_bytes"));

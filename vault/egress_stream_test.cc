@@ -70,6 +70,15 @@ struct StreamOutcome {
 // One vault, server, upstream and channel for the whole suite: starting
 // them per test costs more than the tests themselves. Tests that seal the
 // vault unseal it again (SetUp).
+// AllowRule adds "ALLOW * `path`" to the request's rules: the vault
+// follows a redirect only to a hop its rules allow.
+void AllowRule(v1::RequestRules* rules, const std::string& path) {
+  v1::Rule* rule = rules->add_rules();
+  rule->set_effect(v1::Rule::ALLOW);
+  rule->add_methods("*");
+  rule->set_path(path);
+}
+
 class EgressStreamTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -393,12 +402,27 @@ TEST_F(EgressStreamTest, SameOriginRedirectIsFollowedAndItsBodyDropped) {
   v1::VaultExecuteRequest head =
       WithQuery(Head("GET", "/redirect"), "to", "/download?bytes=5000");
   head.mutable_limits()->set_max_redirects(2);
+  AllowRule(head.mutable_rules(), "/**");
   StreamOutcome out = Stream(head);
   ASSERT_TRUE(out.status.ok()) << out.status.error_message();
   EXPECT_EQ(out.head.response().status(), 200);
   ASSERT_EQ(out.head.redirects_size(), 1);
   EXPECT_EQ(out.head.redirects(0), "GET /download");
   EXPECT_EQ(out.body, PatternBytes(5000));
+}
+
+TEST_F(EgressStreamTest, RedirectHopTheRulesDenyIsNeverSent) {
+  v1::VaultExecuteRequest head =
+      WithQuery(Head("GET", "/redirect"), "to", "/download?bytes=5000");
+  head.mutable_limits()->set_max_redirects(2);
+  AllowRule(head.mutable_rules(), "/redirect");
+  StreamOutcome out = Stream(head);
+  ASSERT_TRUE(out.status.ok()) << out.status.error_message();
+  EXPECT_EQ(out.head.refusal_code(), v1::REASON_REDIRECT_REFUSED);
+  EXPECT_TRUE(absl::StrContains(out.head.refusal_message(),
+                                "the hop was not sent"))
+      << out.head.refusal_message();
+  EXPECT_TRUE(out.body.empty());
 }
 
 TEST_F(EgressStreamTest, RedirectRepeatingAStreamedBodyIsRefused) {

@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "broker/policy/path_normalizer.h"
+#include "rules/path_normalizer.h"
 
 namespace latchkey::vault {
 namespace {

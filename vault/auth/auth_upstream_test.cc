@@ -167,6 +167,11 @@ class AuthUpstreamTest : public ::testing::TestWithParam<bool> {
                                                    uint32_t max_redirects = 0) {
     v1::VaultExecuteRequest request;
     request.mutable_limits()->set_max_redirects(max_redirects);
+    // The capability's rules, which every redirect hop is checked against.
+    v1::Rule* rule = request.mutable_rules()->add_rules();
+    rule->set_effect(v1::Rule::ALLOW);
+    rule->add_methods("*");
+    rule->set_path("/**");
     request.set_request_id("r1");
     request.set_secret_id(id);
     request.set_origin(origin());

@@ -8,10 +8,10 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "broker/policy/path_normalizer.h"
-#include "broker/policy/policy_engine.h"
-#include "broker/policy/policy_test_cases.h"
 #include "gtest/gtest.h"
+#include "rules/path_normalizer.h"
+#include "rules/policy_engine.h"
+#include "rules/policy_test_cases.h"
 
 namespace latchkey::policy {
 namespace {

@@ -2,7 +2,7 @@
 // a million decisions over a mix of allowed, denied-by-rule and unmatched
 // requests. Reports nanoseconds per Decide (normalized path) and per
 // CheckRequest (NormalizePath + Decide). Not a test; run it optimized:
-//   bazel run -c opt //broker/policy:policy_bench
+//   bazel run -c opt //rules:policy_bench
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -11,9 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "broker/policy/path_normalizer.h"
-#include "broker/policy/policy_engine.h"
-#include "proto/broker.pb.h"
+#include "proto/common.pb.h"
+#include "rules/path_normalizer.h"
+#include "rules/policy_engine.h"
 
 namespace {
 

@@ -1,8 +1,8 @@
 // The policy decision table, shared by policy_table_test (which checks every
 // row) and policy_fuzz_smoke_test (which uses the rows' paths and rule sets
 // as seeds), so the fuzz invariants are exercised on every known attack.
-#ifndef LATCHKEY_BROKER_POLICY_POLICY_TEST_CASES_H_
-#define LATCHKEY_BROKER_POLICY_POLICY_TEST_CASES_H_
+#ifndef LATCHKEY_RULES_POLICY_TEST_CASES_H_
+#define LATCHKEY_RULES_POLICY_TEST_CASES_H_
 
 #include <string>
 #include <utility>
@@ -10,7 +10,6 @@
 
 #include "absl/strings/string_view.h"
 #include "google/protobuf/repeated_field.h"
-#include "proto/broker.pb.h"
 #include "proto/common.pb.h"
 
 namespace latchkey::policy::cases {
@@ -48,4 +47,4 @@ google::protobuf::RepeatedPtrField<latchkey::v1::Rule> RuleSetByName(
 
 }  // namespace latchkey::policy::cases
 
-#endif  // LATCHKEY_BROKER_POLICY_POLICY_TEST_CASES_H_
+#endif  // LATCHKEY_RULES_POLICY_TEST_CASES_H_

@@ -6,8 +6,8 @@
 // rather than upper-cased, so what is checked is what would be sent.
 // Rules are written by operators, so there "get" is normalized to "GET"
 // once, at compile time.
-#ifndef LATCHKEY_BROKER_POLICY_HTTP_METHOD_H_
-#define LATCHKEY_BROKER_POLICY_HTTP_METHOD_H_
+#ifndef LATCHKEY_RULES_HTTP_METHOD_H_
+#define LATCHKEY_RULES_HTTP_METHOD_H_
 
 #include <string>
 
@@ -32,4 +32,4 @@ absl::StatusOr<std::string> NormalizeRuleMethod(absl::string_view method);
 
 }  // namespace latchkey::policy
 
-#endif  // LATCHKEY_BROKER_POLICY_HTTP_METHOD_H_
+#endif  // LATCHKEY_RULES_HTTP_METHOD_H_

@@ -7,6 +7,11 @@
 //  - if any DENY rule matches, the request is denied (REASON_RULE_DENY) and
 //    the first matching DENY, in rule order, is reported, even when an
 //    ALLOW comes earlier: order never weakens a deny;
+//  - a DENY rule also matches every spelling of the path that common
+//    servers route to the same place: in any ASCII case, without a
+//    trailing '/', without a format suffix (".json") on the last segment
+//    (DenySpellings, FoldCase). ALLOW rules match the path exactly, so a
+//    spelling difference can only ever turn into a denial;
 //  - otherwise the first matching ALLOW decides (REASON_ALLOWED);
 //  - otherwise it is denied by default (REASON_NO_RULE_MATCHED).
 // Methods: rules' methods are upper-cased at Compile ("get" -> "GET").
@@ -18,8 +23,8 @@
 // text, messages) happens in Compile; Decide only compares and copies.
 // A PolicyEngine is immutable, cheap to copy, and safe to use from many
 // threads at once.
-#ifndef LATCHKEY_BROKER_POLICY_POLICY_ENGINE_H_
-#define LATCHKEY_BROKER_POLICY_POLICY_ENGINE_H_
+#ifndef LATCHKEY_RULES_POLICY_ENGINE_H_
+#define LATCHKEY_RULES_POLICY_ENGINE_H_
 
 #include <array>
 #include <cstdint>
@@ -29,10 +34,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "broker/policy/path_pattern.h"
 #include "google/protobuf/repeated_field.h"
-#include "proto/broker.pb.h"
 #include "proto/common.pb.h"
+#include "rules/path_pattern.h"
 
 namespace latchkey::policy {
 
@@ -57,6 +61,14 @@ struct PolicyDecision {
   // it empty (its caller already holds the normalized path).
   std::string normalized_path;
 };
+
+// FoldCase lower-cases the ASCII letters of a normalized path or a rule's
+// pattern, leaving %XX escapes as they are.
+std::string FoldCase(absl::string_view path);
+
+// DenySpellings lists `path` and the spellings servers route the same way:
+// without a trailing '/', and without a format suffix on the last segment.
+std::vector<std::string> DenySpellings(absl::string_view path);
 
 class PolicyEngine {
  public:
@@ -107,6 +119,8 @@ class PolicyEngine {
     // method i, in order; computed once so Decide skips the others.
     std::array<std::vector<uint16_t>, kStandardMethods> by_method;
 
+    // Add appends a rule and indexes it by method.
+    void Add(CompiledRule rule);
     // FirstMatch returns the first rule matching the request, or null.
     // method_index is StandardMethodIndex(method), -1 for an extension.
     const CompiledRule* FirstMatch(int method_index, absl::string_view method,
@@ -115,12 +129,17 @@ class PolicyEngine {
 
   PolicyEngine() = default;
 
+  // FirstDeny is the first DENY rule matching any spelling of the path.
+  const CompiledRule* FirstDeny(int method_index, absl::string_view method,
+                                absl::string_view normalized_path) const;
+
   // Split by effect so Decide can check every DENY before any ALLOW.
   RuleGroup deny_;
+  RuleGroup deny_folded_;  // deny_, case-folded
   RuleGroup allow_;
   int rule_count_ = 0;
 };
 
 }  // namespace latchkey::policy
 
-#endif  // LATCHKEY_BROKER_POLICY_POLICY_ENGINE_H_
+#endif  // LATCHKEY_RULES_POLICY_ENGINE_H_

@@ -1,4 +1,4 @@
-#include "broker/policy/http_method.h"
+#include "rules/http_method.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"

@@ -1,4 +1,4 @@
-#include "common/header_policy.h"
+#include "rules/header_policy.h"
 
 #include "gtest/gtest.h"
 

@@ -5,7 +5,7 @@
 //   "**"      -> "(?:/[^/]+)*"
 // and matched in full. Normalized paths have no empty segments, so "[^/]+"
 // is exactly "one segment".
-#include "broker/policy/path_pattern.h"
+#include "rules/path_pattern.h"
 
 #include <algorithm>
 #include <utility>
@@ -16,9 +16,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "broker/policy/path_normalizer.h"
 #include "common/limits.h"
 #include "re2/re2.h"
+#include "rules/path_normalizer.h"
 
 namespace latchkey::policy {
 namespace {

@@ -1,13 +1,14 @@
-#include "broker/policy/policy_engine.h"
+#include "rules/policy_engine.h"
 
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "broker/policy/http_method.h"
-#include "broker/policy/path_normalizer.h"
 #include "common/limits.h"
+#include "rules/http_method.h"
+#include "rules/path_normalizer.h"
 
 namespace latchkey::policy {
 namespace {
@@ -42,6 +43,36 @@ PolicyDecision Denied(latchkey::v1::ReasonCode code, std::string message) {
 }
 
 }  // namespace
+
+std::string FoldCase(absl::string_view path) {
+  std::string out(path);
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == '%') {
+      i += 2;  // keep an escape's hex digits as they are
+      continue;
+    }
+    out[i] = absl::ascii_tolower(static_cast<unsigned char>(out[i]));
+  }
+  return out;
+}
+
+std::vector<std::string> DenySpellings(absl::string_view path) {
+  std::vector<std::string> spellings = {std::string(path)};
+  // "/v1/admin/" is "/v1/admin" to Express, Flask/Werkzeug redirects and
+  // Spring before 6.
+  if (path.size() > 1 && path.back() == '/') {
+    spellings.emplace_back(path.substr(0, path.size() - 1));
+  }
+  // "/v1/admin.json" is "/v1/admin" to Rails, Spring's suffix matching and
+  // many REST frameworks (a format suffix).
+  absl::string_view trimmed = spellings.back();
+  size_t slash = trimmed.rfind('/');
+  size_t dot = trimmed.find('.', slash + 2);
+  if (slash != absl::string_view::npos && dot != absl::string_view::npos) {
+    spellings.emplace_back(trimmed.substr(0, dot));
+  }
+  return spellings;
+}
 
 const PolicyEngine::CompiledRule* PolicyEngine::RuleGroup::FirstMatch(
     int method_index, absl::string_view method, absl::string_view path) const {
@@ -114,16 +145,47 @@ absl::StatusOr<PolicyEngine> PolicyEngine::Compile(
     } else {
       compiled.message = absl::StrCat("Allowed by ", compiled.text, ".");
     }
-    RuleGroup& group = deny ? engine.deny_ : engine.allow_;
-    const auto position = static_cast<uint16_t>(group.rules.size());
-    for (int m = 0; m < kStandardMethods; ++m) {
-      if (compiled.standard_methods & (uint32_t{1} << m)) {
-        group.by_method[m].push_back(position);
-      }
+    if (deny) {
+      // The same rule, case-folded, for the case-folded spellings of a
+      // request (see DenySpellings).
+      absl::StatusOr<PathPattern> folded =
+          PathPattern::Compile(FoldCase(rule.path()));
+      if (!folded.ok()) return RuleError(i, folded.status().message());
+      CompiledRule folded_rule = compiled;
+      folded_rule.pattern = *std::move(folded);
+      engine.deny_folded_.Add(std::move(folded_rule));
     }
-    group.rules.push_back(std::move(compiled));
+    (deny ? engine.deny_ : engine.allow_).Add(std::move(compiled));
   }
   return engine;
+}
+
+void PolicyEngine::RuleGroup::Add(CompiledRule rule) {
+  const auto position = static_cast<uint16_t>(rules.size());
+  for (int m = 0; m < kStandardMethods; ++m) {
+    if (rule.standard_methods & (uint32_t{1} << m)) {
+      by_method[m].push_back(position);
+    }
+  }
+  rules.push_back(std::move(rule));
+}
+
+const PolicyEngine::CompiledRule* PolicyEngine::FirstDeny(
+    int method_index, absl::string_view method,
+    absl::string_view normalized_path) const {
+  for (const std::string& spelling : DenySpellings(normalized_path)) {
+    if (const CompiledRule* r =
+            deny_.FirstMatch(method_index, method, spelling)) {
+      return r;
+    }
+  }
+  for (const std::string& spelling : DenySpellings(FoldCase(normalized_path))) {
+    if (const CompiledRule* r =
+            deny_folded_.FirstMatch(method_index, method, spelling)) {
+      return r;
+    }
+  }
+  return nullptr;
 }
 
 PolicyDecision PolicyEngine::Decide(absl::string_view method,
@@ -136,7 +198,7 @@ PolicyDecision PolicyEngine::Decide(absl::string_view method,
   // Every DENY is consulted before any ALLOW: an ALLOW listed earlier must
   // not shadow a DENY listed later.
   if (const CompiledRule* r =
-          deny_.FirstMatch(method_index, method, normalized_path)) {
+          FirstDeny(method_index, method, normalized_path)) {
     PolicyDecision d = Denied(latchkey::v1::REASON_RULE_DENY, r->message);
     d.rule_index = r->index;
     d.rule = r->text;

@@ -4,22 +4,22 @@
 // Build and run with clang's libFuzzer + ASan + UBSan, bounded to 60 s, from
 // the repository root (this is the exact command; see FUZZING.md):
 /*
-bazel build //proto:broker_cc_proto && BIN="$(bazel info bazel-bin)" &&
+bazel build //proto:common_cc_proto && BIN="$(bazel info bazel-bin)" &&
 clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=undefined -I. -I"$BIN" \
-  broker/policy/policy_fuzz.cc broker/policy/path_normalizer.cc \
-  broker/policy/path_pattern.cc broker/policy/http_method.cc \
-  broker/policy/policy_engine.cc \
-  "$BIN/proto/broker.pb.cc" "$BIN/proto/common.pb.cc" \
+  rules/policy_fuzz.cc rules/path_normalizer.cc \
+  rules/path_pattern.cc rules/http_method.cc \
+  rules/policy_engine.cc \
+  "$BIN/proto/common.pb.cc" \
   $(pkg-config --cflags --libs protobuf re2 absl_status absl_statusor \
     absl_strings absl_str_format) -o /tmp/policy_fuzz &&
 mkdir -p /tmp/policy_fuzz_corpus &&
 /tmp/policy_fuzz -max_total_time=60 -max_len=4200 \
-  -dict=broker/policy/policy_fuzz.dict /tmp/policy_fuzz_corpus
+  -dict=rules/policy_fuzz.dict /tmp/policy_fuzz_corpus
 */
 //
 // The same LLVMFuzzerTestOneInput is linked into the ordinary cc_test
-// //broker/policy:policy_fuzz_smoke_test, which feeds it the decision
+// //rules:policy_fuzz_smoke_test, which feeds it the decision
 // table's requests and a few thousand deterministic mutations of them.
 //
 // Input: byte 0 chooses the rules (0: the rule lines in the input, 1 and 2:
@@ -53,12 +53,12 @@ mkdir -p /tmp/policy_fuzz_corpus &&
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "broker/policy/http_method.h"
-#include "broker/policy/path_normalizer.h"
-#include "broker/policy/path_pattern.h"
-#include "broker/policy/policy_engine.h"
 #include "common/limits.h"
-#include "proto/broker.pb.h"
+#include "proto/common.pb.h"
+#include "rules/http_method.h"
+#include "rules/path_normalizer.h"
+#include "rules/path_pattern.h"
+#include "rules/policy_engine.h"
 
 namespace latchkey::policy {
 namespace {
@@ -171,9 +171,50 @@ RefDecision RefDecide(const RuleList& rules,
     }
     return method_ok && RefMatch(canonical_patterns[i], path);
   };
-  for (int i = 0; i < rules.size(); ++i) {
-    if (rules.Get(i).effect() == Rule::DENY && matches(i)) {
-      return {false, latchkey::v1::REASON_RULE_DENY, i};
+  // A deny also matches the other spellings servers route alike: without
+  // a trailing '/', without a format suffix, in any ASCII case (pattern and
+  // path both folded, %XX escapes kept), exact spellings first.
+  auto fold = [](absl::string_view text) {
+    std::string out(text);
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (out[i] == '%') {
+        i += 2;
+      } else if (out[i] >= 'A' && out[i] <= 'Z') {
+        out[i] = static_cast<char>(out[i] - 'A' + 'a');
+      }
+    }
+    return out;
+  };
+  auto spellings = [](const std::string& p) {
+    std::vector<std::string> out = {p};
+    if (p.size() > 1 && p.back() == '/')
+      out.push_back(p.substr(0, p.size() - 1));
+    const std::string& last = out.back();
+    size_t slash = last.rfind('/');
+    size_t dot = last.find('.', slash + 2);
+    if (slash != std::string::npos && dot != std::string::npos) {
+      out.push_back(last.substr(0, dot));
+    }
+    return out;
+  };
+  auto deny_matches = [&](int i, const std::string& spelling, bool folded) {
+    bool method_ok = false;
+    for (const std::string& m : rules.Get(i).methods()) {
+      if (m == "*" || absl::AsciiStrToUpper(m) == method) method_ok = true;
+    }
+    return method_ok && RefMatch(folded ? fold(canonical_patterns[i])
+                                        : canonical_patterns[i],
+                                 spelling);
+  };
+  for (bool folded : {false, true}) {
+    for (const std::string& spelling :
+         spellings(folded ? fold(path) : std::string(path))) {
+      for (int i = 0; i < rules.size(); ++i) {
+        if (rules.Get(i).effect() == Rule::DENY &&
+            deny_matches(i, spelling, folded)) {
+          return {false, latchkey::v1::REASON_RULE_DENY, i};
+        }
+      }
     }
   }
   for (int i = 0; i < rules.size(); ++i) {

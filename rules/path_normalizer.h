@@ -9,8 +9,8 @@
 // anything whose meaning differs between servers (encoded '/', backslash,
 // control bytes, overlong UTF-8, '..' above the root) is refused instead of
 // guessed at.
-#ifndef LATCHKEY_BROKER_POLICY_PATH_NORMALIZER_H_
-#define LATCHKEY_BROKER_POLICY_PATH_NORMALIZER_H_
+#ifndef LATCHKEY_RULES_PATH_NORMALIZER_H_
+#define LATCHKEY_RULES_PATH_NORMALIZER_H_
 
 #include <string>
 
@@ -49,4 +49,4 @@ absl::StatusOr<std::string> NormalizePath(absl::string_view raw);
 
 }  // namespace latchkey::policy
 
-#endif  // LATCHKEY_BROKER_POLICY_PATH_NORMALIZER_H_
+#endif  // LATCHKEY_RULES_PATH_NORMALIZER_H_

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "broker/policy/policy_test_cases.h"
 #include "common/limits.h"
 #include "gtest/gtest.h"
+#include "rules/policy_test_cases.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 

@@ -23,8 +23,8 @@
 //
 // Matching is RE2 (linear time, no backtracking) with a literal-prefix
 // pre-check; a PathPattern is immutable and safe to share across threads.
-#ifndef LATCHKEY_BROKER_POLICY_PATH_PATTERN_H_
-#define LATCHKEY_BROKER_POLICY_PATH_PATTERN_H_
+#ifndef LATCHKEY_RULES_PATH_PATTERN_H_
+#define LATCHKEY_RULES_PATH_PATTERN_H_
 
 #include <memory>
 #include <string>
@@ -78,4 +78,4 @@ class PathPattern {
 
 }  // namespace latchkey::policy
 
-#endif  // LATCHKEY_BROKER_POLICY_PATH_PATTERN_H_
+#endif  // LATCHKEY_RULES_PATH_PATTERN_H_

@@ -1,15 +1,15 @@
 // PolicyEngine: compile-time validation and the shape of decisions. The
 // bulk of the decision cases lives in policy_table_test.cc.
-#include "broker/policy/policy_engine.h"
+#include "rules/policy_engine.h"
 
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "broker/policy/policy_test_cases.h"
 #include "common/limits.h"
 #include "gtest/gtest.h"
+#include "rules/policy_test_cases.h"
 
 namespace latchkey::policy {
 namespace {

@@ -2,12 +2,13 @@
 // appended in canonical form to `out`; at every '/' the segment just
 // finished is resolved ("" and "." dropped, ".." pops), so no second buffer
 // or segment vector is needed.
-#include "broker/policy/path_normalizer.h"
+#include "rules/path_normalizer.h"
 
 #include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/limits.h"
@@ -97,6 +98,7 @@ class Utf8Checker {
       if (b < 0x80) return true;
       lo_ = 0x80;
       hi_ = 0xBF;
+      code_point_ = b & (b >= 0xF0 ? 0x07 : b >= 0xE0 ? 0x0F : 0x1F);
       if (b >= 0xC2 && b <= 0xDF) {
         need_ = 1;
       } else if (b == 0xE0) {
@@ -123,16 +125,59 @@ class Utf8Checker {
     if (b < lo_ || b > hi_) return false;
     lo_ = 0x80;
     hi_ = 0xBF;
+    code_point_ = (code_point_ << 6) | (b & 0x3F);
     --need_;
     return true;
   }
   bool InSequence() const { return need_ != 0; }
+  // code_point is the character the last complete sequence encoded.
+  uint32_t code_point() const { return code_point_; }
 
  private:
   int need_ = 0;
+  uint32_t code_point_ = 0;
   uint8_t lo_ = 0x80;
   uint8_t hi_ = 0xBF;
 };
+
+// FoldsToAscii is true for characters that Unicode compatibility
+// normalization (NFKC, as Java's and .NET's normalizers, IIS and several
+// frameworks apply) or case folding turns into ASCII: fullwidth forms
+// ("ａｄｍｉｎ"), mathematical and enclosed alphanumerics, super- and
+// subscripts, letterlike symbols (the Kelvin sign is 'K'), ligatures
+// ("ﬁ"), small forms, the one-dot leader ('.'), the long s and the
+// Turkish dotted/dotless i. A rule written "/admin" must not be walked
+// around by a spelling that becomes "/admin" behind it, so such a path is
+// refused rather than guessed at.
+bool FoldsToAscii(uint32_t cp) {
+  return (cp >= 0xFF01 && cp <= 0xFF5E) ||    // fullwidth ASCII
+         (cp >= 0x1D400 && cp <= 0x1D7FF) ||  // mathematical alphanumerics
+         (cp >= 0x2460 && cp <= 0x24FF) ||    // enclosed alphanumerics
+         (cp >= 0x1F100 && cp <= 0x1F1FF) ||  // enclosed supplement
+         (cp >= 0x2070 && cp <= 0x209F) ||    // super- and subscripts
+         (cp >= 0x2100 && cp <= 0x214F) ||    // letterlike symbols
+         (cp >= 0x2150 && cp <= 0x218F) ||    // number forms (Roman)
+         (cp >= 0xFB00 && cp <= 0xFB06) ||    // Latin ligatures
+         (cp >= 0xFE50 && cp <= 0xFE6F) ||    // small forms
+         (cp >= 0x2024 && cp <= 0x2026) ||    // one/two-dot leader, ellipsis
+         (cp >= 0x00B2 && cp <= 0x00B3) || cp == 0x00B9 ||  // superscripts
+         (cp >= 0x00BC && cp <= 0x00BE) ||                  // fractions
+         cp == 0x00AA || cp == 0x00BA ||    // ordinal indicators
+         cp == 0x017F ||                    // long s
+         cp == 0x0130 || cp == 0x0131 ||    // dotted / dotless i
+         cp == 0x3000 ||                    // ideographic space
+         (cp >= 0x2000 && cp <= 0x200A) ||  // compatibility spaces
+         cp == 0x2044 || cp == 0x2215 ||    // fraction / division slash
+         cp == 0xFE68 || cp == 0xFF3C;      // small / fullwidth backslash
+}
+
+absl::Status FoldingCharacter(size_t offset) {
+  return Reject(absl::StrCat(
+      "the character ending at byte ", offset,
+      " is a compatibility or case-folding form of ASCII (fullwidth, "
+      "mathematical, ligature, ...), which some servers read as the plain "
+      "letter; spell the path in plain ASCII"));
+}
 
 absl::Status InvalidUtf8(size_t offset) {
   return Reject(absl::StrCat(
@@ -173,6 +218,20 @@ absl::Status ResolveSegment(std::string* out, size_t seg_begin,
     }
     out->resize(out->rfind('/'));
     return absl::OkStatus();
+  }
+  if (absl::EndsWith(seg, ".") || absl::EndsWith(seg, "%20")) {
+    // Windows servers (IIS, Kestrel on Windows) and Tomcat on Windows drop
+    // trailing dots and spaces: "admin." and "admin%20" are "admin".
+    return Reject(absl::StrCat(
+        "segment ending at byte ", raw_offset,
+        " ends with '.' or a space, which some servers drop (\"admin.\" is "
+        "\"admin\" to them); remove it"));
+  }
+  if (absl::StrContains(seg, "::$")) {
+    return Reject(absl::StrCat(
+        "segment ending at byte ", raw_offset,
+        " names an NTFS stream (\"::$\"), which reaches the file itself on "
+        "Windows servers; remove it"));
   }
   if (IsDotSegmentWithParameters(seg)) {
     return Reject(absl::StrCat(
@@ -226,6 +285,21 @@ absl::StatusOr<std::string> NormalizePath(absl::string_view raw) {
             " is ambiguous across servers and is not allowed; use literal "
             "'/' between segments"));
       }
+      if (v == '%') {
+        // A second decoding (some proxies and frameworks decode twice)
+        // would turn "%252e%252e" into "..": one level of encoding only.
+        return Reject(absl::StrCat(
+            "encoded '%' (%25) at byte ", i,
+            " is not allowed: servers that decode twice would read what "
+            "follows as another escape; send each character encoded once"));
+      }
+      if (v == ';') {
+        return Reject(absl::StrCat(
+            "encoded ';' (%3B) at byte ", i,
+            " is not allowed: some servers decode it and then strip path "
+            "parameters, so the path they route differs from the one "
+            "checked"));
+      }
       if (IsControl(v)) {
         return Reject(
             absl::StrCat("encoded control character ", ControlName(v), " (%",
@@ -234,6 +308,9 @@ absl::StatusOr<std::string> NormalizePath(absl::string_view raw) {
       }
       // Feed also refuses an ASCII byte inside a multi-byte sequence.
       if (!utf8.Feed(v)) return InvalidUtf8(i);
+      if (v >= 0x80 && !utf8.InSequence() && FoldsToAscii(utf8.code_point())) {
+        return FoldingCharacter(i);
+      }
       if (v >= 0x80) {
         AppendEscaped(v, &out);
       } else if (IsUnreserved(v)) {
@@ -247,6 +324,9 @@ absl::StatusOr<std::string> NormalizePath(absl::string_view raw) {
 
     if (c >= 0x80) {
       if (!utf8.Feed(c)) return InvalidUtf8(i);
+      if (!utf8.InSequence() && FoldsToAscii(utf8.code_point())) {
+        return FoldingCharacter(i);
+      }
       AppendEscaped(c, &out);
       ++i;
       continue;
@@ -271,6 +351,13 @@ absl::StatusOr<std::string> NormalizePath(absl::string_view raw) {
       return Reject(absl::StrCat(
           "backslash at byte ", i,
           " is not allowed (some servers treat it as '/'); use '/'"));
+    }
+    if (c == ';') {
+      return Reject(absl::StrCat(
+          "';' at byte ", i,
+          " is not allowed: Tomcat, Jetty and Spring strip ';' path "
+          "parameters, so \"/a;x=1/b\" reaches \"/a/b\" while the rules see "
+          "another path; remove the parameters"));
     }
     if (c == '?' || c == '#') {
       return Reject(absl::StrCat(
