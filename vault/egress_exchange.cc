@@ -76,6 +76,13 @@ size_t AppendAnswerHeaders(
     if (IsDroppedResponseHeader(name) && !PassesResponseHeader(name, limits)) {
       continue;
     }
+    // The body passed on is never encoded (curl decoded it, or the call
+    // was refused), so no header may say it is; the upstream's length
+    // was the encoded one.
+    if (absl::EqualsIgnoreCase(name, "content-encoding") ||
+        (hop.decoded && absl::EqualsIgnoreCase(name, "content-length"))) {
+      continue;
+    }
     if (streamed && (absl::EqualsIgnoreCase(name, "content-length") ||
                      absl::EqualsIgnoreCase(name, "transfer-encoding"))) {
       continue;
@@ -118,6 +125,8 @@ absl::Status RunExchange(const Exchange& exchange,
   for (const v1::Header& header : request.headers()) {
     outgoing.headers.emplace_back(header.name(), header.value());
   }
+  // The vault, not the agent, chooses the encoding: signed as sent.
+  SetAcceptEncoding(&outgoing.headers);
   outgoing.body = request.body();
   outgoing.ca_bundle_pem = metadata.ca_bundle_pem();
   UploadSource* upload = exchange.upload;

@@ -64,8 +64,10 @@ bool Answered(const v1::VaultExecuteResponse& reply);
 // AppendAnswerHeaders filters the upstream's headers (credential-bearing
 // ones are dropped unless the capability passes them) and scrubs the rest
 // into `out`; `streamed` also drops Content-Length and Transfer-Encoding
-// (scrubbing changes the length; the stream frames the body). Returns how
-// many redactions it made.
+// (scrubbing changes the length; the stream frames the body).
+// Content-Encoding is always dropped (the body passed on is decoded), and
+// so is Content-Length when the answer was decoded. Returns how many
+// redactions it made.
 size_t AppendAnswerHeaders(const UpstreamResult& hop,
                            const v1::EgressLimits& limits,
                            const ResponseScrubber& scrubber, bool streamed,

@@ -8,14 +8,17 @@
 #include <atomic>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/crypto.h"
 #include "common/limits.h"
@@ -27,6 +30,7 @@
 #include "tests/process.h"
 #include "vault/admin_service.h"
 #include "vault/egress_service.h"
+#include "vault/response_scrubber.h"
 #include "vault/secret_store.h"
 #include "vault/stream_answer.h"
 #include "vault/upstream_client.h"
@@ -582,6 +586,325 @@ TEST_F(EgressStreamTest, OnlyTheBrokerMayCallExecuteStream) {
               grpc::StatusCode::PERMISSION_DENIED);
   }
   (*server)->Shutdown(absl::Seconds(5));
+}
+
+// --- Content codings and default headers -----------------------------------
+// The upstream's /coded endpoint reflects the bearer token (raw, base64,
+// hex, percent-encoded) in a body it compresses whatever the request asked
+// for. Neither path may pass encoded bytes on: the body is decoded and
+// scrubbed, or refused.
+
+// Every form of kSecret the upstream reflects.
+std::vector<std::string> SecretForms() {
+  const std::string secret = kSecret;
+  return {secret, "bGtfc3RyZWFtX1Qwa2VuXzlmM2MyYTcxYmU0MGQ", HexEncode(secret),
+          absl::AsciiStrToUpper(HexEncode(secret))};
+}
+
+void ExpectNoSecret(const std::string& text, const std::string& label) {
+  for (const std::string& form : SecretForms()) {
+    EXPECT_FALSE(absl::StrContains(text, form)) << label << ": " << form;
+  }
+  // The start of a gzip stream (or of the token itself, cut short).
+  EXPECT_FALSE(absl::StrContains(text, "\x1f\x8b")) << label;
+  EXPECT_FALSE(absl::StrContains(text, "lk_stream")) << label;
+}
+
+std::string HeaderValue(const v1::HttpResponse& response,
+                        const std::string& name) {
+  for (const v1::Header& header : response.headers()) {
+    if (absl::EqualsIgnoreCase(header.name(), name)) return header.value();
+  }
+  return "";
+}
+
+bool HasHeader(const v1::HttpResponse& response, const std::string& name) {
+  for (const v1::Header& header : response.headers()) {
+    if (absl::EqualsIgnoreCase(header.name(), name)) return true;
+  }
+  return false;
+}
+
+// Execute runs one unary call (the buffered path).
+v1::VaultExecuteResponse Execute(v1::VaultEgress::Stub* stub,
+                                 const v1::VaultExecuteRequest& request,
+                                 grpc::Status* status) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(30));
+  v1::VaultExecuteResponse response;
+  *status = stub->Execute(&context, request, &response);
+  return response;
+}
+
+// Each decoded line is the upstream's JSON line with every form redacted.
+void ExpectDecodedAndScrubbed(const std::string& body, int lines,
+                              const std::string& label) {
+  ExpectNoSecret(body, label);
+  std::vector<std::string> parsed = absl::StrSplit(body, '\n');
+  ASSERT_EQ(parsed.size(), static_cast<size_t>(lines + 1)) << label;
+  EXPECT_TRUE(parsed.back().empty()) << label;
+  for (int i = 0; i < lines; ++i) {
+    json line = json::parse(parsed[i], nullptr, false);
+    ASSERT_FALSE(line.is_discarded()) << label << ": " << parsed[i];
+    for (const char* field : {"raw", "base64", "hex", "percent"}) {
+      EXPECT_EQ(line.value(field, ""), std::string(kRedactionMarker))
+          << label << " " << field;
+    }
+  }
+}
+
+const char* const kDecodable[] = {"gzip", "deflate",   "br",
+                                  "zstd", "gzip-gzip", "te-gzip"};
+
+TEST_F(EgressStreamTest, EncodedAnswerIsDecodedThenScrubbedOnExecute) {
+  for (const char* coding : kDecodable) {
+    grpc::Status status;
+    v1::VaultExecuteResponse response =
+        Execute(stub_,
+                WithQuery(WithQuery(Head("GET", "/coded"), "coding", coding),
+                          "repeat", "3"),
+                &status);
+    ASSERT_TRUE(status.ok()) << coding << status.error_message();
+    ASSERT_TRUE(response.upstream_error().empty())
+        << coding << ": " << response.upstream_error();
+    EXPECT_EQ(response.response().status(), 200) << coding;
+    ExpectDecodedAndScrubbed(response.response().body(), 3, coding);
+    EXPECT_EQ(response.response().redactions(), 12u) << coding;
+    // The body is decoded: no header may claim otherwise, nor give the
+    // encoded length.
+    EXPECT_FALSE(HasHeader(response.response(), "Content-Encoding")) << coding;
+    EXPECT_FALSE(HasHeader(response.response(), "Content-Length")) << coding;
+    EXPECT_FALSE(HasHeader(response.response(), "Transfer-Encoding")) << coding;
+    EXPECT_EQ(HeaderValue(response.response(), "X-Seen-Accept-Encoding"),
+              "identity")
+        << coding;
+  }
+}
+
+TEST_F(EgressStreamTest, EncodedAnswerIsDecodedThenScrubbedOnExecuteStream) {
+  // 40000 lines (about 5 MiB decoded, much less on the wire): the decoded
+  // body spans many curl writes and stream chunks.
+  constexpr int kLines = 40000;
+  for (const char* coding : kDecodable) {
+    v1::VaultExecuteRequest head =
+        WithQuery(WithQuery(Head("GET", "/coded"), "coding", coding), "repeat",
+                  absl::StrCat(kLines));
+    head.mutable_limits()->set_max_response_bytes(64 * kMiB);
+    StreamOutcome out = Stream(head);
+    ASSERT_TRUE(out.status.ok()) << coding << out.status.error_message();
+    ASSERT_EQ(out.order, kHeadChunksEnd)
+        << coding << ": " << out.head.upstream_error();
+    EXPECT_TRUE(out.end.error().empty()) << coding << ": " << out.end.error();
+    EXPECT_FALSE(out.end.body_truncated()) << coding;
+    ExpectDecodedAndScrubbed(out.body, kLines, coding);
+    EXPECT_EQ(out.end.redactions(), 4u * kLines) << coding;
+    EXPECT_FALSE(HasHeader(out.head.response(), "Content-Encoding")) << coding;
+    EXPECT_EQ(HeaderValue(out.head.response(), "X-Seen-Accept-Encoding"),
+              "identity")
+        << coding;
+  }
+}
+
+// The cap applies to the decoded bytes: a small compressed answer does not
+// bring a large body past it.
+TEST_F(EgressStreamTest, ResponseCapAppliesToTheDecodedBody) {
+  v1::VaultExecuteRequest head = WithQuery(
+      WithQuery(Head("GET", "/coded"), "coding", "gzip"), "repeat", "40000");
+  head.mutable_limits()->set_max_response_bytes(kMiB);
+  StreamOutcome out = Stream(head);
+  ASSERT_TRUE(out.status.ok()) << out.status.error_message();
+  EXPECT_TRUE(out.end.body_truncated());
+  EXPECT_LE(out.body.size(), kMiB + 64);
+  ExpectNoSecret(out.body, "streamed, capped");
+  grpc::Status status;
+  v1::VaultExecuteResponse response = Execute(stub_, head, &status);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(response.response().body_truncated());
+  ExpectNoSecret(response.response().body(), "buffered, capped");
+}
+
+const char* const kUndecodable[] = {"x-custom", "corrupt-gzip",
+                                    "gzip-trailing"};
+
+TEST_F(EgressStreamTest, UndecodableAnswerIsRefusedOnExecute) {
+  for (const char* coding : kUndecodable) {
+    grpc::Status status;
+    v1::VaultExecuteResponse response = Execute(
+        stub_, WithQuery(Head("GET", "/coded"), "coding", coding), &status);
+    ASSERT_TRUE(status.ok()) << coding << status.error_message();
+    EXPECT_TRUE(absl::StrContains(response.upstream_error(),
+                                  "content coding the vault cannot decode"))
+        << coding << ": " << response.upstream_error();
+    EXPECT_FALSE(response.has_response()) << coding;
+    ExpectNoSecret(response.DebugString(), coding);
+  }
+}
+
+TEST_F(EgressStreamTest, UndecodableAnswerIsRefusedOnExecuteStream) {
+  for (const char* coding : kUndecodable) {
+    StreamOutcome out =
+        Stream(WithQuery(Head("GET", "/coded"), "coding", coding));
+    ASSERT_TRUE(out.status.ok()) << coding << out.status.error_message();
+    ASSERT_FALSE(out.order.empty()) << coding;
+    // Refused in the head when nothing decoded came first, else in the end
+    // (what was sent before is decoded and scrubbed, never encoded).
+    const std::string error = out.order == std::vector<char>{'h'}
+                                  ? out.head.upstream_error()
+                                  : out.end.error();
+    EXPECT_TRUE(
+        absl::StrContains(error, "content coding the vault cannot decode"))
+        << coding << ": " << error;
+    ExpectNoSecret(out.body, coding);
+    ExpectNoSecret(out.head.DebugString(), coding);
+  }
+}
+
+// libcurl 7.88 accepts a gzip stream that stops early (no final block, no
+// trailer): the decoded body's end is then treated like a cut one, so the
+// first half of a credential at the cut is redacted too.
+TEST_F(EgressStreamTest, CompressedStreamCutInsideTheCredentialLeaksNoPrefix) {
+  v1::VaultExecuteRequest head =
+      WithQuery(Head("GET", "/coded"), "coding", "gzip-cut");
+  const std::string half = std::string(kSecret).substr(0, 14);
+  grpc::Status status;
+  v1::VaultExecuteResponse response = Execute(stub_, head, &status);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  if (response.upstream_error().empty()) {
+    EXPECT_EQ(response.response().body(),
+              absl::StrCat("cut here: ", kRedactionMarker));
+  }
+  ExpectNoSecret(response.DebugString(), "buffered");
+  EXPECT_FALSE(absl::StrContains(response.DebugString(), half));
+  StreamOutcome out = Stream(head);
+  ASSERT_TRUE(out.status.ok()) << out.status.error_message();
+  if (out.head.upstream_error().empty() && out.end.error().empty()) {
+    EXPECT_EQ(out.body, absl::StrCat("cut here: ", kRedactionMarker));
+  }
+  ExpectNoSecret(out.body, "streamed");
+  EXPECT_FALSE(absl::StrContains(out.body, half));
+}
+
+// The header policy may refuse an agent's Accept-Encoding outright; if it
+// lets one through, the upstream still sees only the vault's.
+TEST_F(EgressStreamTest, UpstreamSeesOnlyTheVaultsAcceptEncoding) {
+  v1::VaultExecuteRequest request = Head("GET", "/coded");
+  request = WithQuery(request, "coding", "gzip");
+  v1::Header* header = request.add_headers();
+  header->set_name("Accept-Encoding");
+  header->set_value("gzip, br");
+  grpc::Status status;
+  v1::VaultExecuteResponse response = Execute(stub_, request, &status);
+  if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+    EXPECT_TRUE(absl::StrContains(status.error_message(), "Accept-Encoding"))
+        << status.error_message();
+  } else {
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(HeaderValue(response.response(), "X-Seen-Accept-Encoding"),
+              "identity");
+    ExpectDecodedAndScrubbed(response.response().body(), 1, "agent gzip");
+  }
+  StreamOutcome out = Stream(request);
+  if (out.status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+    EXPECT_TRUE(
+        absl::StrContains(out.status.error_message(), "Accept-Encoding"))
+        << out.status.error_message();
+  } else {
+    ASSERT_TRUE(out.status.ok()) << out.status.error_message();
+    EXPECT_EQ(HeaderValue(out.head.response(), "X-Seen-Accept-Encoding"),
+              "identity");
+    ExpectDecodedAndScrubbed(out.body, 1, "agent gzip, streamed");
+  }
+}
+
+// What the upstream's /headers endpoint saw, as lower-case name -> values.
+std::multimap<std::string, std::string> SeenHeaders(const std::string& body) {
+  std::multimap<std::string, std::string> seen;
+  json answer = json::parse(body, nullptr, false);
+  EXPECT_FALSE(answer.is_discarded()) << body;
+  if (answer.is_discarded()) return seen;
+  for (const auto& pair : answer["headers"]) {
+    seen.emplace(absl::AsciiStrToLower(pair[0].get<std::string>()),
+                 pair[1].get<std::string>());
+  }
+  return seen;
+}
+
+// Only the headers the agent (or the auth scheme) set, plus the framing
+// ones (Host, Content-Length or Transfer-Encoding) and the vault's
+// Accept-Encoding: curl's "Accept: */*" and form Content-Type never go out.
+TEST_F(EgressStreamTest, UpstreamSeesNoHeaderTheAgentDidNotSend) {
+  struct Case {
+    std::string label;
+    std::string method;
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+    bool streamed;
+  };
+  const std::string big = PatternBytes(9 * kMiB);  // streamed upload.
+  const std::vector<Case> cases = {
+      {"GET", "GET", "", {}, false},
+      {"POST without body", "POST", "", {}, false},
+      {"POST form-like body", "POST", "a=b&c=d", {}, false},
+      {"PUT body", "PUT", "payload", {}, false},
+      {"streamed POST", "POST", big, {}, true},
+      {"agent's own",
+       "POST",
+       "{}",
+       {{"Accept", "application/json"}, {"Content-Type", "application/json"}},
+       false},
+  };
+  for (const Case& c : cases) {
+    v1::VaultExecuteRequest request = Head(c.method, "/headers");
+    request.mutable_limits()->set_max_request_bytes(32 * kMiB);
+    for (const auto& [name, value] : c.headers) {
+      v1::Header* header = request.add_headers();
+      header->set_name(name);
+      header->set_value(value);
+    }
+    std::vector<std::string> bodies;
+    if (!c.streamed) {
+      v1::VaultExecuteRequest unary = request;
+      unary.set_body(c.body);
+      grpc::Status status;
+      v1::VaultExecuteResponse response = Execute(stub_, unary, &status);
+      ASSERT_TRUE(status.ok()) << c.label << status.error_message();
+      bodies.push_back(response.response().body());
+    }
+    StreamOutcome out = Stream(request, c.body, c.body.size());
+    ASSERT_TRUE(out.status.ok()) << c.label << out.status.error_message();
+    bodies.push_back(out.body);
+    for (const std::string& body : bodies) {
+      std::multimap<std::string, std::string> seen = SeenHeaders(body);
+      EXPECT_EQ(json::parse(body, nullptr, false).value("body_bytes", -1),
+                static_cast<int64_t>(c.body.size()))
+          << c.label;
+      ASSERT_EQ(seen.count("accept-encoding"), 1u) << c.label;
+      EXPECT_EQ(seen.find("accept-encoding")->second, "identity") << c.label;
+      std::multimap<std::string, std::string> expected_agent;
+      for (const auto& [name, value] : c.headers) {
+        expected_agent.emplace(absl::AsciiStrToLower(name), value);
+      }
+      for (const char* name : {"accept", "content-type"}) {
+        auto [begin, end] = seen.equal_range(name);
+        auto [want_begin, want_end] = expected_agent.equal_range(name);
+        std::vector<std::string> got, want;
+        for (auto it = begin; it != end; ++it) got.push_back(it->second);
+        for (auto it = want_begin; it != want_end; ++it) {
+          want.push_back(it->second);
+        }
+        EXPECT_EQ(got, want) << c.label << ": " << name;
+      }
+      for (const auto& [name, value] : seen) {
+        const bool allowed = name == "host" || name == "accept-encoding" ||
+                             name == "content-length" ||
+                             name == "transfer-encoding" ||
+                             expected_agent.count(name) > 0;
+        EXPECT_TRUE(allowed)
+            << c.label << ": unexpected " << name << ": " << value;
+      }
+    }
+  }
 }
 
 TEST_F(EgressStreamTest, UnaryExecuteStaysWithinItsOwnCaps) {

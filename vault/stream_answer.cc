@@ -39,7 +39,10 @@ bool StreamAnswer::SendHead(const UpstreamResult &hop) {
                                            /*streamed=*/!head_request_,
                                            response.mutable_headers());
   // 204 and 304 carry no body whatever their Content-Length says.
-  if (!head_request_ && hop.status != 204 && hop.status != 304) {
+  // A decoded answer's Content-Length is the encoded size; the cap is
+  // applied to the decoded bytes as they arrive.
+  if (!head_request_ && !hop.decoded && hop.status != 204 &&
+      hop.status != 304) {
     for (const auto &[name, value] : hop.headers) {
       uint64_t declared = 0;
       if (absl::EqualsIgnoreCase(name, "content-length") &&
@@ -82,7 +85,9 @@ void StreamAnswer::Finish(const UpstreamResult &hop, const std::string &error,
   // A failed or sealed transfer ends without its held-back tail: it may
   // be the start of a credential the rest of the body would have shown.
   if (error.empty() && !Sealed() && !declared_too_large_) {
-    body_scrubber_->Finish(truncated_, &tail);
+    // libcurl 7.88 accepts a compressed stream that ends early: a decoded
+    // body may be cut like a truncated one.
+    body_scrubber_->Finish(truncated_ || hop.decoded, &tail);
     if (!Write(tail)) return;
   }
   end_.set_body_truncated(truncated_);

@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 
@@ -12,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/egress_limits.h"
@@ -81,6 +83,19 @@ size_t OnUpload(char* buffer, size_t size, size_t count, void* user) {
   return *n;
 }
 
+// NamesACoding: a Content-Encoding (or, with `transfer`, Transfer-Encoding)
+// value lists a coding that changes the bytes ("identity" and, for
+// Transfer-Encoding, "chunked" do not).
+bool NamesACoding(absl::string_view value, bool transfer) {
+  for (absl::string_view coding : absl::StrSplit(value, ',')) {
+    coding = absl::StripAsciiWhitespace(coding);
+    if (coding.empty() || absl::EqualsIgnoreCase(coding, "identity")) continue;
+    if (transfer && absl::EqualsIgnoreCase(coding, "chunked")) continue;
+    return true;
+  }
+  return false;
+}
+
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto* state = static_cast<CallState*>(user);
   size_t n = size * count;
@@ -89,6 +104,7 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
     // A new status line (for example after 100 Continue): start over. The
     // status is kept so that a body sink knows which answer it receives.
     state->result->headers.clear();
+    state->result->decoded = false;
     size_t space = line.find(' ');
     int status = 0;
     if (space != absl::string_view::npos &&
@@ -101,6 +117,13 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   if (colon == absl::string_view::npos) return n;
   std::string name(absl::StripAsciiWhitespace(line.substr(0, colon)));
   std::string value(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+  // curl decodes both (CURLOPT_ACCEPT_ENCODING is set, see below).
+  if ((absl::EqualsIgnoreCase(name, "content-encoding") &&
+       NamesACoding(value, false)) ||
+      (absl::EqualsIgnoreCase(name, "transfer-encoding") &&
+       NamesACoding(value, true))) {
+    state->result->decoded = true;
+  }
   if (state->result->headers.size() < kMaxHeaderCount * 2) {
     state->result->headers.emplace_back(std::move(name), std::move(value));
   }
@@ -132,7 +155,22 @@ void FreeHeaderList(curl_slist* list) {
   curl_slist_free_all(list);
 }
 
+bool IsHeader(absl::string_view name, absl::string_view wanted) {
+  return absl::EqualsIgnoreCase(name, wanted);
+}
+
 }  // namespace
+
+void SetAcceptEncoding(
+    std::vector<std::pair<std::string, std::string>>* headers) {
+  headers->erase(std::remove_if(headers->begin(), headers->end(),
+                                [](const auto& header) {
+                                  return IsHeader(header.first,
+                                                  "accept-encoding");
+                                }),
+                 headers->end());
+  headers->emplace_back("Accept-Encoding", kAcceptEncoding);
+}
 
 UpstreamClient::UpstreamClient() {
   static const CURLcode init = curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -228,16 +266,35 @@ absl::StatusOr<UpstreamResult> UpstreamClient::PerformStreaming(
   }
 
   curl_slist* headers = nullptr;
+  bool has_accept = false;
+  bool has_content_type = false;
   for (const auto& [name, value] : request.headers) {
+    // The vault alone decides the encoding it accepts: curl sends
+    // kAcceptEncoding (CURLOPT_ACCEPT_ENCODING below), whatever was asked.
+    if (IsHeader(name, "accept-encoding")) continue;
+    has_accept = has_accept || IsHeader(name, "accept");
+    has_content_type = has_content_type || IsHeader(name, "content-type");
     headers =
         curl_slist_append(headers, absl::StrCat(name, ": ", value).c_str());
   }
   for (const auto& [name, value] : request.credential_headers) {
+    has_accept = has_accept || IsHeader(name, "accept");
+    has_content_type = has_content_type || IsHeader(name, "content-type");
     std::string line = absl::StrCat(name, ": ", value.view());
     headers = curl_slist_append(headers, line.c_str());
     CleanseString(&line);
   }
-  // Suppress curl's automatic "Expect: 100-continue" round trip.
+  // Send no header that neither the agent nor the auth scheme asked for:
+  // "Name:" removes curl's own default. curl would add "Accept: */*" to
+  // every request and "Content-Type: application/x-www-form-urlencoded"
+  // to a body (even an empty POST's) that has no type; the upstream must
+  // not be told what the agent did not say (and a signature over the
+  // headers must cover all of them). The automatic
+  // "Expect: 100-continue" round trip is suppressed too.
+  if (!has_accept) headers = curl_slist_append(headers, "Accept:");
+  if (!has_content_type) {
+    headers = curl_slist_append(headers, "Content-Type:");
+  }
   headers = curl_slist_append(headers, "Expect:");
 
   UpstreamResult result;
@@ -286,7 +343,16 @@ absl::StatusOr<UpstreamResult> UpstreamClient::PerformStreaming(
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &state);
   }
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, nullptr);
+  // Ask for the identity coding only, so that the scrubber sees the bytes
+  // the agent will see. A set value also makes curl decode whatever
+  // Content-Encoding an upstream sends anyway (gzip, deflate, br and zstd
+  // in Debian 12's libcurl 7.88, nested ones too); curl decodes
+  // Transfer-Encoding codings regardless. An unknown coding or corrupt
+  // data fails the call (CURLE_BAD_CONTENT_ENCODING, refused below):
+  // encoded bytes never reach the sink.
+  curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, kAcceptEncoding);
+  curl_easy_setopt(curl, CURLOPT_HTTP_CONTENT_DECODING, 1L);
+  curl_easy_setopt(curl, CURLOPT_HTTP_TRANSFER_DECODING, 1L);
   if (!request.ca_bundle_pem.empty()) {
     // The secret's private CA, trusted in addition to the system store
     // (curl keeps its default CA path); curl copies the blob.
@@ -365,6 +431,19 @@ absl::StatusOr<UpstreamResult> UpstreamClient::PerformStreaming(
   if (code == CURLE_OK) return result;
   if (!state.refusal.empty()) {
     return absl::PermissionDeniedError(state.refusal);
+  }
+  // A coding curl cannot decode, or data that does not decode (curl
+  // reports trailing bytes after a compressed stream as a write error).
+  // The coding's name is not quoted: it is the upstream's text, and this
+  // message is not scrubbed.
+  if (code == CURLE_BAD_CONTENT_ENCODING ||
+      (code == CURLE_WRITE_ERROR && result.decoded)) {
+    return absl::UnavailableError(absl::StrCat(
+        "the answer from ", request.origin,
+        " was refused: it uses a content coding the vault cannot decode "
+        "(it decodes gzip, deflate, br and zstd) or its encoded data is "
+        "corrupt; the vault asks for identity (uncompressed) answers and "
+        "never passes encoded bytes on"));
   }
   std::string what = curl_easy_strerror(code);
   if (code == CURLE_OPERATION_TIMEDOUT) {

@@ -22,6 +22,11 @@
 
 namespace latchkey::vault {
 
+// kAcceptEncoding is the only Accept-Encoding the vault sends: whatever the
+// agent asked for is replaced, so that an upstream that honours it answers
+// plain bytes the scrubber can read (see SetAcceptEncoding).
+inline constexpr char kAcceptEncoding[] = "identity";
+
 struct UpstreamResult {
   int status = 0;
   std::vector<std::pair<std::string, std::string>> headers;
@@ -37,7 +42,18 @@ struct UpstreamResult {
   // stopped: the body sink ended the transfer early (PerformStreaming);
   // what it received so far is all there is.
   bool stopped = false;
+  // decoded: the answer arrived with a content or transfer coding (gzip,
+  // deflate, br, zstd, nested) that curl removed; the body passed on is
+  // the decoded one, so the upstream's Content-Encoding and Content-Length
+  // no longer describe it.
+  bool decoded = false;
 };
+
+// SetAcceptEncoding replaces every Accept-Encoding in `headers` by the
+// vault's own (kAcceptEncoding). Called before a request is signed, so a
+// scheme that signs its headers (SigV4) signs the value that is sent.
+void SetAcceptEncoding(
+    std::vector<std::pair<std::string, std::string>>* headers);
 
 // UploadSource supplies a request body too large to hold in memory (the
 // streaming path). `read` fills up to `max` bytes of `buffer` and returns

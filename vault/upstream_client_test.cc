@@ -1,14 +1,28 @@
 // UpstreamClient connects only to the pinned address: the URL's host name
 // is never resolved by curl, and the connect-time re-check
 // (CURLOPT_OPENSOCKETFUNCTION) refuses a non-public address that is not
-// marked internal even when it was pinned.
+// marked internal even when it was pinned. On the wire it sends the
+// vault's Accept-Encoding and no header nobody asked for, and it decodes
+// (or refuses) an encoded answer: checked against a real loopback upstream
+// (tests/upstream/vault_stream_upstream.py).
 #include "vault/upstream_client.h"
 
 #include <arpa/inet.h>
+#include <stdlib.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "tests/loopback_canary.h"
+#include "tests/process.h"
 
 namespace latchkey::vault {
 namespace {
@@ -71,6 +85,110 @@ TEST(UpstreamClientTest, ConnectTimeRecheckRefusesNonInternalLoopback) {
       << result.status();
   absl::SleepFor(absl::Milliseconds(100));
   EXPECT_EQ((*canary)->connections(), 0);
+}
+
+// StartUpstream runs vault_stream_upstream.py in `dir` and returns its
+// port (0 if it did not start).
+int StartUpstream(const std::string& dir,
+                  std::unique_ptr<testing::ChildProcess>* child) {
+  const std::string port_file = dir + "/upstream.port";
+  auto started = testing::ChildProcess::Start(
+      {{"/usr/bin/python3", "tests/upstream/vault_stream_upstream.py",
+        "--port-file=" + port_file},
+       {},
+       dir + "/upstream.log",
+       false});
+  if (!started.ok()) return 0;
+  *child = std::move(*started);
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  std::string port;
+  while (port.empty() && absl::Now() < deadline) {
+    port = testing::ReadFileOrEmpty(port_file);
+    if (port.empty()) absl::SleepFor(absl::Milliseconds(20));
+  }
+  return port.empty() ? 0 : std::stoi(port);
+}
+
+class UpstreamWireTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char templ[] = "/tmp/lk-XXXXXX";
+    ASSERT_NE(mkdtemp(templ), nullptr);
+    dir_ = templ;
+    port_ = StartUpstream(dir_, &upstream_);
+    ASSERT_NE(port_, 0) << "upstream did not start";
+    origin_ = "http://127.0.0.1:" + std::to_string(port_);
+    limits_.set_total_timeout_ms(10000);
+  }
+  void TearDown() override {
+    upstream_.reset();
+    (void)!std::system(("rm -rf '" + dir_ + "'").c_str());
+  }
+
+  std::string dir_;
+  std::unique_ptr<testing::ChildProcess> upstream_;
+  int port_ = 0;
+  std::string origin_;
+  v1::EgressLimits limits_;
+  UpstreamClient client_;
+};
+
+TEST_F(UpstreamWireTest, SendsOnlyTheVaultsAcceptEncodingAndNoDefaults) {
+  OutgoingRequest request = Get(origin_);
+  request.method = "POST";
+  request.path = "/headers";
+  request.body = "a=b";
+  // Whatever Accept-Encoding reaches the client, in any case or number.
+  request.headers = {{"Accept-Encoding", "gzip"},
+                     {"accept-encoding", "br, zstd"},
+                     {"X-Agent", "kept"}};
+  absl::StatusOr<UpstreamResult> result =
+      client_.Perform(request, limits_, Loopback(port_, true));
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->status, 200) << result->body;
+  nlohmann::json seen = nlohmann::json::parse(result->body, nullptr, false);
+  ASSERT_FALSE(seen.is_discarded()) << result->body;
+  std::vector<std::string> names;
+  for (const auto& pair : seen["headers"]) {
+    const std::string name = absl::AsciiStrToLower(pair[0].get<std::string>());
+    names.push_back(name);
+    if (name == "accept-encoding") EXPECT_EQ(pair[1], "identity");
+    if (name == "x-agent") EXPECT_EQ(pair[1], "kept");
+  }
+  std::sort(names.begin(), names.end());
+  // No Accept, no Content-Type: neither was asked for.
+  EXPECT_EQ(names,
+            std::vector<std::string>(
+                {"accept-encoding", "content-length", "host", "x-agent"}))
+      << result->body;
+}
+
+TEST_F(UpstreamWireTest, DecodesWhatItCanAndRefusesTheRest) {
+  OutgoingRequest request = Get(origin_);
+  request.path = "/coded";
+  request.credential_headers.emplace_back(
+      "Authorization", SecureBuffer::CopyOf("Bearer tok_0123456789"));
+  for (const char* coding :
+       {"gzip", "deflate", "br", "zstd", "gzip-gzip", "te-gzip"}) {
+    request.query = {{"coding", coding}};
+    absl::StatusOr<UpstreamResult> result =
+        client_.Perform(request, limits_, Loopback(port_, true));
+    ASSERT_TRUE(result.ok()) << coding << result.status();
+    EXPECT_TRUE(result->decoded) << coding;
+    // Decoded, not yet scrubbed (the caller scrubs): the plain token.
+    EXPECT_TRUE(absl::StrContains(result->body, "\"raw\": \"tok_0123456789\""))
+        << coding << ": " << result->body;
+  }
+  for (const char* coding : {"x-custom", "corrupt-gzip", "gzip-trailing"}) {
+    request.query = {{"coding", coding}};
+    absl::StatusOr<UpstreamResult> result =
+        client_.Perform(request, limits_, Loopback(port_, true));
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable)
+        << coding << result.status();
+    EXPECT_TRUE(absl::StrContains(result.status().message(),
+                                  "content coding the vault cannot decode"))
+        << coding << result.status();
+  }
 }
 
 TEST(UpstreamClientTest, RefusesWithoutACheckedAddress) {
