@@ -1,4 +1,5 @@
-// Commands over the audit sink's admin socket: query, verify.
+// Commands over the audit sink's admin socket: query, tail, verify,
+// checkpoint.
 #ifndef LATCHKEY_CTL_AUDIT_COMMANDS_H_
 #define LATCHKEY_CTL_AUDIT_COMMANDS_H_
 
