@@ -44,7 +44,8 @@ ABSL_FLAG(std::string, hmac_key, "",
 ABSL_FLAG(uint64_t, first, 0, "First sequence to check (0: the start).");
 ABSL_FLAG(uint64_t, last, 0, "Last sequence to check (0: the end).");
 ABSL_FLAG(std::vector<std::string>, expect, {},
-          "SEQ:HEAD[,SEQ:HEAD...]: heads known from outside this host "
+          "SEQ:HEAD[,SEQ:HEAD...] (repeatable): heads known from outside "
+          "this host "
           "(latchkeyctl audit checkpoint); fail when the log ends before "
           "SEQ or record SEQ does not hash to HEAD.");
 
@@ -84,8 +85,11 @@ int main(int argc, char** argv) {
   latchkey::VerifyOptions options;
   options.first_sequence = absl::GetFlag(FLAGS_first);
   options.last_sequence = absl::GetFlag(FLAGS_last);
+  std::vector<std::string> expect_flags =
+      latchkey::FlagValues(argc, argv, "expect");
+  if (expect_flags.empty()) expect_flags = absl::GetFlag(FLAGS_expect);
   absl::StatusOr<std::vector<latchkey::ExpectedHead>> expect =
-      latchkey::ParseExpectedHeads(absl::GetFlag(FLAGS_expect));
+      latchkey::ParseExpectedHeads(expect_flags);
   if (!expect.ok()) return Error(expect.status());
   options.expect = std::move(*expect);
   latchkey::CheckpointList checkpoints;

@@ -243,5 +243,15 @@ TEST(ParseExpectedHeadTest, ParsesSeqColonHead) {
   EXPECT_FALSE(ParseExpectedHeads({"1:" + hash + ",bad"}).ok());
 }
 
+TEST(ParseExpectedHeadTest, FlagValuesKeepsEveryRepetition) {
+  std::vector<std::string> args = {
+      "prog", "--expect=1:a", "-expect=2:b", "--expected=x", "--expect",
+      "3:c",  "--other=4",    "--",          "--expect=5"};
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  EXPECT_EQ(FlagValues(static_cast<int>(argv.size()), argv.data(), "expect"),
+            (std::vector<std::string>{"1:a", "2:b", "3:c"}));
+}
+
 }  // namespace
 }  // namespace latchkey

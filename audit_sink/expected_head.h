@@ -26,6 +26,11 @@ absl::StatusOr<ExpectedHead> ParseExpectedHead(absl::string_view text);
 // itself be a comma list.
 absl::StatusOr<std::vector<ExpectedHead>> ParseExpectedHeads(
     const std::vector<std::string>& texts);
+// FlagValues returns every value given to --`name` on a command line
+// (`--name=V`, `-name=V`, `--name V`, up to `--`), in order. Abseil keeps
+// only the last of a repeated flag; this lets --expect be repeated.
+std::vector<std::string> FlagValues(int argc, char** argv,
+                                    absl::string_view name);
 // FormatExpectedHead returns `SEQ:HEAD`.
 std::string FormatExpectedHead(uint64_t sequence, absl::string_view head_hash);
 

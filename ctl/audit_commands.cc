@@ -29,7 +29,7 @@ ABSL_FLAG(uint64_t, from_sequence, 0,
 ABSL_FLAG(uint64_t, count, 0,
           "audit tail: stop after this many records (0: until interrupted)");
 ABSL_FLAG(std::vector<std::string>, expect, {},
-          "audit verify: SEQ:HEAD[,SEQ:HEAD...] printed earlier by `audit "
+          "audit verify (repeatable): SEQ:HEAD[,SEQ:HEAD...] printed by `audit "
           "checkpoint` and kept off this host; fail when the log ends "
           "before SEQ or record SEQ does not hash to HEAD");
 
@@ -39,6 +39,11 @@ namespace {
 using v1::AuditAdmin;
 
 constexpr char kAuditSocket[] = "audit.sock";
+
+std::vector<std::string>& ExpectValues() {
+  static auto* values = new std::vector<std::string>();
+  return *values;
+}
 
 std::unique_ptr<AuditAdmin::Stub> Stub() {
   return AuditAdmin::NewStub(CreateUdsChannel(SocketPath(kAuditSocket)));
@@ -144,8 +149,8 @@ int Tail(const Args&) {
 }
 
 int Verify(const Args&) {
-  absl::StatusOr<std::vector<ExpectedHead>> expect =
-      ParseExpectedHeads(absl::GetFlag(FLAGS_expect));
+  absl::StatusOr<std::vector<ExpectedHead>> expect = ParseExpectedHeads(
+      ExpectValues().empty() ? absl::GetFlag(FLAGS_expect) : ExpectValues());
   if (!expect.ok()) return UsageError(std::string(expect.status().message()));
   v1::VerifyRequest request;
   for (const ExpectedHead& head : *expect) {
@@ -188,6 +193,10 @@ int Checkpoint(const Args&) {
 }
 
 }  // namespace
+
+void NoteAuditArgv(int argc, char** argv) {
+  ExpectValues() = FlagValues(argc, argv, "expect");
+}
 
 void AddAuditCommands(CommandTable* table) {
   table->Add({{"audit", "query"},

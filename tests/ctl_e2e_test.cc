@@ -338,6 +338,11 @@ TEST_F(CtlE2eTest, AuditCommands) {
   CommandResult expected = Ctl({"audit", "verify", "--expect=" + head});
   EXPECT_EQ(expected.exit_code, 0) << expected.out << expected.err;
   EXPECT_THAT(expected.out, HasSubstr("expectations_checked: 1"));
+  // --expect may be repeated; the last one does not hide the others.
+  CommandResult repeated = Ctl(
+      {"audit", "verify", "--expect=" + sequence + ":" + std::string(64, '0'),
+       "--expect=" + head});
+  EXPECT_EQ(repeated.exit_code, 1) << repeated.out << repeated.err;
   CommandResult rewritten = Ctl(
       {"audit", "verify", "--expect=" + sequence + ":" + std::string(64, '0')});
   EXPECT_EQ(rewritten.exit_code, 1) << rewritten.out << rewritten.err;
