@@ -170,6 +170,7 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
     LK_ASSIGN_OR_RETURN(log->checkpoint_file_,
                         CheckpointFile::Open(dir, options.checkpoint_key));
     log->checkpointed_ = log->checkpoint_file_->last_sequence();
+    log->checkpoint_line_ = log->checkpoint_file_->last().line;
     if (log->checkpointed_ > log->last_sequence_) {
       return absl::DataLossError(absl::StrCat(
           "checkpoints.jsonl has a checkpoint for record ", log->checkpointed_,
@@ -425,9 +426,15 @@ void AuditLog::CheckpointLoop() {
         break;  // Retried at the next interval.
       }
       written = sequence;
+      if (options_.on_checkpoint) {
+        options_.on_checkpoint(checkpoint_file_->last().checkpoint);
+      }
     }
     lock.lock();
-    if (written > checkpointed_) checkpointed_ = written;
+    if (written > checkpointed_) {
+      checkpointed_ = written;
+      checkpoint_line_ = checkpoint_file_->last().line;
+    }
     if (timed_out || written > 0) {
       deadline = std::chrono::steady_clock::now() +
                  absl::ToChronoNanoseconds(options_.checkpoint_interval);
@@ -505,8 +512,10 @@ absl::StatusOr<v1::QueryResponse> AuditLog::Query(
 }
 
 absl::StatusOr<v1::VerifyResponse> AuditLog::Verify(
-    uint64_t first_sequence, uint64_t last_sequence) const {
+    uint64_t first_sequence, uint64_t last_sequence,
+    const std::vector<ExpectedHead>& expect) const {
   VerifyOptions options;
+  options.expect = expect;
   options.first_sequence = first_sequence;
   options.last_sequence = last_sequence;
   options.acknowledged = this->last_sequence();
@@ -626,6 +635,16 @@ AuditLog::DurableEnd AuditLog::durable_end() const {
 uint64_t AuditLog::checkpoint_sequence() const {
   std::lock_guard<std::mutex> lock(mu_);
   return checkpointed_;
+}
+
+AuditLog::Head AuditLog::head() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Head head;
+  head.sequence = last_sequence_;
+  if (last_sequence_ > 0) head.hash = last_hash_;
+  head.checkpoint_line = checkpoint_line_;
+  head.checkpoint_sequence = checkpointed_;
+  return head;
 }
 
 }  // namespace latchkey

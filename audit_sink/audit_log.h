@@ -30,7 +30,8 @@
 // checkpoint (sequence and hash of the newest durable record) to
 // checkpoints.jsonl every checkpoint_every_records records or
 // checkpoint_interval, for the last record of each file on rotation, and
-// on close.
+// on close. Each one, once durable, is also handed to on_checkpoint (the
+// daemon sends it to syslog, off the state directory).
 #ifndef LATCHKEY_AUDIT_SINK_AUDIT_LOG_H_
 #define LATCHKEY_AUDIT_SINK_AUDIT_LOG_H_
 
@@ -38,6 +39,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -64,6 +66,10 @@ struct AuditLogOptions {
   uint64_t checkpoint_every_records = kDefaultAuditCheckpointEveryRecords;
   absl::Duration checkpoint_interval =
       absl::Seconds(kDefaultAuditCheckpointIntervalSeconds);
+  // on_checkpoint, when set, is called with every checkpoint once it is
+  // durable, on the checkpoint thread and without the log's lock (so it
+  // never holds up an Append). It must not call back into the log.
+  std::function<void(const Checkpoint&)> on_checkpoint;
 };
 
 class AuditLog {
@@ -103,9 +109,11 @@ class AuditLog {
 
   // Verify re-reads the files and checks records first..last (0: the
   // ends) against the key, the chain, the highest sequence acknowledged
-  // and (with a checkpoint key) the signed checkpoints.
-  absl::StatusOr<v1::VerifyResponse> Verify(uint64_t first_sequence,
-                                            uint64_t last_sequence) const;
+  // and (with a checkpoint key) the signed checkpoints, and that the log
+  // reaches every `expect`ed head with its hash (VerifyOptions::expect).
+  absl::StatusOr<v1::VerifyResponse> Verify(
+      uint64_t first_sequence, uint64_t last_sequence,
+      const std::vector<ExpectedHead>& expect = {}) const;
 
   // TailCursor follows the log for a Tail stream.
   struct TailCursor {
@@ -134,6 +142,15 @@ class AuditLog {
   std::vector<LogFile> files() const;
   // checkpoint_sequence is the newest durable checkpoint's sequence.
   uint64_t checkpoint_sequence() const;
+  // Head is the newest durable record and the newest durable signed
+  // checkpoint (empty line when none), for GetCheckpoint.
+  struct Head {
+    uint64_t sequence = 0;
+    std::string hash;
+    std::string checkpoint_line;
+    uint64_t checkpoint_sequence = 0;
+  };
+  Head head() const;
   // DurableEnd is where the log ends on disk: its files, oldest first,
   // the durable size of the last one (a record boundary) and the last
   // durable sequence. Files never change before that end, so a backup can
@@ -213,7 +230,8 @@ class AuditLog {
   // Checkpoint state.
   std::condition_variable checkpoint_wake_;
   std::vector<std::pair<uint64_t, std::string>> rotation_checkpoints_;
-  uint64_t checkpointed_ = 0;  // Newest durable checkpoint.
+  uint64_t checkpointed_ = 0;    // Newest durable checkpoint.
+  std::string checkpoint_line_;  // Its line.
   bool stopping_ = false;
 };
 

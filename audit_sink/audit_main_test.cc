@@ -172,6 +172,126 @@ TEST_F(AuditMainTest, RotatesAndVerifiesOfflineWithOnlyThePublicKey) {
       << ReadFile(bad);
 }
 
+// The review's attack: whoever can write the state directory cuts the
+// log's last records and empties checkpoints.jsonl, and the files alone
+// still verify. A head taken earlier with GetCheckpoint and kept off the
+// host catches it, and catches a history rewritten after the cut.
+TEST_F(AuditMainTest, HeadKeptElsewhereCatchesACutTailAndARewrite) {
+  const std::vector<std::string> daemon_argv = {
+      Binary("latchkey-audit"), "--socket=" + socket_, "--state_dir=" + state_,
+      "--checkpoint_every_records=2"};
+  pid_t daemon = Spawn(daemon_argv, log_);
+  ASSERT_TRUE(WaitReady(daemon)) << ReadFile(log_);
+  auto channel = CreateUdsChannel(socket_);
+  auto append = v1::AuditAppend::NewStub(channel);
+  auto admin = v1::AuditAdmin::NewStub(channel);
+  auto append_one = [&](int n) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    v1::AppendRequest request;
+    *request.mutable_event() = MakeEvent(n);
+    v1::AppendResponse response;
+    grpc::Status status = append->Append(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.sequence();
+  };
+  auto head = [&] {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    v1::GetCheckpointResponse response;
+    grpc::Status status =
+        admin->GetCheckpoint(&context, v1::GetCheckpointRequest(), &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return absl::StrCat(response.sequence(), ":", response.head_hash());
+  };
+  for (int i = 1; i <= 5; ++i) ASSERT_EQ(append_one(i), uint64_t(i));
+  const std::string head5 = head();
+  for (int i = 6; i <= 8; ++i) ASSERT_EQ(append_one(i), uint64_t(i));
+  const std::string head8 = head();
+  ASSERT_TRUE(absl::StartsWith(head5, "5:")) << head5;
+  ASSERT_TRUE(absl::StartsWith(head8, "8:")) << head8;
+  ASSERT_EQ(::kill(daemon, SIGTERM), 0);
+  ASSERT_EQ(WaitExit(daemon, std::chrono::seconds(15)), 0) << ReadFile(log_);
+
+  auto verify = [&](const std::vector<std::string>& flags,
+                    const std::string& output) {
+    std::vector<std::string> argv = {
+        Binary("latchkey-audit-verify"), "--state_dir=" + state_,
+        "--public_key=" + state_ + "/checkpoint.pub"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    return WaitExit(Spawn(argv, output), std::chrono::seconds(30));
+  };
+  const std::string intact = dir_.path() + "/verify.intact";
+  EXPECT_EQ(verify({"--expect=" + head5 + "," + head8}, intact), 0)
+      << ReadFile(intact);
+  EXPECT_TRUE(absl::StrContains(ReadFile(intact), "2 of 2 expected heads"))
+      << ReadFile(intact);
+  // Repeated rather than a comma list: every one counts.
+  EXPECT_EQ(verify({"--expect=" + head5, "--expect=" + head8}, intact), 0)
+      << ReadFile(intact);
+  EXPECT_TRUE(absl::StrContains(ReadFile(intact), "2 of 2 expected heads"))
+      << ReadFile(intact);
+
+  // Cut records 5..8 and the checkpoints that name them.
+  std::vector<std::string> lines = SplitLines(ReadFile(state_ + "/audit.log"));
+  ASSERT_EQ(lines.size(), 8u);
+  lines.resize(4);
+  WriteFile(state_ + "/audit.log", JoinLines(lines));
+  WriteFile(state_ + "/checkpoints.jsonl", "");
+  const std::string plain = dir_.path() + "/verify.plain";
+  EXPECT_EQ(verify({}, plain), 0) << "the gap this closes: " << ReadFile(plain);
+  const std::string cut = dir_.path() + "/verify.cut";
+  EXPECT_EQ(verify({"--expect=" + head8, "--expect=" + head5}, cut), 1)
+      << ReadFile(cut);
+  EXPECT_TRUE(absl::StrContains(
+      ReadFile(cut),
+      "FAILED: " + state_ + ": truncated at sequence 5 (4 records verified"))
+      << ReadFile(cut);
+  EXPECT_TRUE(absl::StrContains(ReadFile(cut),
+                                "the log ends at record 4, before record 5"))
+      << ReadFile(cut);
+
+  // The sink restarts on the cut log and carries on with a different
+  // record 5: a consistent chain under its own key, but not the history
+  // the operator saw. The live Verify sees the lost records too.
+  log_ = dir_.path() + "/daemon.restarted.log";  // WaitReady reads it.
+  daemon = Spawn(daemon_argv, log_);
+  ASSERT_TRUE(WaitReady(daemon)) << ReadFile(log_);
+  channel = CreateUdsChannel(socket_);
+  append = v1::AuditAppend::NewStub(channel);
+  admin = v1::AuditAdmin::NewStub(channel);
+  ASSERT_EQ(append_one(99), 5u);
+  EXPECT_NE(head(), head5);
+  {
+    grpc::ClientContext context;
+    v1::VerifyRequest request;
+    v1::ExpectedHead* expect = request.add_expect();
+    expect->set_sequence(8);
+    expect->set_head_hash(head8.substr(2));
+    v1::VerifyResponse verdict;
+    ASSERT_TRUE(admin->Verify(&context, request, &verdict).ok());
+    EXPECT_FALSE(verdict.ok());
+    EXPECT_EQ(verdict.problem(), "truncated");
+    EXPECT_EQ(verdict.first_bad_sequence(), 6u);
+  }
+  ASSERT_EQ(::kill(daemon, SIGTERM), 0);
+  ASSERT_EQ(WaitExit(daemon, std::chrono::seconds(15)), 0) << ReadFile(log_);
+  EXPECT_EQ(verify({}, plain), 0) << ReadFile(plain);
+  const std::string rewritten = dir_.path() + "/verify.rewritten";
+  EXPECT_EQ(verify({"--expect=" + head5}, rewritten), 1) << ReadFile(rewritten);
+  EXPECT_TRUE(absl::StrContains(ReadFile(rewritten), "edited at sequence 5"))
+      << ReadFile(rewritten);
+  EXPECT_TRUE(
+      absl::StrContains(ReadFile(rewritten), "not to the expected head"))
+      << ReadFile(rewritten);
+  const std::string bad_flag = dir_.path() + "/verify.flag";
+  EXPECT_EQ(verify({"--expect=5"}, bad_flag), 1);
+  EXPECT_TRUE(absl::StrContains(ReadFile(bad_flag), "error: an expected head"))
+      << ReadFile(bad_flag);
+}
+
 TEST_F(AuditMainTest, RefusesAnOpenStateDirectory) {
   ASSERT_EQ(::mkdir((dir_.path() + "/state").c_str(), 0700), 0);
   ASSERT_EQ(::mkdir(state_.c_str(), 0755), 0);

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "audit_sink/audit_metrics.h"
+#include "audit_sink/expected_head.h"
 #include "common/grpc_status.h"
 #include "common/limits.h"
 #include "common/metrics.h"
@@ -15,6 +16,7 @@ constexpr char kQuery[] = "/latchkey.v1.AuditAdmin/Query";
 constexpr char kTail[] = "/latchkey.v1.AuditAdmin/Tail";
 constexpr char kVerify[] = "/latchkey.v1.AuditAdmin/Verify";
 constexpr char kGetMetrics[] = "/latchkey.v1.AuditAdmin/GetMetrics";
+constexpr char kGetCheckpoint[] = "/latchkey.v1.AuditAdmin/GetCheckpoint";
 
 // A Tail stream sends at most this many records per read and checks for
 // cancellation and shutdown at least this often while idle.
@@ -69,6 +71,7 @@ void PermitAuditMethods(PeerGuard* guard) {
   guard->Permit(kVerify, kOperatorRole);
   guard->Permit("/latchkey.v1.AuditAdmin/Backup", kOperatorRole);
   guard->Permit(kGetMetrics, kOperatorRole);
+  guard->Permit(kGetCheckpoint, kOperatorRole);
 }
 
 grpc::Status AuditAppendService::Append(grpc::ServerContext* context,
@@ -155,10 +158,36 @@ grpc::Status AuditAdminService::Verify(grpc::ServerContext* context,
     return ToGrpcStatus(
         absl::InvalidArgumentError("first_sequence is after last_sequence"));
   }
+  if (static_cast<size_t>(request->expect_size()) > kMaxAuditExpectedHeads) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("at most ", kMaxAuditExpectedHeads, " expected heads")));
+  }
+  std::vector<ExpectedHead> expect;
+  for (const v1::ExpectedHead& given : request->expect()) {
+    // The same parser as the command lines: SEQ:HEAD.
+    absl::StatusOr<ExpectedHead> head = ParseExpectedHead(
+        FormatExpectedHead(given.sequence(), given.head_hash()));
+    if (!head.ok()) return ToGrpcStatus(head.status());
+    expect.push_back(std::move(*head));
+  }
   absl::StatusOr<v1::VerifyResponse> result =
-      log_->Verify(request->first_sequence(), request->last_sequence());
+      log_->Verify(request->first_sequence(), request->last_sequence(), expect);
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response = std::move(*result);
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditAdminService::GetCheckpoint(
+    grpc::ServerContext* context, const v1::GetCheckpointRequest*,
+    v1::GetCheckpointResponse* response) {
+  absl::StatusOr<PeerCredentials> peer =
+      guard_->Authorize(*context, kGetCheckpoint);
+  if (!peer.ok()) return ToGrpcStatus(peer.status());
+  AuditLog::Head head = log_->head();
+  response->set_sequence(head.sequence);
+  response->set_head_hash(std::move(head.hash));
+  response->set_checkpoint_line(std::move(head.checkpoint_line));
+  response->set_checkpoint_sequence(head.checkpoint_sequence);
   return grpc::Status::OK;
 }
 

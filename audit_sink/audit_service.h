@@ -19,7 +19,8 @@ inline constexpr char kWriterRole[] = "writer";
 inline constexpr char kOperatorRole[] = "operator";
 
 // PermitAuditMethods enters the sink's permission table in `guard`:
-// writers may Append, operators may Query, Tail and Verify.
+// writers may Append, operators may Query, Tail, Verify, Backup,
+// GetMetrics and GetCheckpoint.
 void PermitAuditMethods(PeerGuard* guard);
 
 class AuditAppendService final : public v1::AuditAppend::Service {
@@ -65,6 +66,11 @@ class AuditAdminService final : public v1::AuditAdmin::Service {
   grpc::Status GetMetrics(grpc::ServerContext* context,
                           const v1::GetMetricsRequest* request,
                           v1::MetricsSnapshot* response) override;
+  // GetCheckpoint returns the newest durable record's sequence and hash
+  // and the newest signed checkpoint line, to be kept off this host.
+  grpc::Status GetCheckpoint(grpc::ServerContext* context,
+                             const v1::GetCheckpointRequest* request,
+                             v1::GetCheckpointResponse* response) override;
 
   // BeginShutdown ends every Tail stream (with OK) within a poll interval,
   // so that the server's shutdown need not wait for followers.

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "audit_sink/audit_log.h"
+#include "audit_sink/audit_record.h"
+#include "audit_sink/checkpoint.h"
 #include "audit_sink/test_util.h"
 #include "common/audit_recorder.h"
 #include "common/limits.h"
@@ -79,6 +81,13 @@ class AuditServiceTest : public ::testing::Test {
     grpc::ClientContext context;
     context.set_deadline(Deadline());
     return admin_stub_->Verify(&context, request, response);
+  }
+
+  grpc::Status GetCheckpoint(v1::GetCheckpointResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    return admin_stub_->GetCheckpoint(&context, v1::GetCheckpointRequest(),
+                                      response);
   }
 
   TempDir dir_;
@@ -234,6 +243,76 @@ TEST_F(AuditServiceTest, CallerWithoutTheRoleIsDenied) {
   v1::AuditRecord record;
   EXPECT_FALSE(reader->Read(&record));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// GetCheckpoint's answer, kept elsewhere, is what Verify's expect takes:
+// it passes on the same log and fails once the log no longer has it.
+TEST_F(AuditServiceTest, GetCheckpointAnswersWhatVerifyExpects) {
+  TempDir keys;
+  auto key = CheckpointKey::LoadOrCreate(keys.path());
+  ASSERT_TRUE(key.ok()) << key.status();
+  AuditLogOptions options;
+  options.checkpoint_key = key->get();
+  options.checkpoint_every_records = 1;
+  StartSink({getuid()}, {getuid()}, options);
+  v1::GetCheckpointResponse empty;
+  ASSERT_TRUE(GetCheckpoint(&empty).ok());
+  EXPECT_EQ(empty.sequence(), 0u);
+  EXPECT_EQ(empty.head_hash(), "");
+  for (int i = 1; i <= 3; ++i) {
+    uint64_t sequence = 0;
+    ASSERT_TRUE(Append(MakeEvent(i), &sequence).ok());
+  }
+  v1::GetCheckpointResponse head;
+  for (int i = 0; i < 500; ++i) {
+    ASSERT_TRUE(GetCheckpoint(&head).ok());
+    if (head.checkpoint_sequence() == 3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(head.sequence(), 3u);
+  std::vector<std::string> lines =
+      SplitLines(ReadFile(dir_.path() + "/audit.log"));
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(head.head_hash(), LineHash(lines[2]));
+  ASSERT_EQ(head.checkpoint_sequence(), 3u);
+  absl::StatusOr<Checkpoint> signed_head =
+      ParseCheckpointLine(head.checkpoint_line(), **key);
+  ASSERT_TRUE(signed_head.ok()) << signed_head.status();
+  EXPECT_EQ(signed_head->head_hash, head.head_hash());
+
+  v1::VerifyRequest request;
+  v1::ExpectedHead* expect = request.add_expect();
+  expect->set_sequence(head.sequence());
+  expect->set_head_hash(head.head_hash());
+  v1::VerifyResponse verdict;
+  ASSERT_TRUE(Verify(request, &verdict).ok());
+  EXPECT_TRUE(verdict.ok()) << verdict.detail();
+  EXPECT_EQ(verdict.expectations_checked(), 1u);
+
+  expect->set_sequence(2);  // Record 2 does not have record 3's hash.
+  ASSERT_TRUE(Verify(request, &verdict).ok());
+  EXPECT_FALSE(verdict.ok());
+  EXPECT_EQ(verdict.problem(), "edited");
+  EXPECT_EQ(verdict.first_bad_sequence(), 2u);
+
+  expect->set_sequence(5);  // Never acknowledged: the log lost it.
+  ASSERT_TRUE(Verify(request, &verdict).ok());
+  EXPECT_FALSE(verdict.ok());
+  EXPECT_EQ(verdict.problem(), "truncated");
+  EXPECT_EQ(verdict.first_bad_sequence(), 4u);
+  EXPECT_NE(verdict.detail().find("before record 5"), std::string::npos)
+      << verdict.detail();
+
+  expect->set_head_hash("not hex");
+  EXPECT_EQ(Verify(request, &verdict).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(AuditServiceTest, GetCheckpointIsForOperatorsOnly) {
+  StartSink({getuid()}, {getuid() + 4242});  // We are a writer only.
+  v1::GetCheckpointResponse head;
+  EXPECT_EQ(GetCheckpoint(&head).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
 }
 
 TEST_F(AuditServiceTest, OperatorMayNotAppend) {

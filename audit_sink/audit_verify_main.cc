@@ -10,10 +10,17 @@
 // the HMAC key. Without checkpoints, a truncated tail is only seen when
 // the file ends mid-line, and a record being written by a running sink
 // can show as "truncated".
+//
+// Whoever can write the state directory can also cut the log's tail and
+// empty checkpoints.jsonl. --expect=SEQ:HEAD names a head known from
+// outside the host (`latchkeyctl audit checkpoint` output or a checkpoint
+// line from the journal, kept elsewhere): the log must still reach record
+// SEQ, and that record must hash to HEAD.
 #include <unistd.h>
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -36,6 +43,11 @@ ABSL_FLAG(std::string, hmac_key, "",
           "required without --public_key).");
 ABSL_FLAG(uint64_t, first, 0, "First sequence to check (0: the start).");
 ABSL_FLAG(uint64_t, last, 0, "Last sequence to check (0: the end).");
+ABSL_FLAG(std::vector<std::string>, expect, {},
+          "SEQ:HEAD[,SEQ:HEAD...] (repeatable): heads known from outside "
+          "this host "
+          "(latchkeyctl audit checkpoint); fail when the log ends before "
+          "SEQ or record SEQ does not hash to HEAD.");
 
 namespace {
 
@@ -73,6 +85,13 @@ int main(int argc, char** argv) {
   latchkey::VerifyOptions options;
   options.first_sequence = absl::GetFlag(FLAGS_first);
   options.last_sequence = absl::GetFlag(FLAGS_last);
+  std::vector<std::string> expect_flags =
+      latchkey::FlagValues(argc, argv, "expect");
+  if (expect_flags.empty()) expect_flags = absl::GetFlag(FLAGS_expect);
+  absl::StatusOr<std::vector<latchkey::ExpectedHead>> expect =
+      latchkey::ParseExpectedHeads(expect_flags);
+  if (!expect.ok()) return Error(expect.status());
+  options.expect = std::move(*expect);
   latchkey::CheckpointList checkpoints;
   if (!public_key_path.empty()) {
     absl::StatusOr<std::unique_ptr<latchkey::CheckpointKey>> public_key =
@@ -100,6 +119,10 @@ int main(int argc, char** argv) {
                     checkpoints.checkpoints.size(),
                     " signed checkpoints matched");
   }
+  if (!options.expect.empty()) {
+    absl::StrAppend(&checks, ", ", result->expectations_checked(), " of ",
+                    options.expect.size(), " expected heads matched");
+  }
   if (result->ok()) {
     std::printf("ok: %s: %llu records verified in %zu files (%s)\n",
                 dir.c_str(),
@@ -109,10 +132,11 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "FAILED: %s: %s at sequence %llu (%llu records verified "
-      "before it; %s)\n",
+      "before it; %s)%s%s\n",
       dir.c_str(), result->problem().c_str(),
       static_cast<unsigned long long>(result->first_bad_sequence()),
       static_cast<unsigned long long>(result->records_checked()),
-      checks.c_str());
+      checks.c_str(), result->detail().empty() ? "" : ": ",
+      result->detail().c_str());
   return 1;
 }

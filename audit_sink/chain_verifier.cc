@@ -63,8 +63,15 @@ class Walker {
         }
       }
     }
+    expects_ = options.expect;
+    std::stable_sort(expects_.begin(), expects_.end(),
+                     [](const ExpectedHead& a, const ExpectedHead& b) {
+                       return a.sequence < b.sequence;
+                     });
   }
 
+  // nothing_to_do: the sink has acknowledged nothing in the range (then
+  // only expected heads can fail, and Finish says so).
   bool nothing_to_do() const {
     return options_.acknowledged.has_value() && required_ < first_;
   }
@@ -99,6 +106,15 @@ class Walker {
     if (pending_.has_value()) {
       return Fail(std::min(pending_->bad_if_match, pending_->bad_otherwise),
                   "edited");
+    }
+    if (next_expect_ < expects_.size()) {
+      // Known from outside the host, so removing the local checkpoints
+      // does not hide this.
+      response_.set_detail(
+          absl::StrCat("the log ends at record ", expected_ - 1,
+                       ", before record ", expects_[next_expect_].sequence,
+                       " that the expected head names: records were removed"));
+      return Fail(expected_, "truncated");
     }
     if (!stopped_) {
       if (expected_ <= required_ || trailing_bytes_ > 0) {
@@ -262,6 +278,19 @@ class Walker {
       response_.set_checkpoints_checked(response_.checkpoints_checked() + 1);
       ++next_checkpoint_;
     }
+    for (; next_expect_ < expects_.size() &&
+           expects_[next_expect_].sequence == expected_;
+         ++next_expect_) {
+      if (expects_[next_expect_].head_hash != hash) {
+        response_.set_detail(absl::StrCat(
+            "record ", expected_, " hashes to ", hash,
+            ", not to the expected head ", expects_[next_expect_].head_hash,
+            ": the log was rewritten after that head was taken"));
+        Fail(expected_, "edited");
+        return false;
+      }
+      response_.set_expectations_checked(response_.expectations_checked() + 1);
+    }
     prev_hash_ = hash;
     if (!pending_.has_value()) {
       response_.set_records_checked(response_.records_checked() + 1);
@@ -291,6 +320,8 @@ class Walker {
   std::optional<Pending> pending_;
   std::vector<const Checkpoint*> checkpoints_;
   size_t next_checkpoint_ = 0;
+  std::vector<ExpectedHead> expects_;  // By sequence.
+  size_t next_expect_ = 0;
   uint64_t last_good_checkpoint_ = 0;
 };
 
@@ -335,8 +366,19 @@ absl::StatusOr<std::vector<LogFile>> ListLogFiles(const std::string& dir) {
 absl::StatusOr<v1::VerifyResponse> VerifyChainFiles(
     const std::vector<LogFile>& files, absl::string_view hmac_key,
     const VerifyOptions& options) {
+  // A range starts in the last file whose first record is not after it.
+  const uint64_t first = std::max<uint64_t>(1, options.first_sequence);
+  for (const ExpectedHead& head : options.expect) {
+    if (head.sequence < first ||
+        (options.last_sequence != 0 && head.sequence > options.last_sequence)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("expected head ", head.sequence,
+                       " is outside the range being verified"));
+    }
+  }
   Walker walker(hmac_key, options);
   if (walker.nothing_to_do()) {
+    if (!options.expect.empty()) return walker.Finish();
     v1::VerifyResponse response;
     response.set_ok(true);
     return response;  // Nothing acknowledged in the range.
@@ -344,8 +386,6 @@ absl::StatusOr<v1::VerifyResponse> VerifyChainFiles(
   if (files.empty()) {
     return absl::NotFoundError("the audit log has no files");
   }
-  // A range starts in the last file whose first record is not after it.
-  const uint64_t first = std::max<uint64_t>(1, options.first_sequence);
   size_t start = 0;
   for (size_t i = 1; i < files.size(); ++i) {
     if (files[i].first_sequence <= first) start = i;

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "audit_sink/checkpoint.h"
+#include "audit_sink/expected_head.h"
 #include "proto/audit.pb.h"
 
 namespace latchkey {
@@ -44,19 +45,27 @@ struct VerifyOptions {
   // checkpoints, when set, are signature-checked checkpoints: the line of
   // each checkpointed record must hash to the checkpoint's head.
   const CheckpointList* checkpoints = nullptr;
+  // expect: heads known from outside the host. The log must reach each
+  // one ("truncated" otherwise, even when the local checkpoints were
+  // removed too) and record SEQ's line must hash to HEAD ("edited"
+  // otherwise); the response's detail says which. Each must lie within
+  // [first_sequence, last_sequence] (INVALID_ARGUMENT otherwise); with
+  // `acknowledged`, one after it means the log lost records.
+  std::vector<ExpectedHead> expect;
 };
 
 // VerifyChainFiles returns the verdict over `files` (chain order). An
 // empty `hmac_key` skips the HMAC check (verification with the public
-// checkpoint key only). An error only when a file cannot be read. A
+// checkpoint key only). An error only when a file cannot be read (or an
+// expected head is outside the range). A
 // failed verdict names the first bad sequence and one problem word:
 //   "edited"      the record's HMAC, its prev link or its checkpoint does
 //                 not match (a replaced file shows here, at its first
 //                 record),
 //   "deleted"     a sequence number (or a whole file) is missing,
 //   "reordered"   sequence numbers go backwards or appear out of order,
-//   "truncated"   the log ends before the acknowledged record or a signed
-//                 checkpoint, or mid-line,
+//   "truncated"   the log ends before the acknowledged record, a signed
+//                 checkpoint or an expected head, or mid-line,
 //   "unparseable" the line is not a record,
 //   "wrong key"   no HMAC matches although the chain links do: the key is
 //                 not the one the log was written with,

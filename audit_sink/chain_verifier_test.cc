@@ -133,3 +133,125 @@ TEST_F(ChainVerifierTest, MissingFileIsAnError) {
 
 }  // namespace
 }  // namespace latchkey
+
+namespace latchkey {
+namespace {
+
+// Expected heads come from outside the host, so they catch what the files
+// alone cannot: a cut tail (with the local checkpoints gone) and a history
+// rewritten by someone holding the HMAC key.
+class ExpectedHeadTest : public ChainVerifierTest {
+ protected:
+  ExpectedHead HeadOf(uint64_t sequence) {
+    std::vector<std::string> lines = SplitLines(ReadFile(path_));
+    return ExpectedHead{sequence, LineHash(lines[sequence - 1])};
+  }
+};
+
+TEST_F(ExpectedHeadTest, UntouchedLogReachesItsHeads) {
+  VerifyOptions options;
+  options.expect = {HeadOf(6), HeadOf(3)};
+  v1::VerifyResponse result = Verify(options);
+  EXPECT_TRUE(result.ok()) << result.detail();
+  EXPECT_EQ(result.expectations_checked(), 2u);
+  EXPECT_EQ(result.records_checked(), 6u);
+}
+
+TEST_F(ExpectedHeadTest, CutTailPassesAloneButNotWithTheHead) {
+  VerifyOptions options;
+  options.expect = {HeadOf(6)};
+  std::vector<std::string> lines = SplitLines(ReadFile(path_));
+  lines.resize(4);  // Whole lines: the chain alone cannot tell.
+  WriteFile(path_, JoinLines(lines));
+  EXPECT_TRUE(Verify().ok());
+  v1::VerifyResponse result = Verify(options);
+  EXPECT_FALSE(result.ok());
+  EXPECT_EQ(result.problem(), "truncated");
+  EXPECT_EQ(result.first_bad_sequence(), 5u);
+  EXPECT_EQ(result.detail(),
+            "the log ends at record 4, before record 6 that the expected "
+            "head names: records were removed");
+  // The live sink, restarted on the cut log, acknowledges only 4.
+  options.acknowledged = 4;
+  result = Verify(options);
+  EXPECT_FALSE(result.ok());
+  EXPECT_EQ(result.problem(), "truncated");
+  EXPECT_EQ(result.first_bad_sequence(), 5u);
+}
+
+TEST_F(ExpectedHeadTest, RewrittenHistoryWithTheKeyIsEdited) {
+  VerifyOptions options;
+  options.expect = {HeadOf(5)};
+  // Someone with hmac.key re-chains records 5 and 6 with other contents
+  // onto the real record 4: HMACs and links all hold.
+  std::vector<std::string> mine = SplitLines(ReadFile(path_));
+  mine[4] =
+      FormatRecordLine(MakeEvent(105), 5, absl::Now(), LineHash(mine[3]), kKey);
+  mine[5] =
+      FormatRecordLine(MakeEvent(106), 6, absl::Now(), LineHash(mine[4]), kKey);
+  WriteFile(path_, JoinLines(mine));
+  EXPECT_TRUE(Verify().ok()) << "the forgery is consistent";
+  v1::VerifyResponse result = Verify(options);
+  EXPECT_FALSE(result.ok());
+  EXPECT_EQ(result.problem(), "edited");
+  EXPECT_EQ(result.first_bad_sequence(), 5u);
+  EXPECT_NE(result.detail().find("not to the expected head"), std::string::npos)
+      << result.detail();
+}
+
+TEST_F(ExpectedHeadTest, HeadOutsideTheRangeIsInvalid) {
+  VerifyOptions options;
+  options.first_sequence = 2;
+  options.last_sequence = 4;
+  options.expect = {HeadOf(5)};
+  EXPECT_EQ(VerifyChainFile(path_, kKey, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options.expect = {HeadOf(1)};
+  EXPECT_EQ(VerifyChainFile(path_, kKey, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ExpectedHeadTest, NothingAcknowledgedYetMissesTheHead) {
+  VerifyOptions options;
+  options.acknowledged = 0;
+  options.expect = {HeadOf(2)};
+  v1::VerifyResponse result = Verify(options);
+  EXPECT_FALSE(result.ok());
+  EXPECT_EQ(result.problem(), "truncated");
+  EXPECT_EQ(result.first_bad_sequence(), 1u);
+}
+
+TEST(ParseExpectedHeadTest, ParsesSeqColonHead) {
+  const std::string hash(64, 'A');
+  absl::StatusOr<ExpectedHead> head = ParseExpectedHead("12:" + hash);
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(head->sequence, 12u);
+  EXPECT_EQ(head->head_hash, std::string(64, 'a'));
+  EXPECT_EQ(FormatExpectedHead(12, head->head_hash), "12:" + head->head_hash);
+  for (const std::string& bad :
+       {std::string("12"), "0:" + hash, "x:" + hash, "12:" + hash + "0",
+        "12:" + std::string(64, 'g'), "-1:" + hash, std::string(":")}) {
+    EXPECT_EQ(ParseExpectedHead(bad).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  absl::StatusOr<std::vector<ExpectedHead>> heads =
+      ParseExpectedHeads({"1:" + hash + ",2:" + hash, "3:" + hash});
+  ASSERT_TRUE(heads.ok()) << heads.status();
+  ASSERT_EQ(heads->size(), 3u);
+  EXPECT_EQ((*heads)[2].sequence, 3u);
+  EXPECT_FALSE(ParseExpectedHeads({"1:" + hash + ",bad"}).ok());
+}
+
+TEST(ParseExpectedHeadTest, FlagValuesKeepsEveryRepetition) {
+  std::vector<std::string> args = {
+      "prog", "--expect=1:a", "-expect=2:b", "--expected=x", "--expect",
+      "3:c",  "--other=4",    "--",          "--expect=5"};
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  EXPECT_EQ(FlagValues(static_cast<int>(argv.size()), argv.data(), "expect"),
+            (std::vector<std::string>{"1:a", "2:b", "3:c"}));
+}
+
+}  // namespace
+}  // namespace latchkey

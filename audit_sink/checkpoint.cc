@@ -187,20 +187,35 @@ std::string CheckpointKey::PublicPem() const {
   return BioText(bio.get());
 }
 
+absl::StatusOr<SignedCheckpoint> SignCheckpoint(uint64_t sequence,
+                                                absl::string_view head_hash,
+                                                absl::Time time,
+                                                const CheckpointKey& key) {
+  SignedCheckpoint signed_checkpoint;
+  Checkpoint& checkpoint = signed_checkpoint.checkpoint;
+  checkpoint.sequence = sequence;
+  checkpoint.head_hash = std::string(head_hash);
+  checkpoint.time =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E9SZ", time, absl::UTCTimeZone());
+  Json json;
+  json["seq"] = sequence;
+  json["head"] = checkpoint.head_hash;
+  json["ts"] = checkpoint.time;
+  std::string body = json.dump();
+  LK_ASSIGN_OR_RETURN(checkpoint.signature, key.Sign(body));
+  body.pop_back();
+  absl::StrAppend(&body, kSigPrefix, HexEncode(checkpoint.signature), "\"}");
+  signed_checkpoint.line = std::move(body);
+  return signed_checkpoint;
+}
+
 absl::StatusOr<std::string> FormatCheckpointLine(uint64_t sequence,
                                                  absl::string_view head_hash,
                                                  absl::Time time,
                                                  const CheckpointKey& key) {
-  Json json;
-  json["seq"] = sequence;
-  json["head"] = std::string(head_hash);
-  json["ts"] =
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E9SZ", time, absl::UTCTimeZone());
-  std::string body = json.dump();
-  LK_ASSIGN_OR_RETURN(std::string signature, key.Sign(body));
-  body.pop_back();
-  absl::StrAppend(&body, kSigPrefix, HexEncode(signature), "\"}");
-  return body;
+  LK_ASSIGN_OR_RETURN(SignedCheckpoint signed_checkpoint,
+                      SignCheckpoint(sequence, head_hash, time, key));
+  return std::move(signed_checkpoint.line);
 }
 
 absl::StatusOr<Checkpoint> ParseCheckpointLine(absl::string_view line,
@@ -226,6 +241,7 @@ absl::StatusOr<Checkpoint> ParseCheckpointLine(absl::string_view line,
         "checkpoint ", checkpoint.sequence,
         " does not carry a valid signature of the checkpoint key"));
   }
+  checkpoint.signature = std::move(*signature);
   return checkpoint;
 }
 
@@ -287,13 +303,17 @@ absl::StatusOr<std::unique_ptr<CheckpointFile>> CheckpointFile::Open(
   uint64_t size = static_cast<uint64_t>(st.st_size);
   uint64_t keep = 0;
   uint64_t last_sequence = 0;
+  SignedCheckpoint last;
   {
     LineReader reader(fd, 0, size, kMaxCheckpointLineBytes);
     absl::string_view line;
     while (reader.Next(&line)) {
       keep = reader.position();
       absl::StatusOr<Checkpoint> checkpoint = ParseCheckpointLine(line, *key);
-      if (checkpoint.ok()) last_sequence = checkpoint->sequence;
+      if (checkpoint.ok()) {
+        last_sequence = checkpoint->sequence;
+        last = SignedCheckpoint{std::move(*checkpoint), std::string(line)};
+      }
     }
     if (!reader.status().ok()) {
       ::close(fd);
@@ -315,18 +335,17 @@ absl::StatusOr<std::unique_ptr<CheckpointFile>> CheckpointFile::Open(
     ::close(fd);
     return synced;
   }
-  return std::unique_ptr<CheckpointFile>(
-      new CheckpointFile(std::move(path), fd, key, keep, last_sequence));
+  return std::unique_ptr<CheckpointFile>(new CheckpointFile(
+      std::move(path), fd, key, keep, last_sequence, std::move(last)));
 }
 
 CheckpointFile::~CheckpointFile() { ::close(fd_); }
 
 absl::Status CheckpointFile::Append(uint64_t sequence,
                                     absl::string_view head_hash) {
-  LK_ASSIGN_OR_RETURN(
-      std::string line,
-      FormatCheckpointLine(sequence, head_hash, absl::Now(), *key_));
-  line.push_back('\n');
+  LK_ASSIGN_OR_RETURN(SignedCheckpoint signed_checkpoint,
+                      SignCheckpoint(sequence, head_hash, absl::Now(), *key_));
+  std::string line = signed_checkpoint.line + "\n";
   absl::Status status = WriteAll(fd_, line);
   if (status.ok() && ::fdatasync(fd_) != 0) {
     status = absl::UnavailableError(absl::StrCat("fdatasync: ", ErrnoText()));
@@ -343,6 +362,7 @@ absl::Status CheckpointFile::Append(uint64_t sequence,
   }
   size_ += line.size();
   last_sequence_ = sequence;
+  last_ = std::move(signed_checkpoint);
   return absl::OkStatus();
 }
 

@@ -68,7 +68,20 @@ struct Checkpoint {
   uint64_t sequence = 0;
   std::string head_hash;  // Hex SHA-256 of record `sequence`'s line.
   std::string time;       // RFC 3339, UTC, nanoseconds.
+  std::string signature;  // The 64 raw bytes of the Ed25519 signature.
 };
+
+// SignedCheckpoint is a checkpoint and its line (without newline).
+struct SignedCheckpoint {
+  Checkpoint checkpoint;
+  std::string line;
+};
+
+// SignCheckpoint signs a checkpoint of record `sequence` taken at `time`.
+absl::StatusOr<SignedCheckpoint> SignCheckpoint(uint64_t sequence,
+                                                absl::string_view head_hash,
+                                                absl::Time time,
+                                                const CheckpointKey& key);
 
 // FormatCheckpointLine signs `checkpoint` (its time is set from `time`)
 // and returns the line without newline.
@@ -111,21 +124,26 @@ class CheckpointFile {
 
   absl::Status Append(uint64_t sequence, absl::string_view head_hash);
   uint64_t last_sequence() const { return last_sequence_; }
+  // last is the newest complete, validly signed checkpoint (sequence 0
+  // and an empty line when there is none). Not thread-safe, like Append.
+  const SignedCheckpoint& last() const { return last_; }
   const std::string& path() const { return path_; }
 
  private:
   CheckpointFile(std::string path, int fd, const CheckpointKey* key,
-                 uint64_t size, uint64_t last_sequence)
+                 uint64_t size, uint64_t last_sequence, SignedCheckpoint last)
       : path_(std::move(path)),
         fd_(fd),
         key_(key),
         size_(size),
-        last_sequence_(last_sequence) {}
+        last_sequence_(last_sequence),
+        last_(std::move(last)) {}
   const std::string path_;
   const int fd_;
   const CheckpointKey* const key_;
   uint64_t size_;
   uint64_t last_sequence_;
+  SignedCheckpoint last_;
 };
 
 }  // namespace latchkey

@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "common/runtime_tuning.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -15,12 +14,14 @@
 #include "audit_sink/audit_log.h"
 #include "audit_sink/audit_service.h"
 #include "audit_sink/checkpoint.h"
+#include "audit_sink/checkpoint_syslog.h"
 #include "audit_sink/hmac_key.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/metrics_http.h"
 #include "common/peer_guard.h"
+#include "common/runtime_tuning.h"
 #include "common/state_dir.h"
 #include "common/termination_signal.h"
 #include "common/uds_server.h"
@@ -40,6 +41,10 @@ ABSL_FLAG(uint64_t, checkpoint_every_records,
 ABSL_FLAG(absl::Duration, checkpoint_interval,
           absl::Seconds(latchkey::kDefaultAuditCheckpointIntervalSeconds),
           "Sign a checkpoint of new records at least this often.");
+ABSL_FLAG(bool, checkpoint_syslog, true,
+          "Also send every checkpoint (sequence, head hash, signature; no "
+          "event contents) to syslog (LOG_AUTHPRIV, the journal under "
+          "systemd), where whoever can write --state_dir cannot rewrite it.");
 ABSL_FLAG(std::string, writer_uids, "",
           "Comma list of uids or user names that may Append (broker, "
           "vault); empty means only this daemon's own uid.");
@@ -79,6 +84,12 @@ int Run() {
   log_options.checkpoint_every_records =
       absl::GetFlag(FLAGS_checkpoint_every_records);
   log_options.checkpoint_interval = absl::GetFlag(FLAGS_checkpoint_interval);
+  if (absl::GetFlag(FLAGS_checkpoint_syslog)) {
+    log_options.on_checkpoint =
+        [syslog = CheckpointSyslog::Open()](const Checkpoint& checkpoint) {
+          syslog.Publish(checkpoint);
+        };
+  }
   if (log_options.checkpoint_interval <= absl::ZeroDuration()) {
     return Fail(
         absl::InvalidArgumentError("--checkpoint_interval must be positive"));

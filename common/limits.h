@@ -50,6 +50,8 @@ inline constexpr uint32_t kMaxAuditQueryLimit = 1000;
 // Events in one AuditAppend.AppendBatch call (bounds the sink's memory per
 // call and the client's wait behind a large batch).
 inline constexpr size_t kMaxAuditBatchEvents = 256;
+// Expected heads (SEQ:HEAD known from outside the host) in one Verify.
+inline constexpr size_t kMaxAuditExpectedHeads = 64;
 // Approvals: pending ones per agent (more are refused with
 // APPROVAL_QUEUE_FULL), all kept in memory and the store, and how long a
 // pending one waits by default and at most.

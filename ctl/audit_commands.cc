@@ -1,10 +1,12 @@
 #include "ctl/audit_commands.h"
 
 #include <iostream>
+#include <vector>
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/time/time.h"
+#include "audit_sink/expected_head.h"
 #include "common/uds_server.h"
 #include "ctl/ctl_util.h"
 #include "ctl/table_printer.h"
@@ -26,6 +28,10 @@ ABSL_FLAG(uint64_t, from_sequence, 0,
           "audit tail: start at this sequence (0: only new records)");
 ABSL_FLAG(uint64_t, count, 0,
           "audit tail: stop after this many records (0: until interrupted)");
+ABSL_FLAG(std::vector<std::string>, expect, {},
+          "audit verify (repeatable): SEQ:HEAD[,SEQ:HEAD...] printed by `audit "
+          "checkpoint` and kept off this host; fail when the log ends "
+          "before SEQ or record SEQ does not hash to HEAD");
 
 namespace latchkey::ctl {
 namespace {
@@ -33,6 +39,11 @@ namespace {
 using v1::AuditAdmin;
 
 constexpr char kAuditSocket[] = "audit.sock";
+
+std::vector<std::string>& ExpectValues() {
+  static auto* values = new std::vector<std::string>();
+  return *values;
+}
 
 std::unique_ptr<AuditAdmin::Stub> Stub() {
   return AuditAdmin::NewStub(CreateUdsChannel(SocketPath(kAuditSocket)));
@@ -138,20 +149,54 @@ int Tail(const Args&) {
 }
 
 int Verify(const Args&) {
+  absl::StatusOr<std::vector<ExpectedHead>> expect = ParseExpectedHeads(
+      ExpectValues().empty() ? absl::GetFlag(FLAGS_expect) : ExpectValues());
+  if (!expect.ok()) return UsageError(std::string(expect.status().message()));
+  v1::VerifyRequest request;
+  for (const ExpectedHead& head : *expect) {
+    v1::ExpectedHead* given = request.add_expect();
+    given->set_sequence(head.sequence);
+    given->set_head_hash(head.head_hash);
+  }
   v1::VerifyResponse response;
-  grpc::Status rpc =
-      Stub()->Verify(Context().get(), v1::VerifyRequest(), &response);
+  grpc::Status rpc = Stub()->Verify(Context().get(), request, &response);
   if (rpc.ok()) PrintReply(response);
   if (rpc.ok() && !response.ok()) {
     std::cerr << "latchkeyctl: the audit log failed verification at record "
               << response.first_bad_sequence() << " (" << response.problem()
+              << (response.detail().empty() ? "" : ": ") << response.detail()
               << "); keep a copy of the log files for investigation\n";
     return kExitRefused;
   }
   return Report(rpc, SocketPath(kAuditSocket));
 }
 
+// Checkpoint prints SEQ:HEAD of the newest durable record (the whole
+// answer, with the signed checkpoint line, with --json), for a cron job
+// to store off this host and pass later to `audit verify --expect`.
+int Checkpoint(const Args&) {
+  v1::GetCheckpointResponse response;
+  grpc::Status rpc = Stub()->GetCheckpoint(
+      Context().get(), v1::GetCheckpointRequest(), &response);
+  if (!rpc.ok()) return Report(rpc, SocketPath(kAuditSocket));
+  if (JsonOutput()) {
+    PrintReply(response);
+    return kExitOk;
+  }
+  if (response.sequence() == 0) {
+    std::cerr << "latchkeyctl: the audit log has no records yet\n";
+    return kExitRefused;
+  }
+  std::cout << FormatExpectedHead(response.sequence(), response.head_hash())
+            << "\n";
+  return kExitOk;
+}
+
 }  // namespace
+
+void NoteAuditArgv(int argc, char** argv) {
+  ExpectValues() = FlagValues(argc, argv, "expect");
+}
 
 void AddAuditCommands(CommandTable* table) {
   table->Add({{"audit", "query"},
@@ -164,9 +209,15 @@ void AddAuditCommands(CommandTable* table) {
               "follow new audit records as they are written (Ctrl-C stops)",
               Tail});
   table->Add({{"audit", "verify"},
-              "",
-              "verify the audit log's hash chain, HMACs and checkpoints",
+              "[--expect=SEQ:HEAD[,SEQ:HEAD...]]",
+              "verify the audit log's hash chain, HMACs and checkpoints "
+              "(and that it still reaches heads kept elsewhere)",
               Verify});
+  table->Add({{"audit", "checkpoint"},
+              "[--json]",
+              "print SEQ:HEAD of the newest audit record, to keep off this "
+              "host for `audit verify --expect`",
+              Checkpoint});
 }
 
 }  // namespace latchkey::ctl

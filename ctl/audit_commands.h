@@ -1,4 +1,5 @@
-// Commands over the audit sink's admin socket: query, verify.
+// Commands over the audit sink's admin socket: query, tail, verify,
+// checkpoint.
 #ifndef LATCHKEY_CTL_AUDIT_COMMANDS_H_
 #define LATCHKEY_CTL_AUDIT_COMMANDS_H_
 
@@ -6,6 +7,9 @@
 
 namespace latchkey::ctl {
 void AddAuditCommands(CommandTable* table);
+// NoteAuditArgv keeps every --expect of the command line (Abseil keeps
+// only the last one of a repeated flag); call it before parsing flags.
+void NoteAuditArgv(int argc, char** argv);
 }  // namespace latchkey::ctl
 
 #endif  // LATCHKEY_CTL_AUDIT_COMMANDS_H_

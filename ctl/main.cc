@@ -16,8 +16,8 @@
 #include "ctl/broker_commands.h"
 #include "ctl/command_table.h"
 #include "ctl/ctl_util.h"
-#include "ctl/template_commands.h"
 #include "ctl/status_commands.h"
+#include "ctl/template_commands.h"
 #include "ctl/vault_commands.h"
 
 namespace {
@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   }
   absl::SetProgramUsageMessage(table.Usage());
   if (int checked = latchkey::ctl::CheckFlags(argc, argv)) return checked;
+  latchkey::ctl::NoteAuditArgv(argc, argv);
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> args(positional.begin() + 1, positional.end());
   if (args.empty() || args[0] == "help") {

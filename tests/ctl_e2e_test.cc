@@ -82,7 +82,8 @@ TEST_F(CtlE2eTest, HelpAndUsageErrors) {
   for (const char* command :
        {"status", "metrics", "vault init", "vault unseal", "secret put",
         "agent create", "capability list", "session revoke", "revoke all",
-        "explain", "apply", "audit query", "audit tail", "audit verify"}) {
+        "explain", "apply", "audit query", "audit tail", "audit verify",
+        "audit checkpoint"}) {
     EXPECT_THAT(help.out, HasSubstr(command));
   }
   CommandResult one = Ctl({"secret", "put", "--help"});
@@ -313,13 +314,44 @@ TEST_F(CtlE2eTest, AuditCommands) {
       absl::StrSplit(tail.out, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 2u) << tail.out;
   EXPECT_EQ(nlohmann::json::parse(lines[0])["sequence"], "1");
-  CommandResult table = Ctl({"audit", "tail", "--from_sequence=1", "--count=1"});
+  CommandResult table =
+      Ctl({"audit", "tail", "--from_sequence=1", "--count=1"});
   EXPECT_EQ(table.exit_code, 0);
   EXPECT_THAT(table.out, HasSubstr("SEQ"));
 
   CommandResult verify = Ctl({"audit", "verify"});
   EXPECT_EQ(verify.exit_code, 0) << verify.err;
   EXPECT_EQ(Json({"audit", "verify"})["ok"], true);
+
+  // audit checkpoint prints SEQ:HEAD, which verify --expect takes back.
+  CommandResult checkpoint = Ctl({"audit", "checkpoint"});
+  ASSERT_EQ(checkpoint.exit_code, 0) << checkpoint.err;
+  ASSERT_TRUE(absl::EndsWith(checkpoint.out, "\n")) << checkpoint.out;
+  const std::string head = checkpoint.out.substr(0, checkpoint.out.size() - 1);
+  const size_t colon = head.find(':');
+  ASSERT_NE(colon, std::string::npos) << head;
+  EXPECT_EQ(head.size() - colon - 1, 64u) << head;
+  const std::string sequence = head.substr(0, colon);
+  nlohmann::json as_json = Json({"audit", "checkpoint"});
+  EXPECT_EQ(as_json["sequence"], sequence) << as_json.dump();
+  EXPECT_EQ(as_json["headHash"], head.substr(colon + 1)) << as_json.dump();
+  CommandResult expected = Ctl({"audit", "verify", "--expect=" + head});
+  EXPECT_EQ(expected.exit_code, 0) << expected.out << expected.err;
+  EXPECT_THAT(expected.out, HasSubstr("expectations_checked: 1"));
+  // --expect may be repeated; the last one does not hide the others.
+  CommandResult repeated = Ctl(
+      {"audit", "verify", "--expect=" + sequence + ":" + std::string(64, '0'),
+       "--expect=" + head});
+  EXPECT_EQ(repeated.exit_code, 1) << repeated.out << repeated.err;
+  CommandResult rewritten = Ctl(
+      {"audit", "verify", "--expect=" + sequence + ":" + std::string(64, '0')});
+  EXPECT_EQ(rewritten.exit_code, 1) << rewritten.out << rewritten.err;
+  EXPECT_THAT(rewritten.err, HasSubstr("(edited: record " + sequence));
+  CommandResult lost =
+      Ctl({"audit", "verify", "--expect=1000000:" + head.substr(colon + 1)});
+  EXPECT_EQ(lost.exit_code, 1) << lost.out << lost.err;
+  EXPECT_THAT(lost.err, HasSubstr("truncated: the log ends at record"));
+  EXPECT_EQ(Ctl({"audit", "verify", "--expect=12"}).exit_code, 2);
 }
 
 TEST_F(CtlE2eTest, MetricsCommands) {
