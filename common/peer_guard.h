@@ -4,12 +4,11 @@
 #ifndef LATCHKEY_COMMON_PEER_GUARD_H_
 #define LATCHKEY_COMMON_PEER_GUARD_H_
 
+#include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -29,7 +28,9 @@ class PeerGuard {
   void Permit(const std::string& method, const PeerRole& role);
 
   // Authorize returns the caller's credentials when one of its roles may
-  // call `method`, PERMISSION_DENIED otherwise (and logs the refusal).
+  // call `method`; otherwise PERMISSION_DENIED (Refusal::kPeerNotAllowed),
+  // or UNAUTHENTICATED (Refusal::kPeerUnverified) when the connection's
+  // credentials are unknown. Every refusal is logged.
   absl::StatusOr<PeerCredentials> Authorize(
       const grpc::ServerContextBase& context, const std::string& method) const;
 
