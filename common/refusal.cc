@@ -20,8 +20,7 @@ constexpr int kDomain = 2;
 constexpr char kLatchkeyDomain[] = "latchkey";
 
 constexpr Refusal kAll[] = {
-    Refusal::kPeerNotAllowed,  Refusal::kPeerUnverified,
-    Refusal::kAgentUnknown,    Refusal::kAgentUidRefused,
+    Refusal::kPeerNotAllowed,  Refusal::kPeerUnverified, Refusal::kAgentUnknown,
     Refusal::kAgentNotAllowed, Refusal::kRevoked,
 };
 
@@ -37,8 +36,6 @@ absl::string_view RefusalTag(Refusal why) {
       return "PEER_UNVERIFIED";
     case Refusal::kAgentUnknown:
       return "AGENT_UNKNOWN";
-    case Refusal::kAgentUidRefused:
-      return "AGENT_UID_REFUSED";
     case Refusal::kAgentNotAllowed:
       return "AGENT_NOT_ALLOWED";
     case Refusal::kRevoked:

@@ -19,8 +19,7 @@ enum class Refusal {
   kNone,             // No refusal tag (or one this build does not know).
   kPeerNotAllowed,   // The peer's uid may not call this method.
   kPeerUnverified,   // The connection's credentials are unknown or stale.
-  kAgentUnknown,     // No agent token, or one the broker does not know.
-  kAgentUidRefused,  // A valid token, used from a uid the agent may not use.
+  kAgentUnknown,     // No agent token, or one not valid (from this uid).
   kAgentNotAllowed,  // The agent may not use (any of) the capabilities.
   kRevoked,          // An operator revoked the agent, capability or all.
 };

@@ -9,8 +9,7 @@ namespace latchkey {
 namespace {
 
 constexpr Refusal kAll[] = {
-    Refusal::kPeerNotAllowed,  Refusal::kPeerUnverified,
-    Refusal::kAgentUnknown,    Refusal::kAgentUidRefused,
+    Refusal::kPeerNotAllowed,  Refusal::kPeerUnverified, Refusal::kAgentUnknown,
     Refusal::kAgentNotAllowed, Refusal::kRevoked,
 };
 
