@@ -1,6 +1,7 @@
 // PeerGuard is a daemon's one permission table: for each RPC, which peer
 // roles may call it. Every handler calls Authorize() first, so a refused
-// peer gets PERMISSION_DENIED (and a log line) before any handler logic.
+// peer gets PERMISSION_DENIED (UNAUTHENTICATED when its connection's
+// credentials are unknown) and a log line before any handler logic.
 #ifndef LATCHKEY_COMMON_PEER_GUARD_H_
 #define LATCHKEY_COMMON_PEER_GUARD_H_
 
