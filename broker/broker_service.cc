@@ -8,6 +8,7 @@
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/refusal.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace latchkey::broker {
@@ -32,6 +33,15 @@ v1::CapabilityInfo AgentInfo(const CompiledCapability &capability) {
   info.set_approval(capability.config.approval());
   *info.mutable_health_request() = capability.config.health_request();
   return info;
+}
+
+// NoValidAgentToken: no token, an unknown one, or one the peer's uid may
+// not use (deliberately not told apart, so a stolen token used from the
+// wrong uid is not confirmed valid).
+grpc::Status NoValidAgentToken() {
+  return ToGrpcStatus(Refuse(absl::StatusCode::kUnauthenticated,
+                             Refusal::kAgentUnknown,
+                             "no valid agent token; set LATCHKEY_AGENT_TOKEN"));
 }
 
 }  // namespace
@@ -101,8 +111,7 @@ grpc::Status BrokerService::OpenSession(grpc::ServerContext *context,
   absl::StatusOr<Caller> caller = Identify(*context, "OpenSession", *state);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (caller->agent == nullptr) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "no valid agent token; set LATCHKEY_AGENT_TOKEN");
+    return NoValidAgentToken();
   }
   const AgentIdentity &agent = *caller->agent;
   std::vector<std::string> names(request->capabilities().begin(),
@@ -122,8 +131,9 @@ grpc::Status BrokerService::OpenSession(grpc::ServerContext *context,
     if (names.empty()) names = std::move(revoked);
   }
   if (names.empty()) {
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        "this agent may not use any capability");
+    return ToGrpcStatus(Refuse(absl::StatusCode::kPermissionDenied,
+                               Refusal::kAgentNotAllowed,
+                               "this agent may not use any capability"));
   }
   absl::Duration ttl = absl::InfiniteDuration();
   absl::Duration requested = absl::Seconds(request->ttl().seconds()) +
@@ -136,9 +146,9 @@ grpc::Status BrokerService::OpenSession(grpc::ServerContext *context,
                                        name.substr(0, 128), "'"));
     }
     if (!BrokerState::AgentMayUse(agent, *capability)) {
-      return grpc::Status(
-          grpc::StatusCode::PERMISSION_DENIED,
-          absl::StrCat("agent may not use capability '", name, "'"));
+      return ToGrpcStatus(
+          Refuse(absl::StatusCode::kPermissionDenied, Refusal::kAgentNotAllowed,
+                 absl::StrCat("agent may not use capability '", name, "'")));
     }
     absl::Duration wanted =
         requested > absl::ZeroDuration() ? requested : capability->default_ttl;
@@ -163,8 +173,7 @@ grpc::Status BrokerService::ListCapabilities(
       Identify(*context, "ListCapabilities", *state);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (caller->agent == nullptr) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "no valid agent token; set LATCHKEY_AGENT_TOKEN");
+    return NoValidAgentToken();
   }
   std::optional<v1::Session> session;
   if (!request->session_id().empty()) {
@@ -218,8 +227,7 @@ grpc::Status BrokerService::WhoAmI(grpc::ServerContext *context,
   absl::StatusOr<Caller> caller = Identify(*context, "WhoAmI", *state);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (caller->agent == nullptr) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "no valid agent token; set LATCHKEY_AGENT_TOKEN");
+    return NoValidAgentToken();
   }
   *response = BuildWhoAmI(*state, *sessions_, *caller->agent, caller->peer_uid,
                           *request);

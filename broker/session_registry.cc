@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/refusal.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace latchkey::broker {
@@ -47,6 +48,13 @@ std::string RevokedMessage(const v1::Revocation& r) {
       return "all access was revoked by an operator; ask the operator why "
              "before retrying";
   }
+}
+
+// Revoked refuses a new session; the tag lets clients say "revoked"
+// rather than guess from PERMISSION_DENIED.
+absl::Status Revoked(const v1::Revocation& r) {
+  return Refuse(absl::StatusCode::kPermissionDenied, Refusal::kRevoked,
+                RevokedMessage(r));
 }
 
 }  // namespace
@@ -117,12 +125,12 @@ absl::StatusOr<v1::Session> SessionRegistry::Open(
     for (const Rev* r : {ActiveLocked(v1::Revocation::ALL, ""),
                          ActiveLocked(v1::Revocation::AGENT, agent)}) {
       if (r != nullptr) {
-        return absl::PermissionDeniedError(RevokedMessage(r->proto));
+        return Revoked(r->proto);
       }
     }
     for (const std::string& name : capabilities) {
       if (const Rev* r = ActiveLocked(v1::Revocation::CAPABILITY, name)) {
-        return absl::PermissionDeniedError(RevokedMessage(r->proto));
+        return Revoked(r->proto);
       }
     }
     // A revocation recorded from here on has seq > epoch and so cuts this

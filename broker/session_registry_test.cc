@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "common/grpc_status.h"
+#include "common/refusal.h"
 #include "gtest/gtest.h"
 
 namespace latchkey::broker {
@@ -102,7 +104,14 @@ TEST_F(SessionRegistryTest, RevokeAllIsAKillSwitch) {
   EXPECT_EQ(r->sessions_revoked(), 2u);
   EXPECT_EQ(Code(a, "bot", "api"), v1::REASON_SESSION_REVOKED);
   EXPECT_EQ(Code(b, "other", "docs"), v1::REASON_SESSION_REVOKED);
-  EXPECT_FALSE(registry_->Open("x", {"y"}, absl::Minutes(1)).ok());
+  absl::StatusOr<v1::Session> refused =
+      registry_->Open("x", {"y"}, absl::Minutes(1));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  // Tagged, so that clients say "revoked", not "your user may not connect".
+  EXPECT_EQ(RefusalOf(refused.status()), Refusal::kRevoked);
+  EXPECT_EQ(RefusalOf(FromGrpcStatus(ToGrpcStatus(refused.status()))),
+            Refusal::kRevoked);
   ASSERT_TRUE(*registry_->Lift(v1::Revocation::ALL, ""));
   EXPECT_EQ(Code(Open("bot", {"api"}), "bot", "api"), v1::REASON_ALLOWED);
 }

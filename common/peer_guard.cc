@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/log.h"
+#include "common/refusal.h"
 
 namespace latchkey {
 
@@ -28,15 +29,14 @@ bool PeerGuard::IsKnownUid(uid_t uid) const {
 
 absl::StatusOr<PeerCredentials> PeerGuard::Authorize(
     const grpc::ServerContextBase& context, const std::string& method) const {
-  std::optional<PeerCredentials> peer = PeerOf(context);
-  if (!peer.has_value()) {
-    // Only connections accepted by UdsServer carry credentials; anything
-    // else is refused rather than guessed at.
+  absl::StatusOr<PeerCredentials> peer = PeerOf(context);
+  if (!peer.ok()) {
+    // Only connections accepted by UdsServer, and still open, carry
+    // credentials; anything else is refused rather than guessed at.
     LogWarning("peer_refused", {{"method", method},
                                 {"peer", context.peer()},
-                                {"why", "no peer credentials"}});
-    return absl::PermissionDeniedError(
-        "caller has no Unix peer credentials; connect over the Unix socket");
+                                {"why", std::string(peer.status().message())}});
+    return peer.status();
   }
   auto roles = roles_by_method_.find(method);
   if (roles != roles_by_method_.end()) {
@@ -51,9 +51,11 @@ absl::StatusOr<PeerCredentials> PeerGuard::Authorize(
                               {"uid", absl::StrCat(peer->uid)},
                               {"gid", absl::StrCat(peer->gid)},
                               {"pid", absl::StrCat(peer->pid)}});
-  return absl::PermissionDeniedError(absl::StrCat(
-      "uid ", peer->uid, " may not call ", method,
-      "; add it to the daemon's allow-list flag if this is intended"));
+  return Refuse(
+      absl::StatusCode::kPermissionDenied, Refusal::kPeerNotAllowed,
+      absl::StrCat(
+          "uid ", peer->uid, " may not call ", method,
+          "; add it to the daemon's allow-list flag if this is intended"));
 }
 
 absl::StatusOr<std::vector<uid_t>> ParseUidList(const std::string& text) {

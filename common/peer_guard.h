@@ -1,15 +1,15 @@
 // PeerGuard is a daemon's one permission table: for each RPC, which peer
 // roles may call it. Every handler calls Authorize() first, so a refused
-// peer gets PERMISSION_DENIED (and a log line) before any handler logic.
+// peer gets PERMISSION_DENIED (UNAUTHENTICATED when its connection's
+// credentials are unknown) and a log line before any handler logic.
 #ifndef LATCHKEY_COMMON_PEER_GUARD_H_
 #define LATCHKEY_COMMON_PEER_GUARD_H_
 
+#include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -29,7 +29,9 @@ class PeerGuard {
   void Permit(const std::string& method, const PeerRole& role);
 
   // Authorize returns the caller's credentials when one of its roles may
-  // call `method`, PERMISSION_DENIED otherwise (and logs the refusal).
+  // call `method`; otherwise PERMISSION_DENIED (Refusal::kPeerNotAllowed),
+  // or UNAUTHENTICATED (Refusal::kPeerUnverified) when the connection's
+  // credentials are unknown. Every refusal is logged.
   absl::StatusOr<PeerCredentials> Authorize(
       const grpc::ServerContextBase& context, const std::string& method) const;
 

@@ -1,6 +1,9 @@
 #include "common/uds_server.h"
 
 #include <fcntl.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_posix.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -10,10 +13,6 @@
 
 #include <cerrno>
 #include <cstring>
-
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/server_posix.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/limits.h"
@@ -69,13 +68,13 @@ absl::StatusOr<int> BindSocket(const std::string& path, mode_t mode) {
     }
     // A stale socket from a previous run: probe it, replace it if dead.
     int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool alive = probe >= 0 &&
-                 ::connect(probe, reinterpret_cast<sockaddr*>(&addr),
-                           sizeof(addr)) == 0;
+    bool alive =
+        probe >= 0 &&
+        ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
     if (probe >= 0) ::close(probe);
     if (alive) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "another process is already listening on ", path));
+      return absl::FailedPreconditionError(
+          absl::StrCat("another process is already listening on ", path));
     }
     ::unlink(path.c_str());
   }
@@ -196,15 +195,19 @@ void UdsServer::AcceptLoop() {
       ::close(fd);
       continue;
     }
-    PeerRegistry::Instance().Record(fd, *peer);
+    absl::Status recorded = PeerRegistry::Instance().Record(fd, *peer);
+    if (!recorded.ok()) {
+      LogError("peer_credentials_unrecorded", {{"error", recorded.ToString()}});
+      ::close(fd);
+      continue;
+    }
     if (!options_.guard->IsKnownUid(peer->uid)) {
       // Keep the connection: its calls fail with PERMISSION_DENIED, which
       // tells the caller why, where closing it would look like an outage.
-      LogWarning("peer_not_in_allow_list",
-                 {{"socket", options_.socket_path},
-                  {"uid", absl::StrCat(peer->uid)},
-                  {"gid", absl::StrCat(peer->gid)},
-                  {"pid", absl::StrCat(peer->pid)}});
+      LogWarning("peer_not_in_allow_list", {{"socket", options_.socket_path},
+                                            {"uid", absl::StrCat(peer->uid)},
+                                            {"gid", absl::StrCat(peer->gid)},
+                                            {"pid", absl::StrCat(peer->pid)}});
     }
     int flags = ::fcntl(fd, F_GETFL, 0);
     ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);

@@ -2,7 +2,8 @@
 // connecting peer's credentials with SO_PEERCRED.
 //
 // gRPC C++ cannot report peer credentials, so we run our own accept()
-// loop: each accepted fd's SO_PEERCRED is recorded in PeerRegistry, the fd
+// loop: each accepted fd's SO_PEERCRED is recorded in PeerRegistry (bound
+// to that socket, not just its fd number: see peer_credentials.h), the fd
 // is made non-blocking (gRPC hangs otherwise) and handed to the server with
 // grpc::AddInsecureChannelFromFd. Peers outside every allow-list are still
 // handed over, so that their calls fail with PERMISSION_DENIED from

@@ -1,6 +1,7 @@
 #include "mcp_adapter/gateway_request.h"
 
 #include <cstdint>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -9,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "common/limits.h"
 #include "common/reason_text.h"
+#include "mcp_adapter/broker_refusal.h"
 #include "mcp_adapter/json_util.h"
 #include "rules/header_policy.h"
 
@@ -279,6 +281,15 @@ GatewayReply ReplyForExecute(const v1::ExecuteResponse &response) {
 
 GatewayReply ReplyForBrokerFailure(const absl::Status &status,
                                    absl::string_view broker_socket) {
+  if (std::optional<RefusalAdvice> advice =
+          AdviceForRefusal(status, broker_socket)) {
+    return JsonReply(
+        advice->http_status,
+        OJson{{"error", absl::StatusCodeToString(status.code())},
+              {"reason", advice->tag},
+              {"message", absl::StrCat(advice->what, ": ", status.message())},
+              {"next_step", advice->next_step}});
+  }
   int http_status = 502;
   std::string next_step = "tell the operator if it persists";
   switch (status.code()) {
@@ -302,11 +313,16 @@ GatewayReply ReplyForBrokerFailure(const absl::Status &status,
       next_step = "wait before retrying";
       break;
     case absl::StatusCode::kUnauthenticated:
-    case absl::StatusCode::kPermissionDenied:
       http_status = 502;
       next_step =
-          "the broker refused this adapter's agent token or user; ask the "
-          "operator for a valid agent token";
+          "the broker refused this adapter's agent token; ask the operator "
+          "for a valid agent token";
+      break;
+    case absl::StatusCode::kPermissionDenied:
+      http_status = 502;
+      // Untagged (an older broker): do not guess which refusal it was.
+      next_step =
+          "the broker refused this adapter (see message); tell the operator";
       break;
     default:
       break;

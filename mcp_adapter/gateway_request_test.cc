@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/limits.h"
+#include "common/refusal.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -179,6 +180,33 @@ TEST(GatewayReplyTest, BrokerFailures) {
       ReplyForBrokerFailure(absl::DeadlineExceededError("slow"), "/s").status,
       504);
   EXPECT_EQ(ReplyForBadRequest(absl::NotFoundError("x")).status, 404);
+}
+
+TEST(GatewayReplyTest, BrokerRefusalsSayWhy) {
+  GatewayReply revoked = ReplyForBrokerFailure(
+      Refuse(absl::StatusCode::kPermissionDenied, Refusal::kRevoked,
+             "all access was revoked by an operator"),
+      "/s");
+  EXPECT_EQ(revoked.status, 403);
+  nlohmann::json body = nlohmann::json::parse(revoked.body);
+  EXPECT_EQ(body["reason"], "REVOKED");
+  EXPECT_NE(body["message"].get<std::string>().find("revoked by an operator"),
+            std::string::npos);
+  EXPECT_EQ(body["next_step"].get<std::string>().find("agent token"),
+            std::string::npos);
+
+  GatewayReply uid = ReplyForBrokerFailure(
+      Refuse(absl::StatusCode::kPermissionDenied, Refusal::kPeerNotAllowed,
+             "uid 7 may not call"),
+      "/s");
+  EXPECT_EQ(uid.status, 502);
+  body = nlohmann::json::parse(uid.body);
+  EXPECT_EQ(body["reason"], "PEER_NOT_ALLOWED");
+  EXPECT_NE(
+      body["message"].get<std::string>().find("this user may not connect"),
+      std::string::npos);
+  EXPECT_NE(body["next_step"].get<std::string>().find("--agent_uids"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -10,7 +10,10 @@
 #include <mutex>
 #include <thread>
 
+#include "common/grpc_status.h"
+#include "common/refusal.h"
 #include "gtest/gtest.h"
+#include "mcp_adapter/tool_results.h"
 #include "proto/broker.grpc.pb.h"
 
 namespace latchkey::mcp {
@@ -27,6 +30,12 @@ class RecordingBroker final : public v1::Broker::Service {
     Record(*context);
     if (refuse_token_) {
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "bad token");
+    }
+    if (revoked_) {
+      // What the broker's SessionRegistry::Open answers after `revoke all`.
+      return ToGrpcStatus(Refuse(absl::StatusCode::kPermissionDenied,
+                                 Refusal::kRevoked,
+                                 "all access was revoked by an operator"));
     }
     session->set_id("abcdef0123456789");
     return grpc::Status::OK;
@@ -63,6 +72,7 @@ class RecordingBroker final : public v1::Broker::Service {
     return deadline_left_;
   }
   bool refuse_token_ = false;
+  bool revoked_ = false;
 
  private:
   void Record(const grpc::ServerContext& context) {
@@ -170,6 +180,21 @@ TEST_F(GrpcBrokerClientTest, RefusedTokenIsUnauthenticated) {
   GrpcBrokerClient client(Options());
   EXPECT_EQ(client.OpenSession({}, nullptr).status().code(),
             absl::StatusCode::kUnauthenticated);
+}
+
+// The refusal tag crosses a real socket, and the agent is told "revoked",
+// not "its user may not connect" (both are PERMISSION_DENIED).
+TEST_F(GrpcBrokerClientTest, RevokedRefusalReachesTheAgentAsRevoked) {
+  service_.revoked_ = true;
+  GrpcBrokerClient client(Options());
+  absl::Status refused = client.OpenSession({}, nullptr).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(RefusalOf(refused), Refusal::kRevoked);
+  std::string text = BrokerErrorResult(refused, socket_)["content"][0]["text"];
+  EXPECT_NE(text.find("access was revoked by an operator"), std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("may not connect"), std::string::npos) << text;
+  EXPECT_NE(text.find("(REVOKED)"), std::string::npos) << text;
 }
 
 TEST_F(GrpcBrokerClientTest, NoBrokerIsUnavailableQuickly) {

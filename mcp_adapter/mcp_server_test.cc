@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/refusal.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mcp_adapter/fake_broker_client.h"
@@ -478,6 +479,49 @@ TEST_F(McpServerTest, TokenRefusedIsReported) {
   EXPECT_THAT(result["content"][0]["text"].get<std::string>(),
               HasSubstr("the agent token was refused (revoked or wrong)"));
   EXPECT_TRUE(broker_.execute_requests.empty());
+}
+
+TEST_F(McpServerTest, EachBrokerRefusalIsReportedForWhatItIs) {
+  Initialize();
+  struct Case {
+    Refusal why;
+    absl::StatusCode code;
+    const char* says;
+  };
+  for (const Case& c : {
+           Case{Refusal::kRevoked, absl::StatusCode::kPermissionDenied,
+                "access was revoked by an operator"},
+           Case{Refusal::kPeerNotAllowed, absl::StatusCode::kPermissionDenied,
+                "this user may not connect"},
+           Case{Refusal::kAgentNotAllowed, absl::StatusCode::kPermissionDenied,
+                "this agent may not use the capabilities"},
+           Case{Refusal::kAgentUnknown, absl::StatusCode::kUnauthenticated,
+                "the agent token was refused"},
+           Case{Refusal::kPeerUnverified, absl::StatusCode::kUnauthenticated,
+                "could not verify this process's connection"},
+       }) {
+    SCOPED_TRACE(std::string(RefusalTag(c.why)));
+    broker_.sessions.push_back(Refuse(c.code, c.why, "the broker's words"));
+    Json result = CallTool("execute", ExecuteArgs());
+    EXPECT_EQ(result["isError"], true);
+    std::string text = result["content"][0]["text"];
+    EXPECT_THAT(text, HasSubstr(c.says));
+    EXPECT_THAT(text, HasSubstr(RefusalTag(c.why)));
+    EXPECT_THAT(text, HasSubstr("the broker's words"));
+    if (c.why != Refusal::kPeerNotAllowed) {
+      EXPECT_THAT(text, Not(HasSubstr("may not connect")));
+    }
+  }
+  EXPECT_TRUE(broker_.execute_requests.empty());
+}
+
+TEST_F(McpServerTest, UntaggedPermissionDeniedIsNotGuessedAt) {
+  Initialize();
+  broker_.sessions.push_back(absl::PermissionDeniedError("nope"));
+  Json result = CallTool("execute", ExecuteArgs());
+  std::string text = result["content"][0]["text"];
+  EXPECT_THAT(text, HasSubstr("nope"));
+  EXPECT_THAT(text, Not(HasSubstr("may not connect")));
 }
 
 TEST_F(McpServerTest, DeadlineExceededWarnsAboutSideEffects) {

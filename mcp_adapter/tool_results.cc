@@ -6,7 +6,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "mcp_adapter/body_decoder.h"
+#include "mcp_adapter/broker_refusal.h"
 
 namespace latchkey::mcp {
 namespace {
@@ -304,6 +306,17 @@ OJson InvalidArgumentsResult(absl::string_view tool,
 
 OJson BrokerErrorResult(const absl::Status& status,
                         absl::string_view broker_socket) {
+  if (std::optional<RefusalAdvice> advice =
+          AdviceForRefusal(status, broker_socket)) {
+    std::string next_step = advice->next_step;
+    next_step[0] = absl::ascii_toupper(next_step[0]);
+    return ToolResult(
+        absl::StrCat("Latchkey broker refused this agent (", advice->tag,
+                     "): ", advice->what, ". Broker said: ",
+                     absl::StripSuffix(status.message(), "."), ". ", next_step,
+                     "."),
+        std::nullopt, true, false);
+  }
   std::string text;
   switch (status.code()) {
     case absl::StatusCode::kUnavailable:
@@ -316,11 +329,11 @@ OJson BrokerErrorResult(const absl::Status& status,
           "ask the operator for a valid agent token. Retrying will not help.";
       break;
     case absl::StatusCode::kPermissionDenied:
-      text = absl::StrCat(
-          "Latchkey broker at ", broker_socket,
-          " refused this process (its user may not connect); ask the "
-          "operator to allow it. Broker said: ",
-          status.message());
+      // An untagged refusal (an older broker): say what it said rather
+      // than guess which refusal it was.
+      text = absl::StrCat("Latchkey broker at ", broker_socket,
+                          " refused this agent: ", status.message(),
+                          ". Tell the user; retrying will not help.");
       break;
     case absl::StatusCode::kDeadlineExceeded:
       text =

@@ -7,8 +7,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/uds_server.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "proto/broker.grpc.pb.h"
 #include "tests/leak_scan.h"
 #include "tests/mcp_test_client.h"
 #include "tests/stack.h"
@@ -35,8 +37,8 @@ class EndToEndTest : public ::testing::Test {
 
   static json Execute(const std::string& method, const std::string& path,
                       const std::string& body = "") {
-    json args = {{"capability", "demo-api"}, {"method", method},
-                 {"path", path}};
+    json args = {
+        {"capability", "demo-api"}, {"method", method}, {"path", path}};
     if (!body.empty()) args["body"] = body;
     auto result = client_->CallTool("execute", args);
     EXPECT_TRUE(result.ok()) << result.status();
@@ -45,9 +47,9 @@ class EndToEndTest : public ::testing::Test {
 
   static std::vector<json> AuditRecords() {
     std::vector<json> records;
-    for (absl::string_view line : absl::StrSplit(
-             ReadFileOrEmpty(stack_->audit_log_path()), '\n',
-             absl::SkipEmpty())) {
+    for (absl::string_view line :
+         absl::StrSplit(ReadFileOrEmpty(stack_->audit_log_path()), '\n',
+                        absl::SkipEmpty())) {
       json record = json::parse(line, nullptr, false);
       if (!record.is_discarded() && record.contains("seq")) {
         records.push_back(record);
@@ -58,9 +60,9 @@ class EndToEndTest : public ::testing::Test {
 
   static std::vector<json> UpstreamRequests() {
     std::vector<json> requests;
-    for (absl::string_view line : absl::StrSplit(
-             ReadFileOrEmpty(stack_->upstream_record_path()), '\n',
-             absl::SkipEmpty())) {
+    for (absl::string_view line :
+         absl::StrSplit(ReadFileOrEmpty(stack_->upstream_record_path()), '\n',
+                        absl::SkipEmpty())) {
       requests.push_back(json::parse(line));
     }
     return requests;
@@ -211,14 +213,63 @@ TEST_F(EndToEndTest, PeerOutsideAllowListIsRefused) {
   EXPECT_TRUE(absl::StrContains(log, "\"uid\":\"65534\"")) << log;
 }
 
+// After `revoke all`, an adapter that has no session yet is refused when
+// it opens one; the agent must be told that access was revoked, not that
+// its user may not connect (both are PERMISSION_DENIED on the wire).
+TEST_F(EndToEndTest, RevokeAllIsReportedAsRevoked) {
+  auto admin =
+      v1::BrokerAdmin::NewStub(CreateUdsChannel(stack_->run("admin.sock")));
+  auto admin_call = [](grpc::ClientContext* context) {
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(10));
+  };
+  {
+    grpc::ClientContext context;
+    admin_call(&context);
+    v1::RevokeResponse response;
+    grpc::Status revoked =
+        admin->RevokeAll(&context, v1::RevokeAllRequest(), &response);
+    ASSERT_TRUE(revoked.ok()) << revoked.error_message();
+  }
+  auto mcp = stack_->StartMcp(stack_->agent_token(), "mcp-revoked");
+  ASSERT_TRUE(mcp.ok()) << mcp.status();
+  std::unique_ptr<ChildProcess> process = std::move(*mcp);
+  McpTestClient fresh(process.get());
+  ASSERT_TRUE(fresh.Initialize().ok());
+  for (const char* tool : {"session_status", "execute"}) {
+    SCOPED_TRACE(tool);
+    json args = std::string(tool) == "execute"
+                    ? json{{"capability", "demo-api"},
+                           {"method", "GET"},
+                           {"path", "/v1/after-revoke-all"}}
+                    : json::object();
+    auto result = fresh.CallTool(tool, args);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(result->value("isError", false)) << result->dump();
+    std::string text = (*result)["content"][0].value("text", "");
+    EXPECT_TRUE(absl::StrContains(text, "access was revoked by an operator"))
+        << text;
+    EXPECT_FALSE(absl::StrContains(text, "may not connect")) << text;
+    // The adapter read the broker's tag, not just its message.
+    EXPECT_TRUE(absl::StrContains(text, "(REVOKED)")) << text;
+  }
+  // Lift it, so that the scan below runs on a stack in its usual state.
+  grpc::ClientContext context;
+  admin_call(&context);
+  v1::LiftRevocationRequest lift;
+  lift.set_kind(v1::Revocation::ALL);
+  v1::LiftRevocationResponse lifted;
+  ASSERT_TRUE(admin->LiftRevocation(&context, lift, &lifted).ok());
+}
+
 // Runs last (gtest keeps declaration order): scans every output and the
 // memory of the processes that must never see the secret.
 TEST_F(EndToEndTest, ZZSecretAppearsNowhereOutsideTheVault) {
   std::vector<std::string> forms = SecretForms(Stack::kSecret);
   EXPECT_TRUE(FindForms(client_->transcript(), forms).empty());
   for (const char* daemon : {"broker", "mcp", "audit", "vault"}) {
-    EXPECT_TRUE(FindForms(ReadFileOrEmpty(stack_->log_path(daemon)), forms)
-                    .empty())
+    EXPECT_TRUE(
+        FindForms(ReadFileOrEmpty(stack_->log_path(daemon)), forms).empty())
         << daemon << " log leaks the secret";
   }
   EXPECT_TRUE(
