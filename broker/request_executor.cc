@@ -59,31 +59,6 @@ std::string Recordable(const std::string &value) {
   return PrintableIdentifier(value);
 }
 
-// CheckRequestIdentifiers checks the ids and names an agent passes back.
-absl::Status CheckRequestIdentifiers(const v1::ExecuteRequest &request) {
-  LK_RETURN_IF_ERROR(
-      CheckIdentifier("capability", request.capability(), false));
-  LK_RETURN_IF_ERROR(CheckIdentifier("session_id", request.session_id(),
-                                     /*may_be_empty=*/true));
-  return CheckIdentifier("approval_id", request.approval_id(),
-                         /*may_be_empty=*/true);
-}
-
-// At most this much of the query and of the body is shown to the operator
-// who decides an approval.
-constexpr size_t kMaxApprovalPreviewBytes = 512;
-
-// QueryText renders query parameters as name=value&... for an operator.
-std::string QueryText(
-    const google::protobuf::RepeatedPtrField<v1::QueryParam> &query) {
-  std::string out;
-  for (const v1::QueryParam &param : query) {
-    if (!out.empty()) out += '&';
-    absl::StrAppend(&out, param.name(), "=", param.value());
-  }
-  return out;
-}
-
 // AgentView is an approval as an agent may see it: its session id cut to
 // a prefix, like everywhere else the agent is shown one.
 v1::Approval AgentView(v1::Approval approval) {
@@ -191,7 +166,6 @@ PendingRequest RequestExecutor::Admit(const Caller &caller,
   pending.start = clock_();
   AuditTimedOut();
   pending.state = state_->Get();
-  const BrokerState *state = pending.state.get();
   v1::ExecuteResponse &response = pending.response;
   response.set_request_id(HexEncode(RandomBytes(8).value_or("")));
 
@@ -199,9 +173,8 @@ PendingRequest RequestExecutor::Admit(const Caller &caller,
   event.set_source("broker");
   event.set_request_id(response.request_id());
   event.set_peer_uid(caller.peer_uid);
-  // Identifiers are checked before anything is decided or recorded: a
-  // malformed one is refused whole (and shown escaped), never cut.
-  absl::Status identifiers = CheckRequestIdentifiers(request);
+  // Malformed identifiers are refused by the pipeline; the record shows
+  // them escaped, never cut.
   event.set_session_id(Recordable(request.session_id()));
   event.set_capability(Recordable(request.capability()));
   event.set_method(Recordable(request.request().method()));
@@ -209,176 +182,56 @@ PendingRequest RequestExecutor::Admit(const Caller &caller,
   // The reason is the agent's free text: shown as valid UTF-8 wherever it
   // goes (records, approvals an operator lists).
   event.set_agent_reason(RecordableText(request.reason(), kMaxReasonBytes));
-
-  // Decide. Each step either denies or narrows down to the next check.
-  Decision &decision = pending.decision;
-  const CompiledCapability *capability =
-      state->FindCapability(request.capability());
-  pending.capability = capability;
-  policy::PolicyDecision policy_decision;
   if (caller.agent != nullptr) event.set_agent(caller.agent->config.name());
-  if (caller.agent == nullptr) {
-    decision =
-        Deny(v1::REASON_UNAUTHENTICATED, "no valid agent token was presented");
-  } else if (!identifiers.ok()) {
-    decision =
-        Deny(v1::REASON_INVALID_REQUEST, std::string(identifiers.message()));
-    capability = nullptr;
-  } else if (capability == nullptr) {
-    decision = Deny(v1::REASON_CAPABILITY_NOT_FOUND,
-                    absl::StrCat("there is no capability named '",
-                                 event.capability(), "'"));
-  } else if (!BrokerState::AgentMayUse(*caller.agent, *capability)) {
-    decision = Deny(v1::REASON_AGENT_NOT_ALLOWED,
-                    absl::StrCat("agent '", caller.agent->config.name(),
-                                 "' may not use capability '",
-                                 capability->config.name(), "'"));
-  } else if (absl::Status headers =
-                 CheckAgentHeaders(request.request().headers(),
-                                   capability->request_rules, streamed);
-             !headers.ok()) {
-    decision = Deny(v1::REASON_INVALID_REQUEST, std::string(headers.message()));
-  } else if (streamed && !request.request().body().empty()) {
-    decision = Deny(v1::REASON_INVALID_REQUEST,
-                    "a streamed request carries its body in body_chunk "
-                    "messages after the head, not in the head");
-  } else if (body_bytes.has_value() &&
-             *body_bytes > RequestBodyLimit(capability->config, streamed)) {
-    decision = Deny(v1::REASON_INVALID_REQUEST,
-                    absl::StrCat("request body is ", *body_bytes,
-                                 " bytes; this capability accepts at most ",
-                                 RequestBodyLimit(capability->config, streamed),
-                                 " bytes", streamed ? "" : " in one message"));
-  } else if (request.reason().size() > ReasonLimit(capability->config)) {
-    decision = Deny(v1::REASON_INVALID_REQUEST,
-                    absl::StrCat("reason is ", request.reason().size(),
-                                 " bytes; this capability accepts at most ",
-                                 ReasonLimit(capability->config),
-                                 " bytes: shorten it to one sentence"));
-  } else {
-    policy_decision = capability->policy.CheckRequest(
-        request.request().method(), request.request().path());
-    decision = {policy_decision.allowed, policy_decision.code,
-                policy_decision.message, policy_decision.rule};
-    event.set_path(policy_decision.normalized_path);
-    // The reason gate only asks for a reason; what it says never decides.
-    if (decision.allowed && capability->config.require_reason() &&
-        absl::StripAsciiWhitespace(request.reason()).empty()) {
-      decision = Deny(v1::REASON_REASON_REQUIRED,
-                      absl::StrCat("capability '", capability->config.name(),
-                                   "' requires a reason on every request"));
-    }
-  }
-  // Every identified request for a capability it may use has its session
-  // checked, whatever else is wrong with it.
-  bool needs_session = caller.agent != nullptr && capability != nullptr &&
-                       BrokerState::AgentMayUse(*caller.agent, *capability);
-  if (decision.allowed && !audit_->Reachable()) {
-    // Fail closed before anything is executed upstream.
-    decision = Deny(v1::REASON_AUDIT_UNAVAILABLE,
-                    "the audit log is unreachable, so nothing may be executed");
-  }
 
-  // Session (with revocations) and rate limits, then the hand-off to the
-  // vault, under the shared revocation gate. A session refusal outranks
-  // any other reason, so an agent learns first that its session is gone.
-  v1::VaultExecuteRequest &vault_request = pending.vault_request;
-  ApprovalGate approval;
-  {
-    std::shared_lock<RwLock> gate(sessions_->gate());
-    if (needs_session) {
-      SessionCheck session =
-          sessions_->Check(request.session_id(), caller.agent->config.name(),
-                           capability->config.name());
-      if (!session.ok) decision = Deny(session.code, session.message);
-    }
-    if (decision.allowed &&
-        capability->config.approval() == v1::APPROVAL_MODE_EVERY_REQUEST &&
-        streamed && body_bytes != std::optional<uint64_t>(0)) {
-      // The approval covers the body, which a stream only brings later.
-      decision = Deny(v1::REASON_INVALID_REQUEST,
-                      absl::StrCat("capability '", capability->config.name(),
-                                   "' needs an operator's approval of every "
-                                   "request, body included, so a streamed "
-                                   "body cannot be used: send it with "
-                                   "execute (at most 8 MiB)"));
-    }
-    if (decision.allowed &&
-        capability->config.approval() != v1::APPROVAL_MODE_NONE) {
-      if (approvals_ == nullptr) {
-        decision = Deny(v1::REASON_APPROVAL_PENDING,
-                        "this broker has no approval store, so a capability "
-                        "that requires approval cannot be used");
-      } else {
-        ApprovalAsk ask;
-        ask.agent = caller.agent->config.name();
-        ask.session_id = request.session_id();
-        ask.capability = capability->config.name();
-        ask.method = request.request().method();
-        ask.path = policy_decision.normalized_path;
-        ask.reason = event.agent_reason();
-        ask.request_id = response.request_id();
-        ask.mode = capability->config.approval();
-        ask.timeout = ApprovalTimeout(capability->config);
-        ask.approval_id = request.approval_id();
-        std::optional<absl::string_view> body;
-        if (!streamed) body = request.request().body();
-        ask.request_sha256 =
-            DigestRequest(ask.method, ask.path, request.request().query(),
-                          request.request().headers(), body)
-                .request_sha256;
-        ask.query = RecordableText(QueryText(request.request().query()),
-                                   kMaxApprovalPreviewBytes);
-        ask.body_bytes = body_bytes.value_or(0);
-        if (body.has_value()) {
-          ask.body_preview =
-              RecordableText(body->substr(0, kMaxApprovalPreviewBytes),
-                             kMaxApprovalPreviewBytes);
-        }
-        approval = approvals_->Check(ask);
-        if (approval.approval.has_value()) {
-          event.set_approval_id(approval.approval->id());
-          *response.mutable_approval() = AgentView(*approval.approval);
-        }
-        if (!approval.pass) decision = Deny(approval.code, approval.message);
-      }
-    }
-    if (decision.allowed && limiter_ != nullptr) {
-      const v1::Agent &agent = caller.agent->config;
-      std::optional<RateLimitRefusal> limited = limiter_->Acquire(
-          {{absl::StrCat("agent:", agent.name()),
-            absl::StrCat("agent '", agent.name(), "'"), agent.rate_limit()},
-           {absl::StrCat("capability:", capability->config.name()),
-            absl::StrCat("capability '", capability->config.name(), "'"),
-            capability->config.rate_limit()},
-           {absl::StrCat("session:", request.session_id()), "session",
-            agent.session_rate_limit()}});
-      if (limited.has_value()) {
-        decision = Deny(
-            v1::REASON_RATE_LIMITED,
-            absl::StrCat("the ", limited->limit, " was reached; retry after ",
-                         absl::FormatDuration(limited->retry_after)),
-            limited->limit);
-        decision.retry_after = limited->retry_after;
-      }
-    }
-    if (decision.allowed && approval.consume) {
-      approvals_->Consume(approval.approval->id());
-      response.mutable_approval()->set_state(v1::Approval::USED);
-    }
-    if (decision.allowed) {
-      vault_request.set_request_id(response.request_id());
-      vault_request.set_secret_id(capability->config.secret_id());
-      vault_request.set_origin(capability->origin.ToString());
-      vault_request.set_method(request.request().method());
-      vault_request.set_path(policy_decision.normalized_path);
-      *vault_request.mutable_query() = request.request().query();
-      *vault_request.mutable_headers() = request.request().headers();
-      *vault_request.mutable_limits() = capability->config.limits();
-      *vault_request.mutable_rules() = capability->request_rules;
-    }
-  }  // The hand-off point: revocations from here on apply to later checks.
+  DecisionInput input;
+  input.agent = caller.agent;
+  input.capability = request.capability();
+  input.session_id = request.session_id();
+  input.approval_id = request.approval_id();
+  input.reason = request.reason();
+  input.method = request.request().method();
+  input.path = request.request().path();
+  input.headers = &request.request().headers();
+  input.query = &request.request().query();
+  if (!streamed) input.body = request.request().body();
+  input.streamed = streamed;
+  input.body_in_stream_head = streamed && !request.request().body().empty();
+  input.body_bytes = body_bytes;
+  input.request_id = response.request_id();
 
+  DecisionFacts facts;
+  facts.state = pending.state.get();
+  // The revocation gate is taken (shared) at the first step that needs it
+  // and held until the vault request is complete: revocations from the
+  // hand-off on apply to later checks.
+  std::shared_lock<RwLock> gate(sessions_->gate(), std::defer_lock);
+  Decision &decision = pending.decision;
+  decision = RunPipeline(DecisionMode::kEnforce, input, &facts,
+                         /*trace=*/nullptr, &gate);
+  pending.capability = facts.capability;
+  event.set_path(facts.policy.normalized_path);
+  if (facts.approval.approval.has_value()) {
+    event.set_approval_id(facts.approval.approval->id());
+    *response.mutable_approval() = AgentView(*facts.approval.approval);
+  }
+  if (decision.allowed && facts.approval.consume) {
+    approvals_->Consume(facts.approval.approval->id());
+    response.mutable_approval()->set_state(v1::Approval::USED);
+  }
+  if (decision.allowed) {
+    const CompiledCapability &capability = *facts.capability;
+    v1::VaultExecuteRequest &vault_request = pending.vault_request;
+    vault_request.set_request_id(response.request_id());
+    vault_request.set_secret_id(capability.config.secret_id());
+    vault_request.set_origin(capability.origin.ToString());
+    vault_request.set_method(request.request().method());
+    vault_request.set_path(facts.policy.normalized_path);
+    *vault_request.mutable_query() = request.request().query();
+    *vault_request.mutable_headers() = request.request().headers();
+    *vault_request.mutable_limits() = capability.config.limits();
+    *vault_request.mutable_rules() = capability.request_rules;
+  }
   return pending;
 }
 

@@ -1,6 +1,6 @@
-// RequestExecutor is the broker's decision path for one agent request:
-// identity → capability → agent access → session → headers → rules → vault,
-// with exactly one audit record per decision written before the answer is
+// RequestExecutor is the broker's decision path for one agent request: the
+// ordered checks of decision_pipeline.h, a durable intent record, the vault,
+// and exactly one outcome record per decision written before the answer is
 // returned. Any failure to audit turns the answer into a refusal.
 #ifndef LATCHKEY_BROKER_REQUEST_EXECUTOR_H_
 #define LATCHKEY_BROKER_REQUEST_EXECUTOR_H_
@@ -9,9 +9,12 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
+#include <vector>
 
 #include "broker/approval_registry.h"
+#include "broker/decision_pipeline.h"
 #include "broker/downstream_clients.h"
 #include "broker/rate_limiter.h"
 #include "broker/session_registry.h"
@@ -25,15 +28,6 @@ namespace latchkey::broker {
 struct Caller {
   const AgentIdentity *agent = nullptr;  // nullptr: token missing/unknown.
   uint32_t peer_uid = 0;
-};
-
-// Decision is the verdict as it is built up, before it is audited.
-struct Decision {
-  bool allowed = false;
-  v1::ReasonCode code = v1::REASON_UNSPECIFIED;
-  std::string message;
-  std::string rule;
-  absl::Duration retry_after = absl::ZeroDuration();
 };
 
 // PendingRequest is one request between its admission (every check up to
@@ -154,6 +148,53 @@ class RequestExecutor {
   RateLimiter *limiter_;  // may be null: no rate limits.
   // may be null: capabilities that require approval refuse every request.
   ApprovalRegistry *approvals_;
+
+  // One step of the decision pipeline (decision_pipeline.cc).
+  using StepFn = StepOutcome (RequestExecutor::*)(DecisionMode,
+                                                  const DecisionInput &,
+                                                  DecisionFacts *) const;
+  struct DecisionStep {
+    const char *check;
+    StepFn run;
+    // under_gate: this step and every later one run under the shared
+    // revocation gate when enforcing, so that nothing checked after a
+    // revoke returned is allowed.
+    bool under_gate;
+  };
+  static const DecisionStep kDecisionSteps[];
+
+  // RunPipeline runs kDecisionSteps in order until one refuses, filling
+  // `facts` and, if not null, `trace`. Enforcing, it takes `gate` (shared)
+  // at the first step that needs it; the caller keeps it until the vault
+  // hand-off.
+  Decision RunPipeline(DecisionMode mode, const DecisionInput &input,
+                       DecisionFacts *facts, std::vector<TracedStep> *trace,
+                       std::shared_lock<RwLock> *gate) const;
+
+  StepOutcome CheckIdentity(DecisionMode, const DecisionInput &,
+                            DecisionFacts *) const;
+  StepOutcome CheckIdentifiers(DecisionMode, const DecisionInput &,
+                               DecisionFacts *) const;
+  StepOutcome CheckCapability(DecisionMode, const DecisionInput &,
+                              DecisionFacts *) const;
+  StepOutcome CheckAgentAccess(DecisionMode, const DecisionInput &,
+                               DecisionFacts *) const;
+  StepOutcome CheckRevocation(DecisionMode, const DecisionInput &,
+                              DecisionFacts *) const;
+  StepOutcome CheckSession(DecisionMode, const DecisionInput &,
+                           DecisionFacts *) const;
+  StepOutcome CheckRequestShape(DecisionMode, const DecisionInput &,
+                                DecisionFacts *) const;
+  StepOutcome CheckRules(DecisionMode, const DecisionInput &,
+                         DecisionFacts *) const;
+  StepOutcome CheckReason(DecisionMode, const DecisionInput &,
+                          DecisionFacts *) const;
+  StepOutcome CheckAudit(DecisionMode, const DecisionInput &,
+                         DecisionFacts *) const;
+  StepOutcome CheckApproval(DecisionMode, const DecisionInput &,
+                            DecisionFacts *) const;
+  StepOutcome CheckRateLimit(DecisionMode, const DecisionInput &,
+                             DecisionFacts *) const;
 
   // RecordStreamEnd writes the "stream-end" record of a streamed request.
   void RecordStreamEnd(const PendingRequest &pending, const v1::StreamEnd &end,

@@ -268,6 +268,35 @@ TEST_F(RequestExecutorTest, RevokedSessionOutranksOtherReasons) {
   EXPECT_EQ(Run("DELETE", "/nope").denial().code(), v1::REASON_SESSION_REVOKED);
 }
 
+// Explain runs the same pipeline as Execute, so the two agree on every
+// request Explain can describe.
+TEST_F(RequestExecutorTest, ExplainAndExecuteAgree) {
+  struct Case {
+    std::string capability, method, path;
+  } cases[] = {
+      {"api", "GET", "/v1/items"},
+      {"api", "GET", "/v1/admin/x"},
+      {"api", "GET", "/v1/ADMIN/x"},
+      {"api", "GET", "/v1/admin;x=1/users"},
+      {"api", "POST", "/v1/items"},
+      {"api", "get", "/v1/items"},
+      {"nope", "GET", "/v1/items"},
+      {std::string(63, 'a') + "\xc3\xa9", "GET", "/v1/items"},
+  };
+  for (const Case& c : cases) {
+    v1::ExplainRequest explain;
+    explain.set_capability(c.capability);
+    explain.set_method(c.method);
+    explain.set_path(c.path);
+    explain.set_session_id(session_);
+    v1::ExplainResponse explained = executor_->ExplainFor(bot_, explain);
+    v1::ExecuteResponse executed = Run(c.method, c.path, nullptr, c.capability);
+    EXPECT_EQ(explained.decision(), executed.decision()) << c.path;
+    EXPECT_EQ(explained.denial().code(), executed.denial().code())
+        << c.capability << " " << c.method << " " << c.path;
+  }
+}
+
 TEST_F(RequestExecutorTest, ExplainReportsStandingRevocations) {
   ASSERT_TRUE(sessions_->RevokeCapability("api").ok());
   v1::ExplainRequest request;
