@@ -289,6 +289,16 @@ TEST_F(ReviewAttacksTest, MalformedIdentifiersAreRefusedAndRecorded) {
                       absl::SkipEmpty())) {
     EXPECT_FALSE(json::parse(line, nullptr, false).is_discarded()) << line;
   }
+  {
+    auto admin =
+        v1::AuditAdmin::NewStub(CreateUdsChannel(stack_->run("audit.sock")));
+    grpc::ClientContext context;
+    Deadline(&context);
+    v1::VerifyResponse verify;
+    grpc::Status rpc = admin->Verify(&context, v1::VerifyRequest(), &verify);
+    ASSERT_TRUE(rpc.ok()) << rpc.error_message();
+    EXPECT_TRUE(verify.ok()) << verify.ShortDebugString();
+  }
   // The same through MCP: the adapter passes the id on, the broker refuses.
   size_t before = UpstreamHits();
   auto result = client_->CallTool("execute", {{"capability", "review-api"},
