@@ -20,12 +20,13 @@
 #include <functional>
 #include <thread>
 
-#include "common/runtime_tuning.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "bench/bench_support.h"
+#include "common/runtime_tuning.h"
 #include "common/uds_server.h"
 #include "nlohmann/json.hpp"
 #include "proto/broker.grpc.pb.h"
@@ -42,98 +43,12 @@ ABSL_FLAG(std::string, state_base, "/tmp",
 
 namespace {
 
+using latchkey::bench::Discard;
+using latchkey::bench::Print;
+using latchkey::bench::Result;
+using latchkey::bench::Run;
+using latchkey::bench::StartNginx;
 using latchkey::testing::ChildProcess;
-
-struct Result {
-  std::string name;
-  int concurrency;
-  size_t count = 0;
-  double seconds = 0;
-  double p50_us = 0, p99_us = 0;
-  size_t errors = 0;
-};
-
-// Run calls `one` (returning success) from `threads` threads for `seconds`
-// and collects latencies. Each thread gets its own worker from `make`.
-Result Run(const std::string& name, int threads, double seconds,
-           const std::function<std::function<bool()>(int)>& make) {
-  std::vector<std::vector<double>> lat(threads);
-  std::atomic<size_t> errors{0};
-  std::vector<std::function<bool()>> workers;
-  for (int i = 0; i < threads; ++i) workers.push_back(make(i));
-  // Warm-up: connections, sessions, caches.
-  for (auto& w : workers) for (int i = 0; i < 20; ++i) w();
-  absl::Time start = absl::Now();
-  absl::Time end = start + absl::Seconds(seconds);
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      while (absl::Now() < end) {
-        absl::Time a = absl::Now();
-        bool ok = workers[t]();
-        lat[t].push_back(absl::ToDoubleMicroseconds(absl::Now() - a));
-        if (!ok) errors++;
-      }
-    });
-  }
-  for (auto& th : pool) th.join();
-  Result r{name, threads};
-  r.seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  std::vector<double> all;
-  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-  std::sort(all.begin(), all.end());
-  r.count = all.size();
-  r.errors = errors;
-  if (!all.empty()) {
-    r.p50_us = all[all.size() / 2];
-    r.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
-  }
-  return r;
-}
-
-size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
-
-absl::StatusOr<std::unique_ptr<ChildProcess>> StartNginx(const std::string& dir,
-                                                        int* port) {
-  // Find a free port by binding 0, then hand it to nginx.
-  *port = 18000 + getpid() % 2000;
-  std::string conf = dir + "/nginx.conf";
-  std::ofstream(conf) << absl::StrFormat(R"(
-worker_processes 1;
-user root;
-daemon off;
-pid %s/nginx.pid;
-error_log %s/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path %s;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:%d;
-    location /v1/ {
-      default_type application/json;
-      return 200 '{"hello":"world","items":[1,2,3]}';
-    }
-  }
-})", dir, dir, dir, *port);
-  auto nginx = ChildProcess::Start(
-      {{"/usr/sbin/nginx", "-c", conf, "-p", dir}, {}, dir + "/nginx.log", false});
-  if (!nginx.ok()) return nginx.status();
-  absl::SleepFor(absl::Milliseconds(300));
-  if (!(*nginx)->Running()) {
-    return absl::UnavailableError("nginx failed; see " + dir + "/nginx-error.log");
-  }
-  return nginx;
-}
-
-void Print(const Result& r, const Result& baseline) {
-  std::printf("%-7s c=%-3d %8.0f req/s  p50 %8.1f us  p99 %8.1f us  "
-              "p50 x%5.2f (+%7.1f us)%s\n",
-              r.name.c_str(), r.concurrency, r.count / r.seconds, r.p50_us,
-              r.p99_us, r.p50_us / baseline.p50_us, r.p50_us - baseline.p50_us,
-              r.errors ? absl::StrCat("  ERRORS ", r.errors).c_str() : "");
-}
 
 }  // namespace
 
@@ -179,11 +94,13 @@ int main(int argc, char** argv) {
   std::string broker_socket = (*stack)->run("broker.sock");
   auto broker = [&](int) {
     auto stub = std::shared_ptr<latchkey::v1::Broker::Stub>(
-        latchkey::v1::Broker::NewStub(latchkey::CreateUdsChannel(broker_socket)));
+        latchkey::v1::Broker::NewStub(
+            latchkey::CreateUdsChannel(broker_socket)));
     grpc::ClientContext open_context;
     open_context.AddMetadata("authorization", "Bearer " + token);
     latchkey::v1::Session session;
-    stub->OpenSession(&open_context, latchkey::v1::OpenSessionRequest(), &session);
+    stub->OpenSession(&open_context, latchkey::v1::OpenSessionRequest(),
+                      &session);
     latchkey::v1::ExecuteRequest request;
     request.set_session_id(session.id());
     request.set_capability("demo-api");
@@ -194,7 +111,8 @@ int main(int argc, char** argv) {
       context.AddMetadata("authorization", "Bearer " + token);
       latchkey::v1::ExecuteResponse response;
       grpc::Status status = stub->Execute(&context, request, &response);
-      return status.ok() && response.decision() == latchkey::v1::DECISION_ALLOW &&
+      return status.ok() &&
+             response.decision() == latchkey::v1::DECISION_ALLOW &&
              response.response().status() == 200;
     });
   };
@@ -203,22 +121,23 @@ int main(int argc, char** argv) {
   auto mcp = [&](int i) {
     auto adapter = (*stack)->StartMcp(token, absl::StrCat("mcp-bench-", i));
     adapters.push_back(std::move(*adapter));
-    clients.push_back(
-        std::make_unique<latchkey::testing::McpTestClient>(adapters.back().get()));
+    clients.push_back(std::make_unique<latchkey::testing::McpTestClient>(
+        adapters.back().get()));
     auto* client = clients.back().get();
     (void)client->Initialize();
     return std::function<bool()>([client] {
-      auto result = client->CallTool(
-          "execute",
-          {{"capability", "demo-api"}, {"method", "GET"}, {"path", "/v1/hello"}});
+      auto result = client->CallTool("execute", {{"capability", "demo-api"},
+                                                 {"method", "GET"},
+                                                 {"path", "/v1/hello"}});
       return result.ok() && !result->value("isError", false);
     });
   };
 
-  std::printf("Latchkey stack benchmark: GET /v1/hello, nginx on loopback, "
-              "%.1f s per scenario, %u cores, state in %s\n",
-              seconds, std::thread::hardware_concurrency(),
-              absl::GetFlag(FLAGS_state_base).c_str());
+  std::printf(
+      "Latchkey stack benchmark: GET /v1/hello, nginx on loopback, "
+      "%.1f s per scenario, %u cores, state in %s\n",
+      seconds, std::thread::hardware_concurrency(),
+      absl::GetFlag(FLAGS_state_base).c_str());
   for (int c : {1, high}) {
     Result base = Run("direct", c, seconds, direct);
     Print(base, base);

@@ -50,7 +50,7 @@ async function denied(args, code) {
   assert.match(s.message, /\S/);
   assert.match(result.content[0].text, new RegExp(code));
   assert.deepEqual(upstreamRequestsWith(stack, tag), [], `${code}: the request reached the upstream`);
-  const record = auditRecords(stack).find((r) => r.request_id === s.request_id);
+  const record = auditRecords(stack).find((r) => r.request_id === s.request_id && r.source !== 'intent');
   assert.ok(record, `${code}: no audit record for ${s.request_id}`);
   assert.equal(record.reason_code, code);
   assert.equal(record.decision, 'deny');
@@ -115,8 +115,8 @@ describe('explain_access', () => {
     assert.equal(s.normalized_path, `/v1/admin/${tag}`);
     assert.match(s.rule, /DENY/);
     const checks = s.trace.map((t) => t.check);
-    assert.deepEqual(checks.slice(0, 6),
-      ['identity', 'capability', 'agent_access', 'revocation', 'session', 'request']);
+    assert.deepEqual(checks.slice(0, 7),
+      ['identity', 'identifiers', 'capability', 'agent_access', 'revocation', 'session', 'request']);
     const rules = s.trace.find((t) => t.check === 'rules');
     assert.equal(rules.passed, false);
     assert.match(rules.detail, /rules\[0\] ALLOW GET,POST \/v1\/\*\*: no match/);
@@ -154,7 +154,7 @@ describe('test_capability', () => {
     // The echo upstream's body repeats the request; none of it comes back.
     assert.ok(!result.content[0].text.includes('echo'));
     // It went through the decision path: audited with the health reason.
-    const record = auditRecords(stack).find((r) => r.request_id === s.request_id);
+    const record = auditRecords(stack).find((r) => r.request_id === s.request_id && r.source !== 'intent');
     assert.equal(record.decision, 'allow');
     assert.equal(record.path, '/v1/balance');
     assert.match(record.agent_reason, /^test_capability/);
@@ -198,7 +198,7 @@ describe('reason codes through execute', () => {
       { capability: 'reasoned', method: 'GET', path: '/v1/x', query: { tag }, reason: 'triage bug 12' });
     assert.notEqual(ok.isError, true, JSON.stringify(ok));
     assert.equal(upstreamRequestsWith(stack, tag).length, 1);
-    const record = auditRecords(stack).find((r) => r.request_id === ok.structuredContent.request_id);
+    const record = auditRecords(stack).find((r) => r.request_id === ok.structuredContent.request_id && r.source !== 'intent');
     assert.equal(record.agent_reason, 'triage bug 12');
   });
   test('INVALID_REQUEST for a reason over the capability limit, naming it', async () => {

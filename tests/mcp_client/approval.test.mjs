@@ -83,7 +83,7 @@ describe('approval', () => {
     assert.notEqual(next.isError, true, JSON.stringify(next));
 
     const records = recordsOf(id);
-    const asked = records.find((r) => r.request_id === request_id);
+    const asked = records.find((r) => r.request_id === request_id && r.source !== 'intent');
     assert.equal(asked.reason_code, 'APPROVAL_PENDING');
     assert.equal(asked.agent_reason, 'pay invoice 7');
     const decision = records.find((r) => r.source === 'operator');
