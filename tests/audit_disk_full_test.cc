@@ -89,9 +89,9 @@ TEST_F(AuditDiskFullTest, BrokerRefusesWhileTheAuditDiskIsFullAndResumes) {
   ASSERT_TRUE(refused.value("isError", false)) << refused.dump();
   EXPECT_EQ(refused["structuredContent"]["code"], "AUDIT_UNAVAILABLE")
       << refused.dump();
-  // Still full: refused again. (The broker records the decision after
-  // the upstream call, so the upstream does see these requests; the agent
-  // never gets their answers.)
+  // Still full: refused again. The intent record cannot be written, so
+  // nothing is sent upstream (//tests:audit_under_failure_e2e_test counts
+  // upstream hits against intent records under load).
   json again = Execute("/v1/still-full");
   EXPECT_TRUE(again.value("isError", false)) << again.dump();
   EXPECT_EQ(again["structuredContent"]["code"], "AUDIT_UNAVAILABLE");
