@@ -560,20 +560,24 @@ TEST(RequestShapePropertyTest, BrokerDecisionIsWhatTheUpstreamSees) {
     for (const v1::Header& header : s.http.headers()) {
       allowed_headers.insert(absl::CEscape(header.name()));
     }
-    ASSERT_EQ(hits, 1u) << "an allowed request reached the upstream " << hits
+    EXPECT_EQ(hits, 1u) << "an allowed request reached the upstream " << hits
                         << " times";
+    if (hits != 1) continue;
     const json& record = *seen->second.front();
 
     EXPECT_EQ(record.value("method", ""), s.http.method());
 
     absl::StatusOr<std::string> canonical =
         policy::NormalizePath(s.http.path());
-    ASSERT_TRUE(canonical.ok())
+    EXPECT_TRUE(canonical.ok())
         << "allowed, but NormalizePath refuses it: " << canonical.status();
+    if (!canonical.ok()) continue;
     auto event = broker_events.find(s.response.request_id());
-    ASSERT_NE(event, broker_events.end())
+    EXPECT_NE(event, broker_events.end())
         << "no broker audit record for " << s.response.request_id();
-    EXPECT_EQ(event->second.path(), *canonical);
+    if (event != broker_events.end()) {
+      EXPECT_EQ(event->second.path(), *canonical);
+    }
     EXPECT_EQ(record.value("raw_path", ""), *canonical + EncodeQuery(s.http));
 
     for (const v1::Header& header : s.http.headers()) {
@@ -620,7 +624,7 @@ TEST(RequestShapePropertyTest, BrokerDecisionIsWhatTheUpstreamSees) {
     }
 
     std::string body;
-    ASSERT_TRUE(absl::Base64Unescape(record.value("body_base64", ""), &body));
+    EXPECT_TRUE(absl::Base64Unescape(record.value("body_base64", ""), &body));
     EXPECT_EQ(absl::CEscape(body), absl::CEscape(s.http.body()))
         << "the body did not arrive byte for byte";
   }
