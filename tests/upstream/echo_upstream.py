@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from base64 import b64encode
 from urllib.parse import parse_qsl, urlsplit
 
 RECORD_LOCK = threading.Lock()
@@ -48,6 +49,9 @@ class EchoHandler(BaseHTTPRequestHandler):
             "query": query,
             "headers": {k: v for k, v in self.headers.items()},
             "body": body.decode("utf-8", "replace"),
+            # body_base64 is the body byte for byte (binary bodies do not
+            # survive the "replace" decoding above).
+            "body_base64": b64encode(body).decode(),
         }
         if self.record_path:
             with RECORD_LOCK, open(self.record_path, "a") as f:
