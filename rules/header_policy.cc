@@ -42,6 +42,8 @@ constexpr FamilyEntry kFamilies[] = {
     {"content-length", HeaderFamily::kConnection},
     {"expect", HeaderFamily::kConnection},
     {"http2-settings", HeaderFamily::kConnection},
+    // Max-Forwards steers how far proxies pass TRACE and OPTIONS.
+    {"max-forwards", HeaderFamily::kConnection},
     // Routing: which virtual host or backend serves the request.
     {"host", HeaderFamily::kRouting},
     {"x-host", HeaderFamily::kRouting},
@@ -233,7 +235,17 @@ absl::Status CheckAgentHeaders(
           absl::StrCat("header '", name, "' value exceeds ",
                        kMaxHeaderValueBytes, " bytes"));
     }
-    for (char c : header.value()) {
+    const std::string& value = header.value();
+    if (!value.empty() && (value.front() == ' ' || value.front() == '\t' ||
+                           value.back() == ' ' || value.back() == '\t')) {
+      // HTTP strips it (RFC 9110 5.5), so the upstream would not see the
+      // value that was judged and that an approval's digest binds.
+      return absl::InvalidArgumentError(absl::StrCat(
+          "header '", name,
+          "' value starts or ends with a space or TAB, which HTTP drops; "
+          "send the value without it"));
+    }
+    for (char c : value) {
       if (IsControlByte(c)) {
         return absl::InvalidArgumentError(absl::StrCat(
             "header '", name,

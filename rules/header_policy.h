@@ -37,7 +37,8 @@ HeaderFamily ClassifyRequestHeader(absl::string_view name);
 // any header of a family an agent may not set: every family except
 // kOrdinary, and kRange unless the request is streamed and `rules` has
 // allow_ranges. It also refuses names that are not RFC 9110 tokens, values
-// with control bytes (anything below 0x20 but TAB, and DEL), a name sent
+// with control bytes (anything below 0x20 but TAB, and DEL) or with a space
+// or TAB at either end (HTTP strips them: not what was judged), a name sent
 // twice (counting '_' as '-'), anything over the limits in common/limits.h,
 // and, when rules.allowed_request_headers is not empty, any name not in it.
 absl::Status CheckAgentHeaders(

@@ -110,17 +110,6 @@ bool Latin1Bytes(const std::string& utf8, std::string* out) {
   return true;
 }
 
-// TrimOws drops the optional whitespace (SP, HTAB) around a field value.
-std::string TrimOws(absl::string_view value) {
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
-    value.remove_prefix(1);
-  }
-  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
-    value.remove_suffix(1);
-  }
-  return std::string(value);
-}
-
 // AdminSpelling is true when a path the upstream saw would reach
 // /v1/admin on some server: its second segment, percent-decoded, with
 // fullwidth letters folded, in any case, cut at ';' (a path parameter),
@@ -588,38 +577,11 @@ TEST(RequestShapePropertyTest, BrokerDecisionIsWhatTheUpstreamSees) {
           found = Latin1Bytes(value.get<std::string>(), &arrived);
         }
       }
-      if (TrimOws(header.value()).empty()) {
-        // FAILS: with seed 20261207, e.g. shape-20261207-0138:
-        //   method="GET" path="/v1/shape-20261207-0138"
-        //   query["%25"]="/v1/admin/x" header["X-Note"]=""
-        //   header["If-None-Match"]="\"etag-1\""
-        //   header["X-Shape-Marker"]="shape-20261207-0138" body(0)=""
-        // (and X-Note: "   ", e.g. shape-20261207-0039). The broker allows
-        // an empty (or all-whitespace) value, but the header never reaches
-        // the upstream: the vault hands curl "X-Note: ", which curl reads
-        // as "do not send X-Note" (curl sends an empty header only when
-        // written "X-Note;").
-        // EXPECT_TRUE(found) << "header " << header.name()
-        //                    << " did not arrive";
-        continue;
-      }
+      // Empty values arrive as empty values (the vault sends "Name;"),
+      // values with surrounding whitespace are refused by the rules.
       EXPECT_TRUE(found) << "header " << header.name() << " did not arrive";
       if (!found) continue;
-      // FAILS: byte for byte, with seed 20261207, e.g. shape-20261207-0303:
-      //   method="GET" path="/v1/items/7/@/|^`\"<>/shape-20261207-0303"
-      //   query["q[]"]="DELETE" header["X-Shape-Marker"]=
-      //   "shape-20261207-0303" header["X-Trace-Id"]="\tpadded " body(0)=""
-      // The broker allows a value with leading whitespace (TAB); the
-      // upstream reads "padded " (RFC 9110 5.5: leading and trailing
-      // whitespace is not part of a field value), so what the broker judged
-      // (and an approval's digest binds) is not byte for byte what the
-      // upstream sees.
-      // EXPECT_EQ(absl::CEscape(arrived), absl::CEscape(header.value()))
-      //     << "header " << header.name();
-      // The field value as RFC 9110 defines it (surrounding SP and HTAB
-      // are not part of it) must arrive unchanged.
-      EXPECT_EQ(absl::CEscape(TrimOws(arrived)),
-                absl::CEscape(TrimOws(header.value())))
+      EXPECT_EQ(absl::CEscape(arrived), absl::CEscape(header.value()))
           << "header " << header.name();
     }
 
@@ -631,7 +593,8 @@ TEST(RequestShapePropertyTest, BrokerDecisionIsWhatTheUpstreamSees) {
 
   // The property is only worth something if both sides were exercised: a
   // broken upstream or capability would otherwise pass by refusing all.
-  EXPECT_GE(allowed, static_cast<int>(sent.size()) / 5)
+  // (At least a tenth: the rules refuse most hostile pieces.)
+  EXPECT_GE(allowed, static_cast<int>(sent.size()) / 10)
       << "too few requests were allowed for the property to mean much";
   EXPECT_GE(static_cast<int>(sent.size()) - allowed,
             static_cast<int>(sent.size()) / 5);

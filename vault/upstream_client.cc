@@ -274,8 +274,12 @@ absl::StatusOr<UpstreamResult> UpstreamClient::PerformStreaming(
     if (IsHeader(name, "accept-encoding")) continue;
     has_accept = has_accept || IsHeader(name, "accept");
     has_content_type = has_content_type || IsHeader(name, "content-type");
-    headers =
-        curl_slist_append(headers, absl::StrCat(name, ": ", value).c_str());
+    // curl drops "Name: " (no value) from a request; "Name;" is how it
+    // sends a header whose value is empty, which the broker judged.
+    headers = curl_slist_append(
+        headers, (value.empty() ? absl::StrCat(name, ";")
+                                : absl::StrCat(name, ": ", value))
+                     .c_str());
   }
   for (const auto& [name, value] : request.credential_headers) {
     has_accept = has_accept || IsHeader(name, "accept");
