@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/limits.h"
+#include "rules/http_method.h"
+#include "rules/identifiers.h"
 
 namespace latchkey::mcp {
 namespace {
@@ -111,7 +113,14 @@ absl::StatusOr<v1::ExecuteRequest> ParseExecuteArguments(
         "as GET, POST, PUT, PATCH or DELETE.");
   }
   // HTTP methods are upper case; accept "get" from a model and send "GET".
-  request.mutable_request()->set_method(absl::AsciiStrToUpper(*method));
+  const std::string upper = absl::AsciiStrToUpper(*method);
+  // The broker's own method rule (rules/http_method.h), early and friendly.
+  if (absl::Status valid = policy::ValidateRequestMethod(upper); !valid.ok()) {
+    return Invalid(absl::StrCat("Argument \"method\": ", valid.message(),
+                                " Use an HTTP method such as GET, POST, PUT, "
+                                "PATCH or DELETE."));
+  }
+  request.mutable_request()->set_method(upper);
 
   auto path = RequiredString(arguments, "path", "\"/repos/octo/hello/issues\"");
   if (!path.ok()) return path.status();
@@ -188,8 +197,12 @@ absl::StatusOr<v1::ExecuteRequest> ParseExecuteArguments(
 
   auto approval_id = arguments.find("approval_id");
   if (approval_id != arguments.end() && !approval_id->is_null()) {
+    // The identifier rule the broker applies (rules/identifiers.h).
     if (!approval_id->is_string() ||
-        approval_id->get_ref<const std::string&>().size() > kMaxIdBytes) {
+        !CheckIdentifier("approval_id",
+                         approval_id->get_ref<const std::string&>(),
+                         /*may_be_empty=*/true)
+             .ok()) {
       return Invalid(
           "Argument \"approval_id\" must be the approval_id string an "
           "APPROVAL_PENDING result gave you.");
