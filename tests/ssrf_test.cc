@@ -64,18 +64,6 @@ std::string Expand(std::string text, int canary, int upstream) {
   return out;
 }
 
-std::string Escape(absl::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      absl::StrAppend(&out, "%", absl::Hex(c, absl::kZeroPad2));
-    }
-  }
-  return out;
-}
-
 std::vector<Attack> Corpus() {
   const std::vector<v1::ReasonCode> kAddress = {v1::REASON_ADDRESS_REFUSED};
   const std::vector<v1::ReasonCode> kRedirect = {v1::REASON_REDIRECT_REFUSED};

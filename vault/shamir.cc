@@ -1,7 +1,7 @@
 #include "vault/shamir.h"
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -17,15 +17,21 @@ constexpr size_t kChecksumBytes = 4;
 // Checksum covers the index and bytes; the digest is not secret-bearing
 // beyond its 4 published bytes, and is cleansed anyway.
 std::string ShareChecksum(uint8_t index, absl::string_view bytes) {
-  SHA256_CTX ctx;
-  SHA256_Init(&ctx);
+  // EVP, not the SHA256_* calls OpenSSL 3 deprecates; the share is hashed
+  // in place (no copy of it), and EVP_MD_CTX_free cleanses the context.
   static constexpr char kLabel[] = "latchkey.share.v1";
-  SHA256_Update(&ctx, kLabel, sizeof(kLabel) - 1);
-  SHA256_Update(&ctx, &index, 1);
-  SHA256_Update(&ctx, bytes.data(), bytes.size());
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256_Final(digest, &ctx);
-  OPENSSL_cleanse(&ctx, sizeof(ctx));
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_length = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  bool ok = ctx != nullptr &&
+            EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
+            EVP_DigestUpdate(ctx, kLabel, sizeof(kLabel) - 1) == 1 &&
+            EVP_DigestUpdate(ctx, &index, 1) == 1 &&
+            EVP_DigestUpdate(ctx, bytes.data(), bytes.size()) == 1 &&
+            EVP_DigestFinal_ex(ctx, digest, &digest_length) == 1;
+  EVP_MD_CTX_free(ctx);
+  // Without a digest no checksum can match: such a share is refused.
+  if (!ok || digest_length < kChecksumBytes) return std::string();
   std::string out(reinterpret_cast<char*>(digest), kChecksumBytes);
   OPENSSL_cleanse(digest, sizeof(digest));
   return out;
@@ -169,7 +175,7 @@ absl::StatusOr<ShamirShare> DecodeShare(absl::string_view text) {
     share.bytes.data()[i] = static_cast<unsigned char>(hi * 16 + lo);
   }
   absl::StatusOr<std::string> checksum = HexDecode(parts[3]);
-  if (!checksum.ok() ||
+  if (!checksum.ok() || checksum->size() != kChecksumBytes ||
       !ConstantTimeEquals(*checksum,
                           ShareChecksum(share.index, share.bytes.view()))) {
     return absl::InvalidArgumentError(

@@ -152,8 +152,12 @@ TEST_F(UpstreamWireTest, SendsOnlyTheVaultsAcceptEncodingAndNoDefaults) {
   for (const auto& pair : seen["headers"]) {
     const std::string name = absl::AsciiStrToLower(pair[0].get<std::string>());
     names.push_back(name);
-    if (name == "accept-encoding") EXPECT_EQ(pair[1], "identity");
-    if (name == "x-agent") EXPECT_EQ(pair[1], "kept");
+    if (name == "accept-encoding") {
+      EXPECT_EQ(pair[1], "identity");
+    }
+    if (name == "x-agent") {
+      EXPECT_EQ(pair[1], "kept");
+    }
   }
   std::sort(names.begin(), names.end());
   // No Accept, no Content-Type: neither was asked for.
