@@ -15,15 +15,14 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "bench/bench_support.h"
 #include "common/origin.h"
-#include "tests/process.h"
 #include "vault/address_guard.h"
 #include "vault/upstream_client.h"
 
@@ -31,7 +30,6 @@ ABSL_FLAG(int, requests, 2000, "requests per scenario");
 
 namespace {
 
-using latchkey::testing::ChildProcess;
 namespace lk = latchkey;
 
 struct Stats {
@@ -72,38 +70,13 @@ int main(int argc, char** argv) {
   char templ[] = "/tmp/lk-reuse-XXXXXX";
   if (mkdtemp(templ) == nullptr) return 1;
   std::string dir = templ;
-  int port = 20000 + getpid() % 2000;
-  std::ofstream(dir + "/nginx.conf") << absl::StrFormat(R"(
-worker_processes 1;
-user root;
-daemon off;
-pid %s/nginx.pid;
-error_log %s/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path %s;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:%d;
-    location /v1/ {
-      default_type application/json;
-      return 200 '{"hello":"world","items":[1,2,3]}';
-    }
-  }
-})",
-                                                        dir, dir, dir, port);
-  auto nginx = ChildProcess::Start(
-      {{"/usr/sbin/nginx", "-c", dir + "/nginx.conf", "-p", dir},
-       {},
-       dir + "/nginx.log",
-       false});
+  int port = 0;
+  auto nginx = lk::bench::StartNginx(dir, &port);
   if (!nginx.ok()) {
     std::fprintf(stderr, "nginx: %s\n",
                  std::string(nginx.status().message()).c_str());
     return 1;
   }
-  absl::SleepFor(absl::Milliseconds(300));
 
   lk::Origin origin =
       *lk::ParseOrigin(absl::StrFormat("http://127.0.0.1:%d", port));

@@ -36,6 +36,7 @@
 #include "proto/audit.grpc.pb.h"
 #include "proto/broker.grpc.pb.h"
 #include "rules/path_normalizer.h"
+#include "tests/audit_query.h"
 #include "tests/loopback_canary.h"
 #include "tests/process.h"
 #include "tests/stack.h"
@@ -388,34 +389,6 @@ void SetDeadline(grpc::ClientContext* context) {
                         std::chrono::seconds(15));
 }
 
-// AuditRecords pages through the whole log (as `latchkeyctl audit query`).
-std::vector<v1::AuditRecord> AuditRecords(const Stack& stack) {
-  auto admin =
-      v1::AuditAdmin::NewStub(CreateUdsChannel(stack.run("audit.sock")));
-  std::vector<v1::AuditRecord> records;
-  uint64_t after = 0;
-  for (int page = 0; page < 50; ++page) {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    v1::QueryRequest query;
-    query.set_after_sequence(after);
-    query.set_limit(1000);
-    v1::QueryResponse response;
-    grpc::Status rpc = admin->Query(&context, query, &response);
-    EXPECT_TRUE(rpc.ok()) << rpc.error_message();
-    if (!rpc.ok()) break;
-    for (const v1::AuditRecord& record : response.records()) {
-      records.push_back(record);
-      after = record.sequence();
-    }
-    if (response.next_after_sequence() == 0 || response.records_size() == 0) {
-      break;
-    }
-    after = response.next_after_sequence();
-  }
-  return records;
-}
-
 struct Sent {
   std::string marker;
   v1::HttpRequest http;
@@ -510,7 +483,8 @@ TEST(RequestShapePropertyTest, BrokerDecisionIsWhatTheUpstreamSees) {
     by_marker[MarkerOf(record)].push_back(&record);
   }
   std::map<std::string, v1::AuditEvent> broker_events;
-  for (const v1::AuditRecord& record : AuditRecords(*stack)) {
+  for (const v1::AuditRecord& record :
+       QueryAuditRecords(stack->run("audit.sock"))) {
     if (record.event().source() == "broker") {
       broker_events[record.event().request_id()] = record.event();
     }

@@ -19,6 +19,7 @@
 #include "nlohmann/json.hpp"
 #include "proto/audit.grpc.pb.h"
 #include "proto/broker.grpc.pb.h"
+#include "tests/audit_query.h"
 #include "tests/mcp_test_client.h"
 #include "tests/stack.h"
 
@@ -169,34 +170,9 @@ class ReviewAttacksTest : public ::testing::Test {
     return hits;
   }
 
-  // AuditRecords asks the audit sink's admin service (as `latchkeyctl
-  // audit query` does) for every record, in sequence order. Records the
-  // sink could not parse back would be missing here.
+  // AuditRecords is every record, through the sink's admin service.
   static std::vector<v1::AuditRecord> AuditRecords() {
-    auto admin =
-        v1::AuditAdmin::NewStub(CreateUdsChannel(stack_->run("audit.sock")));
-    std::vector<v1::AuditRecord> records;
-    uint64_t after = 0;
-    for (int page = 0; page < 50; ++page) {
-      grpc::ClientContext context;
-      Deadline(&context);
-      v1::QueryRequest query;
-      query.set_after_sequence(after);
-      query.set_limit(1000);
-      v1::QueryResponse response;
-      grpc::Status rpc = admin->Query(&context, query, &response);
-      EXPECT_TRUE(rpc.ok()) << rpc.error_message();
-      if (!rpc.ok()) break;
-      for (const v1::AuditRecord& record : response.records()) {
-        records.push_back(record);
-        after = record.sequence();
-      }
-      if (response.next_after_sequence() == 0 || response.records_size() == 0) {
-        break;
-      }
-      after = response.next_after_sequence();
-    }
-    return records;
+    return QueryAuditRecords(stack_->run("audit.sock"));
   }
 
   static std::vector<v1::AuditRecord> AuditFor(const std::string& request_id) {
