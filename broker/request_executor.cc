@@ -4,8 +4,6 @@
 #include <optional>
 #include <shared_mutex>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "broker/broker_metrics.h"
@@ -15,8 +13,6 @@
 #include "common/log.h"
 #include "common/reason_text.h"
 #include "common/recordable_event.h"
-#include "common/status_macros.h"
-#include "rules/header_policy.h"
 #include "rules/identifiers.h"
 #include "rules/request_digest.h"
 
