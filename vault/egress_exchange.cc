@@ -147,6 +147,7 @@ absl::Status RunExchange(const Exchange& exchange,
   // upstream failure, reported like one: its message names the HTTP
   // status and OAuth error code only, never a credential.
   auto sign = [&]() -> std::optional<absl::Status> {
+    SetContentLength(upload, &outgoing);
     absl::Status applied =
         scheme->Apply(secret, auth_context, &outgoing, &scrubber);
     if (applied.code() == absl::StatusCode::kUnavailable) {

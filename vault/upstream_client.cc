@@ -19,6 +19,7 @@
 #include "common/egress_limits.h"
 #include "common/limits.h"
 #include "common/secure_buffer.h"
+#include "vault/wire_encoding.h"
 
 namespace latchkey::vault {
 namespace {
@@ -130,22 +131,6 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
-// EncodeQueryComponent percent-encodes all but unreserved characters.
-void AppendEncoded(absl::string_view text, std::string* out) {
-  static const char kHex[] = "0123456789ABCDEF";
-  for (char ch : text) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' ||
-        c == '~') {
-      out->push_back(ch);
-    } else {
-      out->push_back('%');
-      out->push_back(kHex[c >> 4]);
-      out->push_back(kHex[c & 0xf]);
-    }
-  }
-}
-
 // CleanseList zeroizes every header line before curl frees the list, since
 // some of them carry the credential.
 void FreeHeaderList(curl_slist* list) {
@@ -170,6 +155,34 @@ void SetAcceptEncoding(
                                 }),
                  headers->end());
   headers->emplace_back("Accept-Encoding", kAcceptEncoding);
+}
+
+namespace {
+
+// SendsFixedBody: the request carries `request.body` (see SetContentLength).
+bool SendsFixedBody(const OutgoingRequest& request) {
+  return !request.body.empty() || request.method == "POST" ||
+         request.method == "PUT" || request.method == "PATCH";
+}
+
+}  // namespace
+
+void SetContentLength(const UploadSource* upload, OutgoingRequest* request) {
+  std::vector<std::pair<std::string, std::string>>& headers = request->headers;
+  headers.erase(std::remove_if(headers.begin(), headers.end(),
+                               [](const auto& header) {
+                                 return IsHeader(header.first,
+                                                 "content-length");
+                               }),
+                headers.end());
+  if (upload != nullptr) {
+    if (upload->length.has_value()) {
+      headers.emplace_back("Content-Length", std::to_string(*upload->length));
+    }
+  } else if (SendsFixedBody(*request)) {
+    headers.emplace_back("Content-Length",
+                         std::to_string(request->body.size()));
+  }
 }
 
 UpstreamClient::UpstreamClient() {
@@ -256,9 +269,9 @@ absl::StatusOr<UpstreamResult> UpstreamClient::PerformStreaming(
   auto add_param = [&](absl::string_view name, absl::string_view value) {
     url.push_back(first ? '?' : '&');
     first = false;
-    AppendEncoded(name, &url);
+    AppendPercentEncoded(name, &url);
     url.push_back('=');
-    AppendEncoded(value, &url);
+    AppendPercentEncoded(value, &url);
   };
   for (const auto& [name, value] : request.query) add_param(name, value);
   for (const auto& [name, value] : request.credential_query) {
@@ -386,9 +399,7 @@ absl::StatusOr<UpstreamResult> UpstreamClient::PerformStreaming(
   } else {
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
-  if (upload == nullptr &&
-      (!request.body.empty() || request.method == "POST" ||
-       request.method == "PUT" || request.method == "PATCH")) {
+  if (upload == nullptr && SendsFixedBody(request)) {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(request.body.size()));
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());

@@ -65,6 +65,14 @@ struct UploadSource {
   std::function<absl::StatusOr<size_t>(char* buffer, size_t max)> read;
 };
 
+// SetContentLength replaces any Content-Length in `request.headers` by
+// the vault's own: the upload's length when known (none for a chunked
+// upload), else the body's length when a body is sent (a non-empty body,
+// or any POST/PUT/PATCH: HTTP asks a client to state an empty one).
+// Called before a request is signed, so a scheme that signs its headers
+// (SigV4) covers it; curl then adds no length of its own.
+void SetContentLength(const UploadSource* upload, OutgoingRequest* request);
+
 // BodySink receives the response body as it arrives; `so_far` holds the
 // status and headers of the answer the bytes belong to. Returning false
 // stops the transfer (the sink keeps track of why).

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "common/crypto.h"
 #include "nlohmann/json.hpp"
+#include "vault/wire_encoding.h"
 
 namespace latchkey::vault::auth {
 
@@ -84,20 +85,9 @@ absl::Status AddPlainHeader(absl::string_view name, absl::string_view value,
 }
 
 std::string PercentEncode(absl::string_view text) {
-  static const char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(text.size() * 3);
-  for (char ch : text) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' ||
-        c == '~') {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
-    }
-  }
+  AppendPercentEncoded(text, &out);
   return out;
 }
 

@@ -138,10 +138,15 @@ class AwsSigV4Scheme final : public AuthScheme {
                       name, "=", value);
     }
 
-    std::string canonical_request =
-        absl::StrCat(request->method, "\n", CanonicalUri(request->path, s3_),
-                     "\n", canonical_query, "\n", canonical_headers, "\n",
-                     signed_headers, "\n", payload_hash);
+    // S3 signs its path encoded once; the same bytes go on the wire, so
+    // a server that reads the canonical path from the request line (S3
+    // reading a raw '+' as a space, MinIO-style servers) sees what was
+    // signed. Other services sign the path as sent, encoded again.
+    const std::string canonical_uri = CanonicalUri(request->path, s3_);
+    if (s3_) request->path = canonical_uri;
+    std::string canonical_request = absl::StrCat(
+        request->method, "\n", canonical_uri, "\n", canonical_query, "\n",
+        canonical_headers, "\n", signed_headers, "\n", payload_hash);
     CleanseString(&canonical_headers);
     const std::string scope = absl::StrCat(date, "/", config_.region(), "/",
                                            config_.service(), "/aws4_request");
