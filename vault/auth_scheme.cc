@@ -12,6 +12,8 @@
 #include "vault/auth/aws_sigv4.h"
 #include "vault/auth/github_app.h"
 #include "vault/auth/hmac_signing.h"
+#include "vault/auth/kraken_signing.h"
+#include "vault/auth/multi_part_secret.h"
 #include "vault/auth/oauth1.h"
 #include "vault/auth/oauth2.h"
 
@@ -123,9 +125,8 @@ bool IsHeaderToken(absl::string_view name) {
   return true;
 }
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<AuthScheme>> MakeAuthScheme(
+// MakeSchemeOf maps the scheme set in the oneof to its class.
+absl::StatusOr<std::unique_ptr<AuthScheme>> MakeSchemeOf(
     const v1::AuthScheme& config) {
   switch (config.scheme_case()) {
     case v1::AuthScheme::SCHEME_NOT_SET:
@@ -172,8 +173,19 @@ absl::StatusOr<std::unique_ptr<AuthScheme>> MakeAuthScheme(
       return auth::MakeGitHubApp(config.github_app());
     case v1::AuthScheme::kOauth2:
       return auth::MakeOAuth2(config.oauth2());
+    case v1::AuthScheme::kKraken:
+      return auth::MakeKrakenSigning(config.kraken());
   }
   return absl::InvalidArgumentError("unknown auth scheme");
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AuthScheme>> MakeAuthScheme(
+    const v1::AuthScheme& config) {
+  LK_ASSIGN_OR_RETURN(std::unique_ptr<AuthScheme> scheme, MakeSchemeOf(config));
+  if (!auth::UsesMultiPartSecret(config)) return scheme;
+  return auth::WrapMultiPartSecret(config, std::move(scheme));
 }
 
 }  // namespace latchkey::vault
