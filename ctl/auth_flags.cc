@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -12,10 +13,16 @@
 
 ABSL_FLAG(std::string, auth, "",
           "secret put: auth scheme (bearer, header, basic, query_param, hmac, "
-          "aws_sigv4, github_app, oauth2, oauth1)");
+          "aws_sigv4, github_app, oauth2, oauth1, kraken)");
 ABSL_FLAG(std::string, auth_config, "",
           "secret put: the scheme's config as 'field=value;field=value' "
           "(fields of its message in proto/vault.proto)");
+ABSL_FLAG(std::string, secret_field, "",
+          "secret put: the value is a JSON object (a multi-part secret) and "
+          "the scheme uses this field, e.g. secret_key");
+ABSL_FLAG(std::vector<std::string>, secret_header, {},
+          "secret put: NAME=FIELD sends another field of a multi-part "
+          "secret as header NAME, e.g. OK-ACCESS-PASSPHRASE=passphrase");
 ABSL_FLAG(std::string, ca_bundle, "",
           "secret put: PEM file of extra CA certificates for its origins");
 
@@ -36,6 +43,21 @@ absl::Status ApplyAuthFlags(v1::PutSecretRequest* request) {
     pem << in.rdbuf();
     request->set_ca_bundle_pem(pem.str());
   }
+  if (!absl::GetFlag(FLAGS_secret_field).empty()) {
+    request->mutable_auth()->set_secret_field(
+        absl::GetFlag(FLAGS_secret_field));
+  }
+  for (const std::string& header : absl::GetFlag(FLAGS_secret_header)) {
+    const size_t eq = header.find('=');
+    if (eq == std::string::npos) {
+      return absl::InvalidArgumentError(
+          "--secret_header takes NAME=FIELD, e.g. "
+          "OK-ACCESS-PASSPHRASE=passphrase");
+    }
+    v1::SecretHeader* part = request->mutable_auth()->add_secret_headers();
+    part->set_name(header.substr(0, eq));
+    part->set_field(header.substr(eq + 1));
+  }
   if (scheme.empty()) {
     if (!config.empty()) {
       return absl::InvalidArgumentError("--auth_config needs --auth=SCHEME");
@@ -49,7 +71,7 @@ absl::Status ApplyAuthFlags(v1::PutSecretRequest* request) {
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown --auth=", scheme,
         "; use bearer, header, basic, query_param, hmac, aws_sigv4, "
-        "github_app, oauth2 or oauth1"));
+        "github_app, oauth2, oauth1 or kraken"));
   }
   google::protobuf::Message* message =
       auth->GetReflection()->MutableMessage(auth, oneof_field);

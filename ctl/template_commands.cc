@@ -52,7 +52,7 @@ const std::vector<v1::ServiceTemplate>* Catalog() {
   return catalog;
 }
 
-std::string AuthSummary(const v1::AuthScheme& auth) {
+std::string SchemeSummary(const v1::AuthScheme& auth) {
   switch (auth.scheme_case()) {
     case v1::AuthScheme::kBearer:
       return "bearer";
@@ -72,9 +72,21 @@ std::string AuthSummary(const v1::AuthScheme& auth) {
       return absl::StrCat("oauth2 ", auth.oauth2().grant());
     case v1::AuthScheme::kOauth1:
       return "oauth1";
+    case v1::AuthScheme::kKraken:
+      return "kraken signature";
     default:
       return "other";
   }
+}
+
+// AuthSummary names the scheme and, for a multi-part secret, the parts
+// sent besides it ("hmac signature + passphrase").
+std::string AuthSummary(const v1::AuthScheme& auth) {
+  std::string summary = SchemeSummary(auth);
+  for (const v1::SecretHeader& part : auth.secret_headers()) {
+    absl::StrAppend(&summary, " + ", part.field());
+  }
+  return summary;
 }
 
 int Search(const Args& args) {

@@ -204,6 +204,7 @@ void AddVaultCommands(CommandTable* table) {
               "ID --origin=URL [--internal_origin=URL] "
               "[--header=NAME --header_template=T] "
               "[--auth=SCHEME --auth_config='field=value;...'] "
+              "[--secret_field=F --secret_header=NAME=FIELD] "
               "[--ca_bundle=FILE]",
               "read the value from stdin (no echo) and store it; --auth signs "
               "or exchanges it instead of Bearer (README \"Auth schemes\")",

@@ -7,11 +7,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "rules/policy_engine.h"
 #include "common/origin.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "re2/re2.h"
+#include "rules/policy_engine.h"
 
 namespace latchkey::templates {
 namespace {
@@ -45,6 +45,15 @@ absl::Status Invalid(absl::string_view stem, absl::string_view what) {
 // Read-only means the methods that cannot change anything upstream.
 bool IsReadOnlyMethod(absl::string_view method) {
   return method == "GET" || method == "HEAD";
+}
+
+// IsReadOnlyPost: the provider documents `path` as a read done with POST
+// (the template's read_only_post_paths, matched exactly).
+bool IsReadOnlyPost(const v1::ServiceTemplate& t, absl::string_view path) {
+  for (const std::string& listed : t.read_only_post_paths()) {
+    if (listed == path) return true;
+  }
+  return false;
 }
 
 absl::Status ValidateAuth(const v1::AuthScheme& auth, absl::string_view stem) {
@@ -81,10 +90,21 @@ absl::Status ValidateRules(const v1::ServiceTemplate& t,
                            absl::string_view stem) {
   const v1::Capability& cap = t.capability();
   if (cap.rules_size() == 0) return Invalid(stem, "capability has no rules");
+  for (const std::string& path : t.read_only_post_paths()) {
+    if (!absl::StartsWith(path, "/") ||
+        path.find_first_of("*?{") != std::string::npos) {
+      return Invalid(stem, absl::StrCat("read_only_post_paths: '", path,
+                                        "' must be an exact path"));
+    }
+  }
   for (int i = 0; i < cap.rules_size(); ++i) {
     const v1::Rule& rule = cap.rules(i);
     if (rule.effect() != v1::Rule::ALLOW) continue;
     for (const std::string& method : rule.methods()) {
+      if (absl::AsciiStrToUpper(method) == "POST" &&
+          IsReadOnlyPost(t, rule.path())) {
+        continue;
+      }
       if (!IsReadOnlyMethod(absl::AsciiStrToUpper(method))) {
         return Invalid(stem,
                        absl::StrCat("capability.rules[", i, "] allows ", method,
@@ -100,8 +120,11 @@ absl::Status ValidateRules(const v1::ServiceTemplate& t,
                    absl::StrCat("capability.", engine.status().message()));
   }
   const v1::HealthRequest& health = t.health();
-  if (!IsReadOnlyMethod(health.method())) {
-    return Invalid(stem, "health.method must be GET or HEAD");
+  if (!IsReadOnlyMethod(health.method()) &&
+      !(health.method() == "POST" && IsReadOnlyPost(t, health.path()))) {
+    return Invalid(stem,
+                   "health.method must be GET or HEAD (or POST to one of "
+                   "read_only_post_paths)");
   }
   if (!absl::StartsWith(health.path(), "/")) {
     return Invalid(stem, "health.path must start with /");

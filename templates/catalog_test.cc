@@ -2,6 +2,8 @@
 // from it is accepted by the broker's own configuration compiler.
 #include "templates/catalog.h"
 
+#include <algorithm>
+
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -83,7 +85,9 @@ TEST(CatalogTest, InstancesCompileInTheBroker) {
 }
 
 // Independently of the validator's method check: for every rule's path
-// and the health path, the compiled policy refuses every write method.
+// and the health path, the compiled policy refuses every write method,
+// except POST on the exact paths a template lists as reads done with POST
+// (Kraken), and nothing else on those paths either.
 TEST(CatalogTest, NoTemplateAllowsAWrite) {
   auto all = LoadCatalog();
   ASSERT_TRUE(all.ok()) << all.status();
@@ -94,8 +98,14 @@ TEST(CatalogTest, NoTemplateAllowsAWrite) {
     for (const auto& rule : t.capability().rules()) {
       paths.push_back(ExamplePath(rule.path()));
     }
+    const auto& post_reads = t.read_only_post_paths();
     for (const std::string& path : paths) {
       for (const char* method : {"POST", "PUT", "PATCH", "DELETE"}) {
+        if (std::string(method) == "POST" &&
+            std::find(post_reads.begin(), post_reads.end(), path) !=
+                post_reads.end()) {
+          continue;
+        }
         EXPECT_FALSE(engine->CheckRequest(method, path).allowed)
             << t.name() << " allows " << method << " " << path;
       }
@@ -104,6 +114,27 @@ TEST(CatalogTest, NoTemplateAllowsAWrite) {
         engine->CheckRequest(t.health().method(), t.health().path()).allowed)
         << t.name();
   }
+}
+
+// read_only_post_paths cannot widen a template beyond exact paths.
+TEST(CatalogTest, ReadOnlyPostPathsAreExactAndOnlyForPost) {
+  auto all = LoadCatalog();
+  ASSERT_TRUE(all.ok()) << all.status();
+  const v1::ServiceTemplate* kraken = Find(*all, "kraken");
+  ASSERT_NE(kraken, nullptr);
+  EXPECT_TRUE(ValidateTemplate(*kraken, "kraken").ok());
+  v1::ServiceTemplate wildcard = *kraken;
+  wildcard.add_read_only_post_paths("/0/private/**");
+  EXPECT_FALSE(ValidateTemplate(wildcard, "kraken").ok());
+  v1::ServiceTemplate unlisted = *kraken;
+  v1::Rule* rule = unlisted.mutable_capability()->add_rules();
+  rule->set_effect(v1::Rule::ALLOW);
+  rule->add_methods("POST");
+  rule->set_path("/0/private/AddOrder");
+  EXPECT_FALSE(ValidateTemplate(unlisted, "kraken").ok());
+  v1::ServiceTemplate put = *kraken;
+  put.mutable_capability()->mutable_rules(0)->add_methods("PUT");
+  EXPECT_FALSE(ValidateTemplate(put, "kraken").ok());
 }
 
 // Explicit DENY rules really deny GET on an example path of theirs.
