@@ -36,15 +36,19 @@ using lk::vault::ResponseScrubber;
 
 namespace {
 
-OutgoingRequest Template() {
+// Template is the measured request; `form` gives it a form body instead of
+// JSON (Kraken signs form bodies only).
+OutgoingRequest Template(bool form) {
   OutgoingRequest request;
   request.method = "POST";
   request.origin = "https://api.example.com:443";
   request.path = "/v1/orders/search";
   request.query = {{"limit", "50"}, {"cursor", "abc def"}, {"sort", "-ts"}};
-  request.headers = {{"Content-Type", "application/json"},
+  request.headers = {{"Content-Type", form ? "application/x-www-form-urlencoded"
+                                           : "application/json"},
                      {"Accept", "application/json"}};
-  request.body = std::string(200, 'x');
+  request.body = form ? "pair=XBTUSD&" + std::string(188, 'x') + "=1"
+                      : std::string(200, 'x');
   return request;
 }
 
@@ -79,6 +83,7 @@ struct Case {
   std::string name;
   v1::AuthScheme config;
   std::string secret;
+  bool form = false;
 };
 
 }  // namespace
@@ -120,6 +125,37 @@ int main(int argc, char** argv) {
     cases.push_back(
         {"aws_sigv4", c,
          R"({"access_key_id":"AKIDEXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"})"});
+  }
+  {
+    // OKX: HMAC over timestamp, method, path, query and body, with the
+    // passphrase as a second part of a multi-part secret.
+    v1::AuthScheme c;
+    c.mutable_hmac()->set_canonical_template(
+        "{timestamp}{method}{path_query}{body}");
+    c.mutable_hmac()->set_signature_header("OK-ACCESS-SIGN");
+    c.mutable_hmac()->set_encoding("base64");
+    c.set_secret_field("secret_key");
+    c.add_secret_headers()->set_name("OK-ACCESS-PASSPHRASE");
+    c.mutable_secret_headers(0)->set_field("passphrase");
+    cases.push_back(
+        {"hmac multi-part (okx)", c,
+         R"({"secret_key":"hmac-key-0123456789abcdef0123","passphrase":"pass-0123"})"});
+  }
+  {
+    v1::AuthScheme c;
+    c.mutable_aws_sigv4()->set_region("us-east-1");
+    c.mutable_aws_sigv4()->set_service("s3");
+    cases.push_back(
+        {"aws_sigv4 s3", c,
+         R"({"access_key_id":"AKIDEXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"})"});
+  }
+  {
+    v1::AuthScheme c;
+    c.mutable_kraken()->set_key_id("public-key-1");
+    cases.push_back({"kraken", c,
+                     "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRz"
+                     "BHCd3pd5nE9qa99HAZtuZuj6F1huXg==",
+                     true});
   }
   {
     v1::AuthScheme c;
@@ -173,7 +209,7 @@ int main(int argc, char** argv) {
     bool failed = false;
     double ns = Measure(
         [&] {
-          OutgoingRequest request = Template();
+          OutgoingRequest request = Template(c.form);
           ResponseScrubber scrubber;
           context.now = absl::Now();
           if (!(*scheme)->Apply(secret, context, &request, &scrubber).ok()) {
