@@ -608,5 +608,20 @@ TEST_F(AuthVerifierTest, WireMatchesProviderDocumentation) {
   RunVerifier();
 }
 
+// The verifiers that have no vault scheme yet (OKX, Coinbase Exchange,
+// Kraken, MEXC, Datadog's two keys, Google's JWT-bearer grant) on
+// synthetic wires: the providers' published test vectors pass, and a wire
+// with one credential byte changed fails.
+TEST(AuthVerifierSelfTest, VerifiersAgreeWithPublishedVectors) {
+  auto result = testing::RunCommand(
+      {"/usr/bin/python3", RunfilePath("tests/verifier/verify.py"),
+       "--selftest"},
+      "", absl::Seconds(30));
+  EXPECT_FALSE(result.timed_out);
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_TRUE(absl::StrContains(result.out, "ok      selftest kraken"))
+      << result.out;
+}
+
 }  // namespace
 }  // namespace latchkey::vault
