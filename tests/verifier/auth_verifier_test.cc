@@ -198,7 +198,9 @@ class AuthVerifierTest : public ::testing::Test {
     egress_.reset();
     core_.reset();
     upstream_.reset();
-    if (!::testing::Test::HasFailure()) {
+    // LK_VERIFIER_KEEP=1 keeps the capture and spec to rerun verify.py.
+    if (!::testing::Test::HasFailure() &&
+        getenv("LK_VERIFIER_KEEP") == nullptr) {
       std::system(("rm -rf " + dir_).c_str());
     } else {
       std::cerr << "capture and spec kept in " << dir_ << "\n";

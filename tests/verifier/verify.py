@@ -368,9 +368,10 @@ def is_token_request(wire):
 
 
 def bearer_of_issued(wire, ctx, prefixes=("Bearer ",)):
+    # Each case stores a new secret version, which drops any cached token:
+    # the token request must be in the capture, or nothing judged it.
     if not ctx.token_requests:
-        # A cached token: fine, as long as it is the one the endpoint issued.
-        pass
+        raise Fail("no token request reached the upstream before the call")
     value = wire.one("Authorization")
     token = ctx.case.get("issued_token", "")
     if not any(value == p + token for p in prefixes):
@@ -476,10 +477,14 @@ def v_google_jwt_bearer(wire, ctx):
         expect_equal("grant_type", form.get("grant_type"),
                      "urn:ietf:params:oauth:grant-type:jwt-bearer")
         assertion = form.get("assertion", "")
+        # aud is the token endpoint's URL: the docs' one, or in a test the
+        # one the assertion was actually posted to.
+        audience = ctx.params.get("token_url") or (
+            "http://" + token_wire.host() + token_wire.path)
         try:
             claims = jwt.decode(assertion, ctx.case["public_key_pem"],
                                 algorithms=["RS256"],
-                                audience=ctx.params["token_url"],
+                                audience=audience,
                                 options={"require": ["iat", "exp", "iss",
                                                      "aud"]},
                                 leeway=CLOCK_SKEW_S)
@@ -849,7 +854,7 @@ TEMPLATE_EXPECTATIONS = {
     # "okx": ("okx", {}), "coinbase-exchange": ("coinbase_exchange", {}),
     # "kraken": ("kraken", {}), "mexc": ("mexc", {}),
     # "google-service-account": ("google_jwt_bearer", {"token_path": "/token",
-    #     "token_url": "https://oauth2.googleapis.com/token", "scopes": [...]}).
+    #     "scopes": [...]}) (aud: the URL the assertion is posted to).
 }
 
 # Operator inputs a verifier may take from the case's config (the AuthScheme
