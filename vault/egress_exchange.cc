@@ -147,9 +147,13 @@ absl::Status RunExchange(const Exchange& exchange,
   // upstream failure, reported like one: its message names the HTTP
   // status and OAuth error code only, never a credential.
   auto sign = [&]() -> std::optional<absl::Status> {
+    // Stated before signing (SigV4 signs it) and again after: a scheme
+    // may add to the body (Kraken's nonce), and a stale length would
+    // desynchronize the connection.
     SetContentLength(upload, &outgoing);
     absl::Status applied =
         scheme->Apply(secret, auth_context, &outgoing, &scrubber);
+    SetContentLength(upload, &outgoing);
     if (applied.code() == absl::StatusCode::kUnavailable) {
       reply.set_upstream_error(std::string(applied.message()));
       return absl::OkStatus();

@@ -247,6 +247,15 @@ absl::StatusOr<UpstreamResult> UpstreamClient::PerformStreaming(
   if (pinned.empty()) {
     return absl::InternalError("upstream call without a checked address");
   }
+  // A stated length that is not the body's would split or join requests
+  // on a kept-alive connection: refuse rather than send it.
+  for (const auto& [name, value] : request.headers) {
+    if (IsHeader(name, "content-length") && upload == nullptr &&
+        value != std::to_string(request.body.size())) {
+      return absl::InternalError(
+          "the request's Content-Length does not match its body");
+    }
+  }
   CURL* curl = static_cast<CURL*>(AcquireHandle());
   if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
 

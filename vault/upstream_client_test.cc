@@ -167,6 +167,31 @@ TEST_F(UpstreamWireTest, SendsOnlyTheVaultsAcceptEncodingAndNoDefaults) {
       << result->body;
 }
 
+// A Content-Length that is not the body's (a scheme that grew the body
+// after the length was stated) would desynchronize a kept-alive
+// connection: the client refuses to send it; SetContentLength restates it.
+TEST_F(UpstreamWireTest, NeverSendsAStaleContentLength) {
+  OutgoingRequest request = Get(origin_);
+  request.method = "POST";
+  request.path = "/headers";
+  request.body = "a=b";
+  SetContentLength(nullptr, &request);
+  request.body = "nonce=1&a=b";
+  absl::StatusOr<UpstreamResult> stale =
+      client_.Perform(request, limits_, Loopback(port_, true));
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kInternal);
+  SetContentLength(nullptr, &request);
+  absl::StatusOr<UpstreamResult> restated =
+      client_.Perform(request, limits_, Loopback(port_, true));
+  ASSERT_TRUE(restated.ok()) << restated.status();
+  EXPECT_EQ(restated->status, 200);
+  int lengths = 0;
+  for (const auto& [name, value] : request.headers) {
+    lengths += absl::EqualsIgnoreCase(name, "content-length");
+  }
+  EXPECT_EQ(lengths, 1);
+}
+
 TEST_F(UpstreamWireTest, DecodesWhatItCanAndRefusesTheRest) {
   OutgoingRequest request = Get(origin_);
   request.path = "/coded";

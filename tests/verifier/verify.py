@@ -156,9 +156,12 @@ def expect_equal(what, got, want):
 
 
 class Owned:
-    def __init__(self, headers=(), query=(), secrets=()):
+    def __init__(self, headers=(), query=(), secrets=(), body_prefix=b""):
         self.headers = {h.lower() for h in headers}
         self.query = set(query)
+        # body_prefix: bytes the scheme documents putting before the agent's
+        # body (Kraken's "nonce=N&").
+        self.body_prefix = body_prefix
         # secrets: [(label, value, [("header", name) | ("query", name) |
         #                          ("body", None)])]
         self.secrets = list(secrets)
@@ -641,14 +644,20 @@ def prehash_ts_method_path_body(wire, timestamp):
 
 
 def passphrase(ctx):
-    """OKX and Coinbase Exchange keys come with a passphrase: a field of a
-    JSON secret, or an operator parameter."""
+    """OKX and Coinbase Exchange keys come with a passphrase: a JSON secret
+    of two fields (the operator's storage choice names the one that signs,
+    config secret_field; the other is the passphrase), or an operator
+    parameter."""
     try:
         doc = json.loads(ctx.secret)
-        if isinstance(doc, dict):
-            return doc["secret"], doc["passphrase"]
     except ValueError:
-        pass
+        doc = None
+    if isinstance(doc, dict):
+        key = ctx.case.get("config", {}).get("secret_field", "secret")
+        others = [v for k, v in doc.items() if k != key]
+        if key not in doc or len(others) != 1:
+            raise Fail(f"the JSON secret must hold {key!r} and a passphrase")
+        return doc[key], others[0]
     return ctx.secret, ctx.params["passphrase"]
 
 
@@ -719,7 +728,17 @@ def v_kraken(wire, ctx):
     want = b64(hmac_digest(base64.b64decode(ctx.secret),
                            wire.path.encode() + inner, hashlib.sha512))
     expect_equal("API-Sign", wire.one("API-Sign"), want)
-    return Owned(["API-Key", "API-Sign"], [], [("secret", ctx.secret, [])])
+    owned = ["API-Key", "API-Sign"]
+    prefix = b""
+    if is_form(wire):
+        # The docs' form body starts with the nonce; the scheme states the
+        # form type when the agent did not.
+        first = wire.body.split(b"&", 1)[0]
+        if first != b"nonce=" + nonce.encode():
+            raise Fail(f"the body starts with {first[:40]!r}, not the nonce")
+        prefix = first
+        owned.append("Content-Type")
+    return Owned(owned, [], [("secret", ctx.secret, [])], body_prefix=prefix)
 
 
 VERIFIERS = {
@@ -747,6 +766,7 @@ SCHEME_VERIFIERS = {
     "bearer": "bearer", "header": "header", "basic": "basic",
     "query_param": "query_param", "hmac": "hmac", "aws_sigv4": "aws_sigv4",
     "github_app": "github_app", "oauth2": "oauth2", "oauth1": "oauth1",
+    "kraken": "kraken",
 }
 
 # --------------------------------------------------- template expectations
@@ -792,13 +812,15 @@ TEMPLATE_EXPECTATIONS = {
     "bybit": ("bybit", {}),
     "circleci": header("Circle-Token"),  # circleci.com/docs/api/v2
     "cloudflare": bearer(),        # developers.cloudflare.com/fundamentals/api
-    "cohere": bearer(),            # docs.cohere.com/reference
+    "cohere": bearer(),
+    # docs.cdp.coinbase.com/exchange/docs/rest-auth
+    "coinbase-exchange": ("coinbase_exchange", {}),            # docs.cohere.com/reference
     "confluence": basic(),         # developer.atlassian.com basic auth
-    # docs.datadoghq.com/api/latest/authentication: DD-API-KEY (validate
-    # needs only it). With a JSON secret {"api_key", "application_key"}
-    # change to ("headers", {"fields": {"DD-API-KEY": "api_key",
-    # "DD-APPLICATION-KEY": "application_key"}}).
-    "datadog": header("DD-API-KEY"),
+    # docs.datadoghq.com/api/latest/authentication: DD-API-KEY, and
+    # DD-APPLICATION-KEY for reads; both from one JSON secret.
+    "datadog": ("headers", {"fields": {"DD-API-KEY": "api_key",
+                                       "DD-APPLICATION-KEY":
+                                       "application_key"}}),
     "digitalocean": bearer(),      # docs.digitalocean.com/reference/api
     "discord": header("Authorization", "Bot {secret}"),  # discord.com/developers
     "elevenlabs": header("xi-api-key"),  # elevenlabs.io/docs authentication
@@ -816,17 +838,23 @@ TEMPLATE_EXPECTATIONS = {
     "huggingface": bearer(),       # huggingface.co/docs/hub/security-tokens
     "intercom": bearer(),          # developers.intercom.com authentication
     "jira": basic(),               # developer.atlassian.com basic auth
+    # docs.kraken.com/api/docs/guides/spot-rest-auth
+    "kraken": ("kraken", {}),
     # apidocs.launchdarkly.com: the token in Authorization, no prefix.
     "launchdarkly": header("Authorization", "{secret}"),
     # linear.app/developers: personal API keys as "Authorization: <key>".
     "linear": header("Authorization", "{secret}"),
     # documentation.mailgun.com authentication: Basic, username "api".
     "mailgun": basic(user="api"),
+    # mexcdevelop.github.io/apidocs/spot_v3_en "Signature"
+    "mexc": ("mexc", {}),
     "mistral": bearer(),           # docs.mistral.ai/api
     "netlify": bearer(),           # docs.netlify.com/api/get-started
     "notion": bearer(),            # developers.notion.com/reference/authentication
     # developer.okta.com create-an-api-token: "Authorization: SSWS <token>".
     "okta": header("Authorization", "SSWS {secret}"),
+    # www.okx.com/docs-v5/en/#overview-rest-authentication
+    "okx": ("okx", {}),
     "openai": bearer(),            # platform.openai.com/docs/api-reference/authentication
     "openrouter": bearer(),        # openrouter.ai/docs/api-reference/authentication
     "openweathermap": ("query_param", {"name": "appid"}),  # openweathermap.org/current
@@ -889,6 +917,8 @@ def check_fidelity(wire, case, owned, strict_path):
     if agent_query != want_query:
         raise Fail(f"query decodes to {agent_query!r}, asked {want_query!r}")
     body = base64.b64decode(req.get("body_b64", ""))
+    if owned.body_prefix:
+        body = owned.body_prefix + (b"&" + body if body else b"")
     if wire.body != body:
         raise Fail(f"body differs: sent {wire.body[:80]!r}, asked {body[:80]!r}")
     for name, value in req.get("headers", []):
@@ -1248,8 +1278,22 @@ def main():
         first, last = case.get("seq", [1, 0])
         wires = [records[s] for s in range(first, last + 1) if s in records]
         try:
-            name, wire = verify_case(case, wires)
-            verdict, detail = "ok", f"{name}: {wire.method} {wire.target[:100]}"
+            if "expect_refused" in case:
+                # A request the scheme documents it cannot sign: refused by
+                # the vault, and not a byte sent.
+                name, wire = "refused", None
+                if wires:
+                    raise Fail(f"{len(wires)} request(s) sent; expected a "
+                               "refusal")
+                error = case.get("vault_error", "")
+                if case["expect_refused"] not in error:
+                    raise Fail(f"vault said {error!r}, expected a refusal "
+                               f"saying {case['expect_refused']!r}")
+                verdict, detail = "ok", f"refused: {error[:100]}"
+            else:
+                name, wire = verify_case(case, wires)
+                verdict, detail = "ok", (f"{name}: {wire.method} "
+                                         f"{wire.target[:100]}")
         except Fail as e:
             verdict, detail = "fail", str(e)
         except Exception as e:  # a verifier bug or malformed wire: a failure
