@@ -3,14 +3,13 @@
 #include "templates/catalog.h"
 
 #include <algorithm>
-
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "broker/broker_config.h"
-#include "rules/policy_engine.h"
 #include "gtest/gtest.h"
+#include "rules/policy_engine.h"
 
 namespace latchkey::templates {
 namespace {
@@ -113,6 +112,18 @@ TEST(CatalogTest, NoTemplateAllowsAWrite) {
     EXPECT_TRUE(
         engine->CheckRequest(t.health().method(), t.health().path()).allowed)
         << t.name();
+  }
+}
+
+// Each template says which provider page its rule follows and what the
+// independent verifier (tests/verifier) checks.
+TEST(CatalogTest, EveryTemplateNamesItsSourceAndWhatIsVerified) {
+  for (size_t i = 0; i < kEmbeddedTemplateCount; ++i) {
+    const std::string text = kEmbeddedTemplates[i].text;
+    EXPECT_NE(text.find("\n# Source: "), std::string::npos)
+        << kEmbeddedTemplates[i].stem;
+    EXPECT_NE(text.find("Verified: tests/verifier"), std::string::npos)
+        << kEmbeddedTemplates[i].stem;
   }
 }
 
