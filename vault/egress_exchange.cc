@@ -249,6 +249,10 @@ absl::Status RunExchange(const Exchange& exchange,
       outgoing.method = "GET";
       outgoing.body.clear();
       upload = nullptr;
+    } else {
+      // The hop repeats the agent's own body: the scheme may have added
+      // to it (Kraken's nonce) and adds afresh when it signs the hop.
+      outgoing.body = request.body();
     }
     // The hop is a request of its own: the capability's rules decide it
     // before a byte (or the credential) is sent.

@@ -423,8 +423,8 @@ TEST_F(EgressStreamTest, RedirectHopTheRulesDenyIsNeverSent) {
   StreamOutcome out = Stream(head);
   ASSERT_TRUE(out.status.ok()) << out.status.error_message();
   EXPECT_EQ(out.head.refusal_code(), v1::REASON_REDIRECT_REFUSED);
-  EXPECT_TRUE(absl::StrContains(out.head.refusal_message(),
-                                "the hop was not sent"))
+  EXPECT_TRUE(
+      absl::StrContains(out.head.refusal_message(), "the hop was not sent"))
       << out.head.refusal_message();
   EXPECT_TRUE(out.body.empty());
 }
@@ -917,6 +917,36 @@ TEST_F(EgressStreamTest, UnaryExecuteStaysWithinItsOwnCaps) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_TRUE(response.response().body_truncated());
   EXPECT_EQ(response.response().body().size(), kDefaultMaxResponseBytes);
+}
+
+}  // namespace
+}  // namespace latchkey::vault
+
+namespace latchkey::vault {
+namespace {
+
+// A 307 repeats the request at the new path: a scheme that adds to the body
+// (Kraken's nonce) signs the hop afresh from the agent's own body, so the
+// hop carries one nonce, not the first hop's body plus a second.
+TEST_F(EgressStreamTest, RepeatedHopIsSignedFromTheAgentsBody) {
+  v1::AuthScheme kraken;
+  kraken.mutable_kraken()->set_key_id("public-key-1");
+  PutSecret("kraken-key", "a3Jha2VuLXByaXZhdGUta2V5LTAxMjM0NTY3ODk=", kraken);
+  v1::VaultExecuteRequest request = Head("POST", "/redirect307", "kraken-key");
+  request.mutable_limits()->set_max_redirects(2);
+  AllowRule(request.mutable_rules(), "/**");
+  request.set_body("asset=XBT");
+  grpc::Status status;
+  v1::VaultExecuteResponse response = Execute(stub_, request, &status);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.response().status(), 200)
+      << response.refusal_message() << response.upstream_error();
+  ASSERT_EQ(response.redirects_size(), 1);
+  EXPECT_EQ(response.redirects(0), "POST /upload");
+  nlohmann::json seen = nlohmann::json::parse(response.response().body());
+  // "nonce=" + 13 digits + "&asset=XBT": one nonce, the agent's field once.
+  EXPECT_EQ(seen["bytes"].get<int>(),
+            static_cast<int>(std::string("nonce=&asset=XBT").size()) + 13);
 }
 
 }  // namespace
