@@ -60,6 +60,8 @@ for u in "${UNITS[@]}"; do
 done
 install -d "$DESTDIR$PREFIX/share/doc/latchkey"
 install -m 0644 README.md "$DESTDIR$PREFIX/share/doc/latchkey/"
+install -d "$DESTDIR$PREFIX/share/doc/latchkey/docs"
+install -m 0644 docs/*.md "$DESTDIR$PREFIX/share/doc/latchkey/docs/"
 install -m 0644 deploy/sysusers.d/latchkey.conf "$DESTDIR/usr/lib/sysusers.d/"
 install -m 0644 deploy/tmpfiles.d/latchkey.conf "$DESTDIR/usr/lib/tmpfiles.d/"
 if [[ -z "$DESTDIR" ]]; then

@@ -130,7 +130,7 @@ class GatewayAwsCliTest : public ::testing::Test {
     return ran;
   }
 
-  // Aws runs the aws CLI against the gateway as README.md shows (with a
+  // Aws runs the aws CLI against the gateway as docs/agent-guide.md shows (with a
   // recognisable fake secret key), in an emptied environment (no profile,
   // config or credentials file of the machine), with the gateway token as
   // the access key id.
