@@ -34,6 +34,7 @@ if ((UNINSTALL)); then
   for b in "${BINARIES[@]}"; do rm -f "$DESTDIR$BINDIR/$(basename "$b")"; done
   for u in "${UNITS[@]}"; do rm -f "$UNITDIR/$u"; done
   rm -f "$DESTDIR/usr/lib/sysusers.d/latchkey.conf" "$DESTDIR/usr/lib/tmpfiles.d/latchkey.conf"
+  rm -rf "$DESTDIR$PREFIX/share/doc/latchkey"
   if ((PURGE)); then
     rm -rf "$DESTDIR/var/lib/latchkey"
     echo "removed Latchkey and its state" >&2
