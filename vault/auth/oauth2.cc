@@ -63,7 +63,7 @@ class OAuth2Scheme final : public AuthScheme {
         grant_(GrantOf(config_)) {}
 
   absl::Status ValidateSecret(const SecureBuffer& secret) const override {
-    return ParseFields(secret).status();
+    return ParseFields(secret, /*check_key=*/true).status();
   }
 
   absl::Status Apply(const SecureBuffer& secret, const AuthContext& context,
@@ -72,7 +72,8 @@ class OAuth2Scheme final : public AuthScheme {
     LK_RETURN_IF_ERROR(RequireTokenPlumbing(context));
     LK_RETURN_IF_ERROR(RequireBound(endpoint_, context));
     LK_RETURN_IF_ERROR(RefuseHeaderCollision(*request, "Authorization"));
-    absl::StatusOr<Fields> fields = ParseFields(secret);
+    // The key was checked at PutSecret; signing refuses a bad one anyway.
+    absl::StatusOr<Fields> fields = ParseFields(secret, /*check_key=*/false);
     if (!fields.ok()) {
       return absl::FailedPreconditionError(absl::StrCat(
           fields.status().message(), "; replace it with PutSecret"));
@@ -95,20 +96,21 @@ class OAuth2Scheme final : public AuthScheme {
   }
 
  private:
-  absl::StatusOr<Fields> ParseFields(const SecureBuffer& secret) const {
+  absl::StatusOr<Fields> ParseFields(const SecureBuffer& secret,
+                                     bool check_key) const {
     switch (grant_) {
       case Grant::kRefreshToken:
         return SecretFields(secret, {"client_secret", "refresh_token"}, {});
       case Grant::kJwtBearer:
-        return ServiceAccountFields(secret);
+        return ServiceAccountFields(secret, check_key);
       case Grant::kClientCredentials:
         break;
     }
     return SecretFields(secret, {"client_secret"}, {});
   }
 
-  absl::StatusOr<Fields> ServiceAccountFields(
-      const SecureBuffer& secret) const {
+  absl::StatusOr<Fields> ServiceAccountFields(const SecureBuffer& secret,
+                                              bool check_key) const {
     absl::StatusOr<Fields> fields =
         SecretFields(secret, {"client_email", "private_key"},
                      ServiceAccountOptionalFields());
@@ -123,7 +125,7 @@ class OAuth2Scheme final : public AuthScheme {
       return absl::InvalidArgumentError(
           "the key file's type is not service_account");
     }
-    if (!IsRsaPrivateKeyPem(fields->at("private_key"))) {
+    if (check_key && !IsRsaPrivateKeyPem(fields->at("private_key"))) {
       return absl::InvalidArgumentError(
           "the key file's private_key is not an unencrypted RSA private key "
           "in PEM form");
@@ -170,8 +172,8 @@ class OAuth2Scheme final : public AuthScheme {
     return jwt;
   }
 
-  // RefreshToken is the refresh token to send: the rotated one the vault
-  // stored for this secret version, else the secret's own.
+  // StoredRefreshToken is the rotated refresh token the vault stored for
+  // this secret version, if any; Fetch sends it instead of the secret's.
   absl::StatusOr<std::optional<SecureBuffer>> StoredRefreshToken(
       const AuthContext& context) const {
     if (!context.load_state) return std::optional<SecureBuffer>();
