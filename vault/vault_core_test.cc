@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "absl/time/clock.h"
+#include "common/backup_files.h"
 #include "common/sqlite_db.h"
 #include "gtest/gtest.h"
 #include "vault/secret_store.h"
@@ -668,6 +669,28 @@ TEST_F(VaultCoreTest, DerivedStateLifecycle) {
                                      SecureBuffer::CopyOf(kRotated))
                   .ok());
   EXPECT_EQ(QueryOne("SELECT COUNT(*) FROM derived_state"), "1");
+  // A backup (the online snapshot `latchkeyctl backup` streams) keeps it:
+  // the restored store unseals with the same keys and opens it.
+  char restored[] = "/tmp/lk-vault-restore-XXXXXX";
+  ASSERT_NE(mkdtemp(restored), nullptr);
+  ASSERT_EQ(chmod(restored, 0700), 0);
+  auto snapshot = SnapshotSqliteStore(dir_ + "/vault.db", "vault.db",
+                                      std::string(restored) + "/vault.db",
+                                      VaultSchemaPlan());
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  {
+    auto store = OpenSqliteSecretStore(restored);
+    ASSERT_TRUE(store.ok()) << store.status();
+    VaultCore copy(std::move(*store), options_);
+    v1::UnsealRequest unseal;
+    for (int i : {0, 2, 4}) {
+      unseal.set_key(keys[i]);
+      ASSERT_TRUE(copy.Unseal(unseal).ok());
+    }
+    EXPECT_EQ(Loaded(copy.LoadDerivedState("github", 2, kStateName)), kRotated);
+  }
+  ASSERT_EQ(std::system((std::string("rm -rf ") + restored).c_str()), 0);
+
   // Delete drops it with the versions.
   ASSERT_TRUE(core_->DeleteSecret("github").ok());
   EXPECT_EQ(QueryOne("SELECT COUNT(*) FROM derived_state"), "0");

@@ -557,6 +557,8 @@ TEST_P(AuthUpstreamTest, OAuth2RotatedRefreshTokenSurvivesRestart) {
   errors.push_back(reply->upstream_error());
   EXPECT_EQ(IssuedCount("refused_refresh"), refused + 1);
   const std::string logs = ::testing::internal::GetCapturedStderr();
+  // The capture did see the vault's log lines (so the check below can fail).
+  EXPECT_TRUE(absl::StrContains(logs, "secret_stored")) << logs;
 
   const nlohmann::json rotated = UpstreamJson("/rotated");
   ASSERT_TRUE(rotated.is_object()) << rotated;
