@@ -1,6 +1,7 @@
 // SecretStore is where the vault keeps sealed rows: the keyring (data keys
-// sealed by the root key) and every secret version (value sealed by a data
-// key). It never sees a plaintext key or secret. SQLite is the embedded
+// sealed by the root key), every secret version (value sealed by a data
+// key) and the derived state of a version (a rotated refresh token, sealed
+// the same way). It never sees a plaintext key or secret. SQLite is the embedded
 // backend; a PostgreSQL backend would implement the same interface.
 #ifndef LATCHKEY_VAULT_SECRET_STORE_H_
 #define LATCHKEY_VAULT_SECRET_STORE_H_
