@@ -52,11 +52,14 @@ grep -qx LimitCORE=0 "$t/units/latchkey-vault.service" || { echo "FAIL: vault ne
 deploy/install.sh --from "$RUNFILES" --destdir "$t/root" --prefix /usr/local >/dev/null 2>&1 || true
 for f in usr/local/bin/latchkey-vault usr/local/bin/latchkeyctl \
     etc/systemd/system/latchkey-vault.service etc/systemd/system/latchkey-broker-admin.socket \
-    usr/lib/sysusers.d/latchkey.conf usr/lib/tmpfiles.d/latchkey.conf; do
+    usr/lib/sysusers.d/latchkey.conf usr/lib/tmpfiles.d/latchkey.conf \
+    usr/local/share/doc/latchkey/README.md \
+    usr/local/share/doc/latchkey/docs/architecture.md; do
   [[ -e "$t/root/$f" ]] || { echo "FAIL: install did not create $f"; fail=1; }
 done
 grep -q "ExecStart=/usr/local/bin/latchkey-vault " "$t/root/etc/systemd/system/latchkey-vault.service" \
   || { echo "FAIL: installed unit does not point at /usr/local/bin"; fail=1; }
 deploy/install.sh --uninstall --destdir "$t/root" --prefix /usr/local >/dev/null 2>&1
 [[ ! -e "$t/root/usr/local/bin/latchkey-vault" ]] || { echo "FAIL: uninstall left binaries"; fail=1; }
+[[ ! -e "$t/root/usr/local/share/doc/latchkey" ]] || { echo "FAIL: uninstall left the docs"; fail=1; }
 exit $fail
