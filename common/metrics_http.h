@@ -34,7 +34,9 @@ class MetricsHttpServer {
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(
       const std::string& listen,
       std::shared_ptr<prometheus::Collectable> collectable);
-  ~MetricsHttpServer();  // Stops serving.
+  // Stops serving; civetweb notices the stop between 2 s polls of its
+  // listening socket, so this can take up to about 2 s.
+  ~MetricsHttpServer();
 
   int port() const { return port_; }
 
