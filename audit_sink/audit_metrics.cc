@@ -30,7 +30,7 @@ const bool kRegistered = (Metrics(), true);
 
 }  // namespace
 
-void RecordAuditAppend(const absl::Status& outcome) {
+void RecordAuditAppend(const absl::Status& outcome, uint64_t events) {
   const char* label = "refused";
   switch (outcome.code()) {
     case absl::StatusCode::kOk:
@@ -47,7 +47,7 @@ void RecordAuditAppend(const absl::Status& outcome) {
     default:
       break;
   }
-  Metrics().appends->Increment(label);
+  Metrics().appends->Increment(label, events);
 }
 
 void RecordAuditFsync(std::chrono::nanoseconds duration) {

@@ -4,13 +4,15 @@
 #define LATCHKEY_AUDIT_SINK_AUDIT_METRICS_H_
 
 #include <chrono>
+#include <cstdint>
 
 #include "absl/status/status.h"
 
 namespace latchkey {
 
-// RecordAuditAppend counts one Append RPC by outcome ("ok" or the status code).
-void RecordAuditAppend(const absl::Status& outcome);
+// RecordAuditAppend counts `events` appended events (one per Append RPC,
+// one per event of an AppendBatch) by outcome ("ok" or the status code).
+void RecordAuditAppend(const absl::Status& outcome, uint64_t events = 1);
 
 // RecordAuditFsync records one batch's fdatasync duration.
 void RecordAuditFsync(std::chrono::nanoseconds duration);

@@ -109,6 +109,8 @@ grpc::Status AuditAppendService::AppendBatch(
   for (const v1::AuditEvent& event : request->events())
     events.push_back(&event);
   absl::StatusOr<uint64_t> first = log_->AppendBatch(events);
+  // Counted per event, like Append: a batch is all or none.
+  RecordAuditAppend(first.status(), events.size());
   if (!first.ok()) return ToGrpcStatus(first.status());
   response->set_first_sequence(*first);
   return grpc::Status::OK;

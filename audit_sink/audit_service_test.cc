@@ -409,6 +409,53 @@ TEST_F(AuditServiceTest, AppendBatchIsAllOrNothing) {
   EXPECT_EQ(log_->last_sequence(), 0u);
 }
 
+// AppendBatch counts each event in latchkey_audit_appends_total exactly as
+// Append does, so the metric does not depend on how writers batch.
+TEST_F(AuditServiceTest, AppendBatchCountsEachEventLikeAppend) {
+  StartSink({getuid()}, {getuid()});
+  auto appends = [&](const std::string& outcome) -> uint64_t {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    v1::MetricsSnapshot snapshot;
+    EXPECT_TRUE(
+        admin_stub_->GetMetrics(&context, v1::GetMetricsRequest(), &snapshot)
+            .ok());
+    for (const v1::MetricCounter& counter : snapshot.counters()) {
+      if (counter.name() != "latchkey_audit_appends_total") continue;
+      for (const v1::MetricCount& count : counter.counts()) {
+        if (count.label_value() == outcome) return count.value();
+      }
+    }
+    ADD_FAILURE() << "no latchkey_audit_appends_total{outcome=" << outcome
+                  << "}";
+    return 0;
+  };
+  const uint64_t ok_before = appends("ok");
+  const uint64_t invalid_before = appends("invalid");
+  uint64_t sequence;
+  ASSERT_TRUE(Append(MakeEvent(1), &sequence).ok());
+  EXPECT_EQ(appends("ok"), ok_before + 1);
+  v1::AppendBatchRequest batch;
+  for (int i = 2; i <= 4; ++i) *batch.add_events() = MakeEvent(i);
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  v1::AppendBatchResponse response;
+  ASSERT_TRUE(append_stub_->AppendBatch(&context, batch, &response).ok());
+  EXPECT_EQ(appends("ok"), ok_before + 4);
+  v1::AppendBatchRequest one_bad;
+  *one_bad.add_events() = MakeEvent(5);
+  *one_bad.add_events() = MakeEvent(6);
+  one_bad.mutable_events(1)->set_reason(
+      std::string(kMaxAuditFieldBytes + 1, 'r'));
+  grpc::ClientContext bad_context;
+  bad_context.set_deadline(Deadline());
+  EXPECT_EQ(
+      append_stub_->AppendBatch(&bad_context, one_bad, &response).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(appends("invalid"), invalid_before + 2);
+  EXPECT_EQ(appends("ok"), ok_before + 4);
+}
+
 TEST_F(AuditServiceTest, OperatorMayNotAppendBatch) {
   StartSink({getuid() + 4242}, {getuid()});
   v1::AppendBatchRequest request;

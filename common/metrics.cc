@@ -1,26 +1,77 @@
 #include "common/metrics.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "prometheus/text_serializer.h"
 
 namespace latchkey::metrics {
+namespace {
+
+double Seconds(int64_t micros) { return static_cast<double>(micros) / 1e6; }
+int64_t Micros(double seconds) { return std::llround(seconds * 1e6); }
+
+std::string LabelValue(const prometheus::ClientMetric& metric,
+                       const std::string& name) {
+  for (const prometheus::ClientMetric::Label& label : metric.label) {
+    if (label.name == name) return label.value;
+  }
+  return "";
+}
+
+void HistogramFromFamily(const prometheus::MetricFamily& family,
+                         v1::MetricHistogram* out) {
+  out->set_name(family.name);
+  out->set_help(family.help);
+  if (family.metric.empty()) return;
+  const prometheus::ClientMetric::Histogram& histogram =
+      family.metric.front().histogram;
+  for (const prometheus::ClientMetric::Bucket& bucket : histogram.bucket) {
+    if (!std::isinf(bucket.upper_bound)) {
+      out->add_bucket_upper_bounds_us(Micros(bucket.upper_bound));
+    }
+    out->add_cumulative_counts(bucket.cumulative_count);
+  }
+  out->set_count(histogram.sample_count);
+  out->set_sum_us(Micros(histogram.sample_sum));
+}
+
+}  // namespace
 
 Counter::Counter(std::string name, std::string help, std::string label_name,
                  std::vector<std::string> label_values)
-    : name_(std::move(name)),
-      help_(std::move(help)),
+    : owned_(std::make_shared<prometheus::Registry>()),
+      name_(std::move(name)),
       label_name_(std::move(label_name)),
       values_(std::move(label_values)) {
+  Register(*owned_, help);
+}
+
+Counter::Counter(prometheus::Registry& registry, std::string name,
+                 std::string help, std::string label_name,
+                 std::vector<std::string> label_values)
+    : name_(std::move(name)),
+      label_name_(std::move(label_name)),
+      values_(std::move(label_values)) {
+  Register(registry, help);
+}
+
+void Counter::Register(prometheus::Registry& registry,
+                       const std::string& help) {
   if (label_name_.empty()) {
     values_ = {""};
   } else if (std::find(values_.begin(), values_.end(), kOtherLabel) ==
              values_.end()) {
     values_.push_back(kOtherLabel);
   }
-  counts_ = std::make_unique<std::atomic<uint64_t>[]>(values_.size());
-  for (size_t i = 0; i < values_.size(); ++i) counts_[i].store(0);
+  family_ =
+      &prometheus::BuildCounter().Name(name_).Help(help).Register(registry);
+  for (const std::string& value : values_) {
+    children_.push_back(&family_->Add(
+        label_name_.empty() ? prometheus::Labels{}
+                            : prometheus::Labels{{label_name_, value}}));
+  }
 }
 
 void Counter::Increment(absl::string_view label_value, uint64_t n) {
@@ -31,17 +82,31 @@ void Counter::Increment(absl::string_view label_value, uint64_t n) {
       break;
     }
   }
-  counts_[index].fetch_add(n, std::memory_order_relaxed);
+  children_[index]->Increment(static_cast<double>(n));
 }
 
 void Counter::Snapshot(v1::MetricCounter* out) const {
-  out->set_name(name_);
-  out->set_help(help_);
+  for (const prometheus::MetricFamily& family : family_->Collect()) {
+    FromFamily(family, out);
+  }
+}
+
+void Counter::FromFamily(const prometheus::MetricFamily& family,
+                         v1::MetricCounter* out) const {
+  out->set_name(family.name);
+  out->set_help(family.help);
   out->set_label(label_name_);
-  for (size_t i = 0; i < values_.size(); ++i) {
+  // The family's series come in hash order; list them as declared.
+  for (const std::string& value : values_) {
     v1::MetricCount* count = out->add_counts();
-    count->set_label_value(values_[i]);
-    count->set_value(counts_[i].load(std::memory_order_relaxed));
+    count->set_label_value(value);
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      if (label_name_.empty() || LabelValue(metric, label_name_) == value) {
+        count->set_value(
+            static_cast<uint64_t>(std::llround(metric.counter.value)));
+        break;
+      }
+    }
   }
 }
 
@@ -53,37 +118,38 @@ const std::vector<int64_t>& Histogram::BoundsUs() {
 }
 
 Histogram::Histogram(std::string name, std::string help)
-    : name_(std::move(name)), help_(std::move(help)) {
-  const size_t n = BoundsUs().size() + 1;
-  buckets_ = std::make_unique<std::atomic<uint64_t>[]>(n);
-  for (size_t i = 0; i < n; ++i) buckets_[i].store(0);
+    : owned_(std::make_shared<prometheus::Registry>()), name_(std::move(name)) {
+  Register(*owned_, help);
+}
+
+Histogram::Histogram(prometheus::Registry& registry, std::string name,
+                     std::string help)
+    : name_(std::move(name)) {
+  Register(registry, help);
+}
+
+void Histogram::Register(prometheus::Registry& registry,
+                         const std::string& help) {
+  prometheus::Histogram::BucketBoundaries bounds;
+  // Observations are converted the same way, so a value equal to a bound
+  // lands in that bound's bucket (buckets are inclusive).
+  for (int64_t micros : BoundsUs()) bounds.push_back(Seconds(micros));
+  family_ =
+      &prometheus::BuildHistogram().Name(name_).Help(help).Register(registry);
+  histogram_ = &family_->Add({}, std::move(bounds));
 }
 
 void Histogram::ObserveMicros(int64_t micros) {
-  micros = std::max<int64_t>(micros, 0);
-  const std::vector<int64_t>& bounds = BoundsUs();
-  const size_t index =
-      std::lower_bound(bounds.begin(), bounds.end(), micros) - bounds.begin();
-  buckets_[index].fetch_add(1, std::memory_order_relaxed);
-  sum_us_.fetch_add(micros, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
+  histogram_->Observe(Seconds(std::max<int64_t>(micros, 0)));
 }
 
 void Histogram::Snapshot(v1::MetricHistogram* out) const {
-  out->set_name(name_);
-  out->set_help(help_);
-  const std::vector<int64_t>& bounds = BoundsUs();
-  uint64_t cumulative = 0;
-  for (size_t i = 0; i <= bounds.size(); ++i) {
-    if (i < bounds.size()) out->add_bucket_upper_bounds_us(bounds[i]);
-    cumulative += buckets_[i].load(std::memory_order_relaxed);
-    out->add_cumulative_counts(cumulative);
+  for (const prometheus::MetricFamily& family : family_->Collect()) {
+    HistogramFromFamily(family, out);
   }
-  // Read separately from the buckets, so count is taken to be the +Inf
-  // bucket: a scrape racing an observation stays self-consistent.
-  out->set_count(cumulative);
-  out->set_sum_us(sum_us_.load(std::memory_order_relaxed));
 }
+
+Registry::Registry() : registry_(std::make_shared<prometheus::Registry>()) {}
 
 Registry& Registry::Global() {
   static Registry* registry = new Registry();
@@ -97,8 +163,8 @@ Counter* Registry::AddCounter(const std::string& name, const std::string& help,
   for (const auto& counter : counters_) {
     if (counter->name() == name) return counter.get();
   }
-  counters_.push_back(std::make_unique<Counter>(name, help, label_name,
-                                                std::move(label_values)));
+  counters_.push_back(std::make_unique<Counter>(
+      *registry_, name, help, label_name, std::move(label_values)));
   return counters_.back().get();
 }
 
@@ -108,7 +174,7 @@ Histogram* Registry::AddHistogram(const std::string& name,
   for (const auto& histogram : histograms_) {
     if (histogram->name() == name) return histogram.get();
   }
-  histograms_.push_back(std::make_unique<Histogram>(name, help));
+  histograms_.push_back(std::make_unique<Histogram>(*registry_, name, help));
   return histograms_.back().get();
 }
 
@@ -121,91 +187,100 @@ void Registry::AddGauge(const std::string& name, const std::string& help,
       return;
     }
   }
-  gauges_.push_back({name, help, std::move(read)});
+  prometheus::Gauge* gauge = &prometheus::BuildGauge()
+                                  .Name(name)
+                                  .Help(help)
+                                  .Register(*registry_)
+                                  .Add({});
+  gauges_.push_back({name, gauge, std::move(read)});
 }
 
 v1::MetricsSnapshot Registry::Snapshot(const std::string& daemon) const {
   v1::MetricsSnapshot snapshot;
   snapshot.set_daemon(daemon);
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& counter : counters_) {
-    counter->Snapshot(snapshot.add_counters());
-  }
   for (const Gauge& gauge : gauges_) {
-    v1::MetricGauge* out = snapshot.add_gauges();
-    out->set_name(gauge.name);
-    out->set_help(gauge.help);
-    out->set_value(gauge.read ? gauge.read() : 0);
+    gauge.gauge->Set(gauge.read ? static_cast<double>(gauge.read()) : 0);
   }
-  for (const auto& histogram : histograms_) {
-    histogram->Snapshot(snapshot.add_histograms());
+  // Registry::Collect lists counters, then gauges, then histograms, each
+  // in registration order.
+  for (const prometheus::MetricFamily& family : registry_->Collect()) {
+    switch (family.type) {
+      case prometheus::MetricType::Counter:
+        for (const auto& counter : counters_) {
+          if (counter->name() == family.name) {
+            counter->FromFamily(family, snapshot.add_counters());
+          }
+        }
+        break;
+      case prometheus::MetricType::Gauge: {
+        v1::MetricGauge* out = snapshot.add_gauges();
+        out->set_name(family.name);
+        out->set_help(family.help);
+        if (!family.metric.empty()) {
+          out->set_value(std::llround(family.metric.front().gauge.value));
+        }
+        break;
+      }
+      case prometheus::MetricType::Histogram:
+        HistogramFromFamily(family, snapshot.add_histograms());
+        break;
+      default:
+        break;  // Nothing here registers summaries or untyped metrics.
+    }
   }
   return snapshot;
 }
 
-namespace {
-
-// Label values are from fixed sets of identifiers, but escape anyway so
-// the output stays well-formed whatever a future caller registers.
-std::string Escape(absl::string_view value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
-
-std::string Seconds(int64_t micros) {
-  return absl::StrFormat("%g", static_cast<double>(micros) / 1e6);
-}
-
-}  // namespace
-
-std::string PrometheusText(const v1::MetricsSnapshot& snapshot) {
-  const std::string daemon =
-      absl::StrCat("daemon=\"", Escape(snapshot.daemon()), "\"");
-  std::string text;
-  auto header = [&](const std::string& name, const std::string& help,
-                    const char* type) {
-    absl::StrAppend(&text, "# HELP ", name, " ", help, "\n# TYPE ", name, " ",
-                    type, "\n");
-  };
+std::vector<prometheus::MetricFamily> ToFamilies(
+    const v1::MetricsSnapshot& snapshot) {
+  const prometheus::ClientMetric::Label daemon{"daemon", snapshot.daemon()};
+  std::vector<prometheus::MetricFamily> families;
   for (const v1::MetricCounter& counter : snapshot.counters()) {
-    header(counter.name(), counter.help(), "counter");
+    prometheus::MetricFamily family{
+        counter.name(), counter.help(), prometheus::MetricType::Counter, {}};
     for (const v1::MetricCount& count : counter.counts()) {
-      std::string labels = daemon;
+      prometheus::ClientMetric metric;
+      metric.label.push_back(daemon);
       if (!counter.label().empty()) {
-        absl::StrAppend(&labels, ",", counter.label(), "=\"",
-                        Escape(count.label_value()), "\"");
+        metric.label.push_back({counter.label(), count.label_value()});
       }
-      absl::StrAppend(&text, counter.name(), "{", labels, "} ", count.value(),
-                      "\n");
+      metric.counter.value = static_cast<double>(count.value());
+      family.metric.push_back(std::move(metric));
     }
+    families.push_back(std::move(family));
   }
   for (const v1::MetricGauge& gauge : snapshot.gauges()) {
-    header(gauge.name(), gauge.help(), "gauge");
-    absl::StrAppend(&text, gauge.name(), "{", daemon, "} ", gauge.value(),
-                    "\n");
+    prometheus::ClientMetric metric;
+    metric.label.push_back(daemon);
+    metric.gauge.value = static_cast<double>(gauge.value());
+    families.push_back({gauge.name(),
+                        gauge.help(),
+                        prometheus::MetricType::Gauge,
+                        {std::move(metric)}});
   }
   for (const v1::MetricHistogram& histogram : snapshot.histograms()) {
-    header(histogram.name(), histogram.help(), "histogram");
+    prometheus::ClientMetric metric;
+    metric.label.push_back(daemon);
+    metric.histogram.sample_count = histogram.count();
+    metric.histogram.sample_sum = Seconds(histogram.sum_us());
     for (int i = 0; i < histogram.cumulative_counts_size(); ++i) {
-      const std::string le = i < histogram.bucket_upper_bounds_us_size()
-                                 ? Seconds(histogram.bucket_upper_bounds_us(i))
-                                 : "+Inf";
-      absl::StrAppend(&text, histogram.name(), "_bucket{", daemon, ",le=\"", le,
-                      "\"} ", histogram.cumulative_counts(i), "\n");
+      metric.histogram.bucket.push_back(
+          {histogram.cumulative_counts(i),
+           i < histogram.bucket_upper_bounds_us_size()
+               ? Seconds(histogram.bucket_upper_bounds_us(i))
+               : std::numeric_limits<double>::infinity()});
     }
-    absl::StrAppend(&text, histogram.name(), "_sum{", daemon, "} ",
-                    Seconds(histogram.sum_us()), "\n", histogram.name(),
-                    "_count{", daemon, "} ", histogram.count(), "\n");
+    families.push_back({histogram.name(),
+                        histogram.help(),
+                        prometheus::MetricType::Histogram,
+                        {std::move(metric)}});
   }
-  return text;
+  return families;
+}
+
+std::string PrometheusText(const v1::MetricsSnapshot& snapshot) {
+  return prometheus::TextSerializer().Serialize(ToFamilies(snapshot));
 }
 
 const char* StatusClass(int status) {

@@ -1,24 +1,27 @@
-// MetricsHttpServer serves the process's metrics (common/metrics.h) as
-// `GET /metrics` in the Prometheus text format, on a loopback TCP address
-// only: the endpoint has no authentication, so it must not be reachable
-// from other hosts. It is a deliberately tiny, single-threaded responder:
-// one connection at a time, request head capped at 8 KiB, 2 s I/O timeouts,
-// no keep-alive.
+// MetricsHttpServer serves a prometheus-cpp Collectable as `GET /metrics`
+// in the Prometheus text format through prometheus-cpp's Exposer (civetweb),
+// on a loopback TCP address only: the endpoint has no authentication, so it
+// must not be reachable from other hosts. civetweb is configured tightly:
+// no document root and no directory listing (only /metrics is answered),
+// request head capped at 8 KiB, 2 s request timeout, no keep-alive, two
+// worker threads.
 //
 // Every daemon takes --metrics_listen=127.0.0.1:PORT (default: off). The
 // systemd units restrict the daemons to AF_UNIX (RestrictAddressFamilies,
 // PrivateNetwork); enabling the endpoint there needs a drop-in allowing
-// AF_INET and dropping PrivateNetwork (see README.md, Metrics).
+// AF_INET and dropping PrivateNetwork (see docs/operator-guide.md, Metrics).
 #ifndef LATCHKEY_COMMON_METRICS_HTTP_H_
 #define LATCHKEY_COMMON_METRICS_HTTP_H_
 
-#include <atomic>
-#include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
+#include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
+#include "prometheus/collectable.h"
+#include "prometheus/exposer.h"
+
+ABSL_DECLARE_FLAG(std::string, metrics_listen);
 
 namespace latchkey {
 
@@ -26,23 +29,23 @@ class MetricsHttpServer {
  public:
   // Start listens on `listen` ("127.0.0.1:PORT", "[::1]:PORT" or
   // "localhost:PORT"; PORT 0 picks a free one) and answers GET /metrics
-  // with body(). INVALID_ARGUMENT for a non-loopback or malformed address.
+  // with `collectable`'s families. INVALID_ARGUMENT for a non-loopback or
+  // malformed address, UNAVAILABLE when it cannot bind.
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(
-      const std::string& listen, std::function<std::string()> body);
-  ~MetricsHttpServer();  // Stops serving and joins the thread.
+      const std::string& listen,
+      std::shared_ptr<prometheus::Collectable> collectable);
+  // Stops serving; civetweb notices the stop between 2 s polls of its
+  // listening socket, so this can take up to about 2 s.
+  ~MetricsHttpServer();
 
   int port() const { return port_; }
 
  private:
   MetricsHttpServer() = default;
-  void Serve();
-  void Answer(int fd);
 
-  int listen_fd_ = -1;
-  int wake_[2] = {-1, -1};
+  std::shared_ptr<prometheus::Collectable> collectable_;  // Exposer: weak.
+  std::unique_ptr<prometheus::Exposer> exposer_;
   int port_ = 0;
-  std::function<std::string()> body_;
-  std::thread thread_;
 };
 
 // StartMetricsEndpointFromFlag starts the endpoint when --metrics_listen is

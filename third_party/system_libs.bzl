@@ -30,6 +30,9 @@ _LIBS = {
     "gtest_main": (["gtest_main", "gmock"], []),
     "json": ([], []),
     "httplib": (["cpp-httplib"], []),
+    # Prometheus client: core (registry, text format) and pull (Exposer,
+    # the HTTP endpoint on Debian's civetweb).
+    "prometheus": (["prometheus-cpp-pull", "prometheus-cpp-core"], []),
 }
 
 # Libraries whose headers must be compiled with the -D flags their
