@@ -132,6 +132,7 @@ int Run() {
   LogInfo("stopping", {{"signal", absl::StrCat(signal_number)}});
   admin_service.BeginShutdown();  // End Tail streams.
   (*server)->Shutdown();          // Let in-flight calls finish.
+  metrics_http->reset();          // No scrape reads the log once closed.
   log->reset();                   // Writes a last checkpoint.
   return 0;
 }
