@@ -85,9 +85,14 @@ AuthContext EgressService::MakeAuthContext(const v1::SecretMetadata& metadata,
                         version](absl::string_view name) {
     return core->LoadDerivedState(id, version, name);
   };
-  context.save_state = [core, id = metadata.id(), version](
-                           absl::string_view name, const SecureBuffer& value) {
-    return core->SaveDerivedState(id, version, name, value);
+  // Save names the version by number and update_time (see VaultCore).
+  v1::SecretMetadata of;
+  of.set_id(metadata.id());
+  of.set_version(metadata.version());
+  *of.mutable_update_time() = metadata.update_time();
+  context.save_state = [core, of = std::move(of)](absl::string_view name,
+                                                  const SecureBuffer& value) {
+    return core->SaveDerivedState(of, name, value);
   };
   UpstreamClient* client = client_;
   context.fetch = [client, limits, internal = metadata.internal_origins()](

@@ -256,6 +256,22 @@ absl::StatusOr<UpstreamResult> UpstreamClient::PerformStreaming(
           "the request's Content-Length does not match its body");
     }
   }
+  // A credential header (a multi-part secret's part, a header scheme's
+  // name) may not frame or route the message: a second Content-Length or
+  // a Transfer-Encoding beside the vault's length would split or join
+  // requests on a kept-alive connection. Only the name is quoted.
+  for (const auto& [name, value] : request.credential_headers) {
+    for (absl::string_view framing :
+         {"content-length", "transfer-encoding", "host", "connection", "te",
+          "trailer", "upgrade", "expect", "keep-alive"}) {
+      if (IsHeader(name, framing)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "the credential may not set header '", name,
+            "' (it frames or routes the request); change the secret's "
+            "auth config"));
+      }
+    }
+  }
   CURL* curl = static_cast<CURL*>(AcquireHandle());
   if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
 

@@ -192,6 +192,26 @@ TEST_F(UpstreamWireTest, NeverSendsAStaleContentLength) {
   EXPECT_EQ(lengths, 1);
 }
 
+// A credential header may not frame the message: a multi-part secret's
+// part (or a header scheme) named Content-Length or Transfer-Encoding would
+// state a second length beside the vault's and split or join requests on a
+// kept-alive connection. Refused before a byte is sent.
+TEST_F(UpstreamWireTest, RefusesACredentialHeaderThatFramesTheMessage) {
+  for (const char* name :
+       {"Content-Length", "transfer-encoding", "Host", "Connection"}) {
+    OutgoingRequest request = Get(origin_);
+    request.method = "POST";
+    request.path = "/headers";
+    request.body = "a=b";
+    SetContentLength(nullptr, &request);
+    request.credential_headers.emplace_back(name, SecureBuffer::CopyOf("0"));
+    absl::StatusOr<UpstreamResult> sent =
+        client_.Perform(request, limits_, Loopback(port_, true));
+    EXPECT_EQ(sent.status().code(), absl::StatusCode::kFailedPrecondition)
+        << name << ": " << sent.status();
+  }
+}
+
 TEST_F(UpstreamWireTest, DecodesWhatItCanAndRefusesTheRest) {
   OutgoingRequest request = Get(origin_);
   request.path = "/coded";

@@ -715,27 +715,48 @@ absl::StatusOr<std::optional<SecureBuffer>> VaultCore::LoadDerivedState(
   return std::optional<SecureBuffer>(std::move(*value));
 }
 
-absl::Status VaultCore::SaveDerivedState(absl::string_view id, uint32_t version,
+absl::Status VaultCore::SaveDerivedState(const v1::SecretMetadata& of,
                                          absl::string_view name,
                                          const SecureBuffer& value) {
   if (value.size() > kMaxDerivedTokenBytes) {
     return absl::InvalidArgumentError("derived state is too long");
   }
+  // write_mu_ orders this against PutSecret and DeleteSecret: the check
+  // below and the store's write see the same newest version.
+  absl::MutexLock write_lock(&write_mu_);
   absl::ReaderMutexLock lock(&mu_);
   LK_RETURN_IF_ERROR(RequireUnsealed());
-  DerivedRow row;
-  row.id = std::string(id);
-  row.version = version;
-  row.name = std::string(name);
-  row.term = newest_term_;
-  LK_ASSIGN_OR_RETURN(
-      row.sealed_value,
-      vault::Seal(data_keys_.at(row.term), value.view(), DerivedAad(row)));
-  LK_ASSIGN_OR_RETURN(bool stored, store_->PutDerived(row));
-  if (!stored) {
+  // Version numbers restart at 1 after a delete, so (id, version) alone
+  // does not name the value the state was derived from: a refresh that
+  // was in flight across DeleteSecret + PutSecret would otherwise attach
+  // the old credential's rotated token to the new secret, which would
+  // then send it to its own token endpoint. The version's update_time
+  // tells the two apart.
+  LK_ASSIGN_OR_RETURN(std::optional<SecretRow> latest,
+                      store_->GetLatest(of.id()));
+  bool current = false;
+  if (latest.has_value() && latest->version == of.version()) {
+    absl::StatusOr<v1::SecretMetadata> stored = DecodeMetadata(*latest);
+    current = stored.ok() &&
+              stored->update_time().seconds() == of.update_time().seconds() &&
+              stored->update_time().nanos() == of.update_time().nanos();
+  }
+  bool saved = false;
+  if (current) {
+    DerivedRow row;
+    row.id = of.id();
+    row.version = of.version();
+    row.name = std::string(name);
+    row.term = newest_term_;
+    LK_ASSIGN_OR_RETURN(
+        row.sealed_value,
+        vault::Seal(data_keys_.at(row.term), value.view(), DerivedAad(row)));
+    LK_ASSIGN_OR_RETURN(saved, store_->PutDerived(row));
+  }
+  if (!saved) {
     // The version was replaced or deleted meanwhile: its state is moot.
     LogInfo("derived_state_discarded",
-            {{"secret_id", row.id}, {"version", absl::StrCat(version)}});
+            {{"secret_id", of.id()}, {"version", absl::StrCat(of.version())}});
   }
   return absl::OkStatus();
 }

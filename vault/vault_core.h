@@ -126,11 +126,13 @@ class VaultCore {
   // binding id, version, name and term), rewrapped with the keyring,
   // dropped when a newer version is stored or the secret is deleted, and
   // kept by backups (they copy the store). Load gives nullopt when nothing
-  // is stored; Save does nothing when `version` is no longer the newest.
+  // is stored. Save takes the metadata of the version the state was
+  // derived from and does nothing unless that very version (same number
+  // and update_time: numbers restart after a delete) is still the newest.
   // Both fail with FAILED_PRECONDITION when sealed.
   absl::StatusOr<std::optional<SecureBuffer>> LoadDerivedState(
       absl::string_view id, uint32_t version, absl::string_view name);
-  absl::Status SaveDerivedState(absl::string_view id, uint32_t version,
+  absl::Status SaveDerivedState(const v1::SecretMetadata& of,
                                 absl::string_view name,
                                 const SecureBuffer& value);
 

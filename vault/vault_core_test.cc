@@ -617,10 +617,9 @@ TEST_F(VaultCoreTest, DerivedStateLifecycle) {
   auto meta = core_->PutSecret(DemoSecret());
   ASSERT_TRUE(meta.ok());
   EXPECT_EQ(Loaded(core_->LoadDerivedState("github", 1, kStateName)), "none");
-  ASSERT_TRUE(core_
-                  ->SaveDerivedState("github", 1, kStateName,
-                                     SecureBuffer::CopyOf(kRotated))
-                  .ok());
+  ASSERT_TRUE(
+      core_->SaveDerivedState(*meta, kStateName, SecureBuffer::CopyOf(kRotated))
+          .ok());
   EXPECT_EQ(Loaded(core_->LoadDerivedState("github", 1, kStateName)), kRotated);
   // Another version or name does not see it.
   EXPECT_EQ(Loaded(core_->LoadDerivedState("github", 2, kStateName)), "none");
@@ -657,15 +656,15 @@ TEST_F(VaultCoreTest, DerivedStateLifecycle) {
   EXPECT_EQ(Loaded(core_->LoadDerivedState("github", 1, kStateName)), kRotated);
 
   // A new version drops it; a save for the replaced version is discarded.
-  ASSERT_TRUE(core_->PutSecret(DemoSecret()).ok());
+  auto second = core_->PutSecret(DemoSecret());
+  ASSERT_TRUE(second.ok());
   EXPECT_EQ(QueryOne("SELECT COUNT(*) FROM derived_state"), "0");
-  ASSERT_TRUE(core_
-                  ->SaveDerivedState("github", 1, kStateName,
-                                     SecureBuffer::CopyOf(kRotated))
-                  .ok());
+  ASSERT_TRUE(
+      core_->SaveDerivedState(*meta, kStateName, SecureBuffer::CopyOf(kRotated))
+          .ok());
   EXPECT_EQ(Loaded(core_->LoadDerivedState("github", 1, kStateName)), "none");
   ASSERT_TRUE(core_
-                  ->SaveDerivedState("github", 2, kStateName,
+                  ->SaveDerivedState(*second, kStateName,
                                      SecureBuffer::CopyOf(kRotated))
                   .ok());
   EXPECT_EQ(QueryOne("SELECT COUNT(*) FROM derived_state"), "1");
@@ -696,6 +695,38 @@ TEST_F(VaultCoreTest, DerivedStateLifecycle) {
   EXPECT_EQ(QueryOne("SELECT COUNT(*) FROM derived_state"), "0");
   ASSERT_TRUE(core_->PutSecret(DemoSecret()).ok());
   EXPECT_EQ(Loaded(core_->LoadDerivedState("github", 1, kStateName)), "none");
+}
+
+// Version numbers restart at 1 after a delete: a refresh that was in flight
+// across DeleteSecret + PutSecret of the same id must not attach the old
+// credential's rotated refresh token to the new secret (which would send
+// it to its own token endpoint on its next refresh).
+TEST_F(VaultCoreTest, DerivedStateOfADeletedSecretNeverReachesItsSuccessor) {
+  InitAndUnseal();
+  auto old_meta = core_->PutSecret(DemoSecret());
+  ASSERT_TRUE(old_meta.ok());
+  ASSERT_EQ(old_meta->version(), 1u);
+  // The old secret's refresh is in flight while the operator replaces it.
+  ASSERT_TRUE(core_->DeleteSecret("github").ok());
+  absl::SleepFor(absl::Milliseconds(2));
+  auto new_meta = core_->PutSecret(DemoSecret());
+  ASSERT_TRUE(new_meta.ok());
+  ASSERT_EQ(new_meta->version(), 1u);
+  // The late save of the old secret's rotated token is discarded.
+  ASSERT_TRUE(core_
+                  ->SaveDerivedState(*old_meta, kStateName,
+                                     SecureBuffer::CopyOf(kRotated))
+                  .ok());
+  EXPECT_EQ(Loaded(core_->LoadDerivedState("github", 1, kStateName)), "none");
+  EXPECT_EQ(QueryOne("SELECT COUNT(*) FROM derived_state"), "0");
+  // The new secret's own rotation is kept.
+  ASSERT_TRUE(
+      core_
+          ->SaveDerivedState(*new_meta, kStateName,
+                             SecureBuffer::CopyOf("fresh-rotated-token"))
+          .ok());
+  EXPECT_EQ(Loaded(core_->LoadDerivedState("github", 1, kStateName)),
+            "fresh-rotated-token");
 }
 
 TEST_F(VaultCoreTest, RejectsBadInput) {

@@ -533,6 +533,17 @@ TEST_P(AuthUpstreamTest, OAuth2RotatedRefreshTokenSurvivesRestart) {
   // Two refreshes in a row: the second must send the token the first got.
   ExpectVerified(Execute("mail", "GET", "/oauth2/inbox"),
                  {kRotatingRefreshToken, "oauth2_", "rt_"});
+  // The rotated token is a credential on every request, not only on the
+  // one whose refresh received it: an answer that carries it is scrubbed
+  // while the access token is served from the cache.
+  const nlohmann::json issued = UpstreamJson("/rotated");
+  ASSERT_TRUE(issued.is_object() && !issued["issued"].empty()) << issued;
+  const std::string latest = issued["issued"].back().get<std::string>();
+  auto listed = Execute("mail", "GET", "/rotated");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->response().status(), 200);
+  EXPECT_FALSE(absl::StrContains(listed->response().body(), latest))
+      << "rotated refresh token shown to the agent";
   core_->tokens()->Clear();
   ExpectVerified(Execute("mail", "GET", "/oauth2/inbox"), {"oauth2_", "rt_"});
   EXPECT_EQ(IssuedCount("rotations"), rotations + 2);

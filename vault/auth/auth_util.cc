@@ -26,6 +26,17 @@ absl::Status RefuseHeaderCollision(const OutgoingRequest& request,
           "the agent"));
     }
   }
+  // Two credential headers of one name (a multi-part secret's
+  // secret_headers naming the scheme's own header) would both be sent,
+  // and an upstream reading the first could take a part for the signature.
+  for (const auto& [credential_name, value] : request.credential_headers) {
+    if (absl::EqualsIgnoreCase(credential_name, name)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "header '", name,
+          "' is set twice by the secret's auth config (secret_headers and "
+          "the scheme); change the config with PutSecret"));
+    }
+  }
   return absl::OkStatus();
 }
 

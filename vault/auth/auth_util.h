@@ -19,7 +19,8 @@ namespace latchkey::vault::auth {
 
 // RefuseHeaderCollision / RefuseQueryCollision: INVALID_ARGUMENT when the
 // agent already sent a header (case-insensitive) / query parameter that the
-// credential sets.
+// credential sets; RefuseHeaderCollision also FAILED_PRECONDITION when the
+// credential already set that header (a config naming it twice).
 absl::Status RefuseHeaderCollision(const OutgoingRequest& request,
                                    absl::string_view name);
 absl::Status RefuseQueryCollision(const OutgoingRequest& request,

@@ -116,6 +116,24 @@ TEST(MultiPartSecretTest, RefusesBadValuesWithoutQuotingThem) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// A part named like the scheme's own header would be sent beside it (two
+// DD-API-KEY headers, or a part beside a signature): refused, not sent.
+TEST(MultiPartSecretTest, RefusesAPartNamedLikeTheSchemesHeader) {
+  v1::AuthScheme config = Datadog();
+  config.mutable_secret_headers(0)->set_name("dd-api-key");
+  auto scheme = MakeAuthScheme(config);
+  ASSERT_TRUE(scheme.ok()) << scheme.status();
+  const SecureBuffer secret = SecureBuffer::CopyOf(
+      R"({"api_key": "api-0123456789", "application_key": "app-9876543210"})");
+  OutgoingRequest request;
+  request.method = "GET";
+  request.path = "/api/v1/monitor";
+  ResponseScrubber scrubber;
+  absl::Status applied = (*scheme)->Apply(secret, &request, &scrubber);
+  EXPECT_EQ(applied.code(), absl::StatusCode::kFailedPrecondition) << applied;
+  EXPECT_FALSE(absl::StrContains(applied.message(), "0123456789"));
+}
+
 TEST(MultiPartSecretTest, RefusesBadConfigs) {
   v1::AuthScheme no_field = Datadog();
   no_field.clear_secret_field();

@@ -84,6 +84,14 @@ class OAuth2Scheme final : public AuthScheme {
       if (grant_ == Grant::kJwtBearer && name != "private_key") continue;
       scrubber->AddCredential(value.view());
     }
+    if (grant_ == Grant::kRefreshToken) {
+      // A rotated refresh token replaces the secret's own as a credential
+      // on every request, not only on the one whose refresh received it:
+      // with the access token cached, Fetch does not run to scrub it.
+      LK_ASSIGN_OR_RETURN(std::optional<SecureBuffer> stored,
+                          StoredRefreshToken(context));
+      if (stored.has_value()) scrubber->AddCredential(stored->view());
+    }
     LK_ASSIGN_OR_RETURN(
         SecureBuffer token,
         context.tokens->Get(
