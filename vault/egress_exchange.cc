@@ -275,10 +275,11 @@ absl::Status RunExchange(const Exchange& exchange,
     outgoing.headers = agent_headers;
     outgoing.credential_headers.clear();
     outgoing.credential_query.clear();
-    if (std::optional<absl::Status> stop = sign()) return *stop;
     // "METHOD /path": the broker checks each hop against the
-    // capability's rules before the answer reaches the agent.
+    // capability's rules before the answer reaches the agent. Taken
+    // before signing, which may re-encode the path for the wire (S3).
     std::string hop_text = outgoing.method + " " + outgoing.path;
+    if (std::optional<absl::Status> stop = sign()) return *stop;
     scrubber.Scrub(&hop_text);
     reply.add_redirects(hop_text);
   }
