@@ -64,6 +64,62 @@ SecureBuffer PercentEncode(absl::string_view raw, bool upper,
   return out;
 }
 
+// JsonEscape is `raw` as a JSON string body: an upstream that echoes a
+// credential inside JSON escapes '"', '\\' and control bytes (a PEM key's
+// line breaks), and some escape '/' too (`escape_slash`).
+SecureBuffer JsonEscape(absl::string_view raw, bool escape_slash) {
+  static const char kHex[] = "0123456789abcdef";
+  SecureBuffer out(raw.size() * 6);
+  size_t len = 0;
+  auto put = [&](char c) { out.data()[len++] = static_cast<unsigned char>(c); };
+  for (char ch : raw) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        put('\\');
+        put('"');
+        break;
+      case '\\':
+        put('\\');
+        put('\\');
+        break;
+      case '\n':
+        put('\\');
+        put('n');
+        break;
+      case '\r':
+        put('\\');
+        put('r');
+        break;
+      case '\t':
+        put('\\');
+        put('t');
+        break;
+      case '\b':
+        put('\\');
+        put('b');
+        break;
+      case '\f':
+        put('\\');
+        put('f');
+        break;
+      default:
+        if (c == '/' && escape_slash) {
+          put('\\');
+          put('/');
+        } else if (c < 0x20) {
+          for (char e : {'\\', 'u', '0', '0'}) put(e);
+          put(kHex[c >> 4]);
+          put(kHex[c & 0xf]);
+        } else {
+          put(ch);
+        }
+    }
+  }
+  out.Shrink(len);
+  return out;
+}
+
 }  // namespace
 
 void ResponseScrubber::AddCredential(absl::string_view credential) {
@@ -81,6 +137,9 @@ void ResponseScrubber::AddCredential(absl::string_view credential) {
     for (bool plus : {false, true}) {
       forms.push_back(PercentEncode(credential, upper, plus));
     }
+  }
+  for (bool escape_slash : {false, true}) {
+    forms.push_back(JsonEscape(credential, escape_slash));
   }
   for (SecureBuffer& form : forms) {
     if (form.empty()) continue;

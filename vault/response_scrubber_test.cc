@@ -20,11 +20,10 @@ TEST(ResponseScrubberTest, RemovesEveryEncodedForm) {
   std::string pct = "ghp_S3cr3t%2FToken%2BValue%3Dwith%20spaces";
   std::string pct_lower = "ghp_S3cr3t%2fToken%2bValue%3dwith%20spaces";
   std::string form = "ghp_S3cr3t%2FToken%2BValue%3Dwith+spaces";
-  for (const std::string& form_text :
-       {std::string(kSecret), b64, b64url, hex, upper_hex, pct, pct_lower,
-        form}) {
-    std::string body = "{\"echo\":\"" + form_text + "\", \"again\":\"" +
-                       form_text + "\"}";
+  for (const std::string& form_text : {std::string(kSecret), b64, b64url, hex,
+                                       upper_hex, pct, pct_lower, form}) {
+    std::string body =
+        "{\"echo\":\"" + form_text + "\", \"again\":\"" + form_text + "\"}";
     size_t n = scrubber.Scrub(&body);
     EXPECT_EQ(n, 2u) << form_text;
     EXPECT_FALSE(absl::StrContains(body, form_text)) << form_text;
@@ -44,11 +43,13 @@ TEST(ResponseScrubberTest, LeavesOtherTextAlone) {
 TEST(ResponseScrubberTest, WholeHeaderValueAndSecretBothRemoved) {
   ResponseScrubber scrubber;
   scrubber.AddCredential("sk_live_12345678");
-  scrubber.AddCredential("Basic " + absl::Base64Escape("user:sk_live_12345678"));
-  std::string body = "auth=Basic " + absl::Base64Escape("user:sk_live_12345678");
+  scrubber.AddCredential("Basic " +
+                         absl::Base64Escape("user:sk_live_12345678"));
+  std::string body =
+      "auth=Basic " + absl::Base64Escape("user:sk_live_12345678");
   EXPECT_GE(scrubber.Scrub(&body), 1u);
-  EXPECT_FALSE(absl::StrContains(body,
-                                 absl::Base64Escape("user:sk_live_12345678")));
+  EXPECT_FALSE(
+      absl::StrContains(body, absl::Base64Escape("user:sk_live_12345678")));
 }
 
 TEST(ResponseScrubberTest, AdjacentAndOverlappingOccurrences) {
@@ -73,6 +74,34 @@ TEST(ResponseScrubberTest, TruncatedTailDoesNotLeakAPrefix) {
   EXPECT_FALSE(absl::StrContains(body, "sk_live"));
   std::string clean = "{\"ok\":true}";
   EXPECT_EQ(scrubber.ScrubTruncatedTail(&clean), 0u);
+}
+
+}  // namespace
+}  // namespace latchkey::vault
+
+namespace latchkey::vault {
+namespace {
+
+// A credential echoed inside JSON arrives escaped: a passphrase with '"' or
+// '/', a PEM key with line breaks. Each escaped form is removed too.
+TEST(ResponseScrubberTest, RemovesJsonEscapedForms) {
+  const std::string passphrase = "pa\"ss/ph\\rase-0123";
+  const std::string pem =
+      "-----BEGIN KEY-----\nMIIEvQIBADANBg\n-----END KEY-----";
+  ResponseScrubber scrubber;
+  scrubber.AddCredential(passphrase);
+  scrubber.AddCredential(pem);
+  for (
+      const std::string& echoed :
+      {std::string(R"({"p":"pa\"ss/ph\\rase-0123"})"),
+       std::string(R"({"p":"pa\"ss\/ph\\rase-0123"})"),
+       std::string(
+           R"({"k":"-----BEGIN KEY-----\nMIIEvQIBADANBg\n-----END KEY-----"})")}) {
+    std::string text = echoed;
+    EXPECT_GT(scrubber.Scrub(&text), 0u) << echoed;
+    EXPECT_FALSE(absl::StrContains(text, "0123")) << text;
+    EXPECT_FALSE(absl::StrContains(text, "MIIEvQIBADANBg")) << text;
+  }
 }
 
 }  // namespace
