@@ -60,12 +60,6 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
-absl::StatusOr<std::vector<uid_t>> UidsOrSelf(const std::string& text) {
-  absl::StatusOr<std::vector<uid_t>> uids = ParseUidList(text);
-  if (uids.ok() && uids->empty()) uids->push_back(::getuid());
-  return uids;
-}
-
 int Run() {
   SetLogComponent("audit");
   BlockTerminationSignals();  // Before any thread starts.
@@ -99,10 +93,10 @@ int Run() {
   if (!log.ok()) return Fail(log.status());
 
   absl::StatusOr<std::vector<uid_t>> writers =
-      UidsOrSelf(absl::GetFlag(FLAGS_writer_uids));
+      ParseUidListOrSelf(absl::GetFlag(FLAGS_writer_uids));
   if (!writers.ok()) return Fail(writers.status());
   absl::StatusOr<std::vector<uid_t>> operators =
-      UidsOrSelf(absl::GetFlag(FLAGS_operator_uids));
+      ParseUidListOrSelf(absl::GetFlag(FLAGS_operator_uids));
   if (!operators.ok()) return Fail(operators.status());
   PeerGuard guard;
   guard.AllowUids(kWriterRole, *writers);
