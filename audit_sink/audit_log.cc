@@ -15,8 +15,8 @@
 #include "audit_sink/audit_record.h"
 #include "audit_sink/chain_verifier.h"
 #include "audit_sink/file_util.h"
-#include "audit_sink/line_reader.h"
 #include "audit_sink/log_recovery.h"
+#include "audit_sink/range_line_reader.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/secure_buffer.h"
@@ -474,8 +474,8 @@ absl::StatusOr<v1::QueryResponse> AuditLog::Query(
       return absl::UnavailableError(absl::StrCat(
           "cannot open ", snapshot.files[i].path, ": ", ErrnoText()));
     }
-    LineReader reader(fd, 0, last ? snapshot.size : FileSize(fd),
-                      kMaxAuditLineBytes);
+    RangeLineReader reader(fd, 0, last ? snapshot.size : FileSize(fd),
+                           kMaxAuditLineBytes);
     absl::string_view line;
     while (reader.Next(&line)) {
       if (IsHeaderLine(line)) continue;
@@ -579,8 +579,9 @@ absl::StatusOr<std::vector<v1::AuditRecord>> AuditLog::ReadNext(
       return absl::UnavailableError(
           absl::StrCat("cannot open ", file.path, ": ", ErrnoText()));
     }
-    LineReader reader(fd, cursor->offset, last ? snapshot.size : FileSize(fd),
-                      kMaxAuditLineBytes);
+    RangeLineReader reader(fd, cursor->offset,
+                           last ? snapshot.size : FileSize(fd),
+                           kMaxAuditLineBytes);
     absl::string_view line;
     while (records.size() < max && reader.Next(&line)) {
       cursor->offset = reader.position();
