@@ -7,7 +7,7 @@
 
 #include "absl/status/status.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 
 // RecordAuditAppend counts one Append RPC by outcome ("ok" or the status code).
 void RecordAuditAppend(const absl::Status& outcome);
@@ -15,6 +15,6 @@ void RecordAuditAppend(const absl::Status& outcome);
 // RecordAuditFsync records one batch's fdatasync duration.
 void RecordAuditFsync(std::chrono::nanoseconds duration);
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink
 
 #endif  // LATCHKEY_AUDIT_SINK_AUDIT_METRICS_H_

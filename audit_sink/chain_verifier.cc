@@ -18,7 +18,7 @@
 #include "audit_sink/range_line_reader.h"
 #include "common/limits.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 // FindLater is true when a line with a sequence in [low, high) follows.
@@ -93,7 +93,7 @@ class Walker {
       return absl::UnavailableError(message);
     }
     RangeLineReader reader(fd, 0, static_cast<uint64_t>(st.st_size),
-                           kMaxAuditLineBytes);
+                      kMaxAuditLineBytes);
     bool more = Lines(&reader, is_first_listed);
     ::close(fd);
     if (!reader.status().ok()) return reader.status();
@@ -404,4 +404,4 @@ absl::StatusOr<v1::VerifyResponse> VerifyChainFile(
   return VerifyChainFiles({LogFile{path, 1}}, hmac_key, options);
 }
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

@@ -21,7 +21,7 @@
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 using Json = nlohmann::ordered_json;
@@ -255,7 +255,7 @@ absl::StatusOr<CheckpointList> ReadCheckpoints(const std::string& path,
   }
   CheckpointList list;
   RangeLineReader reader(fd, 0, std::numeric_limits<uint64_t>::max(),
-                         kMaxCheckpointLineBytes);
+                    kMaxCheckpointLineBytes);
   absl::string_view line;
   while (reader.Next(&line)) {
     absl::StatusOr<Checkpoint> checkpoint = ParseCheckpointLine(line, key);
@@ -366,4 +366,4 @@ absl::Status CheckpointFile::Append(uint64_t sequence,
   return absl::OkStatus();
 }
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

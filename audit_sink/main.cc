@@ -52,7 +52,7 @@ ABSL_FLAG(std::string, operator_uids, "",
           "Comma list of uids or user names that may Query, Tail and "
           "Verify; empty means only this daemon's own uid.");
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 int Fail(const absl::Status& status) {
@@ -131,12 +131,12 @@ int Run() {
 }
 
 }  // namespace
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "latchkey-audit: append-only, hash-chained audit log on a Unix socket");
   absl::ParseCommandLine(argc, argv);
   latchkey::TuneRuntimeForServing();
-  return latchkey::Run();
+  return latchkey::audit_sink::Run();
 }

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 constexpr size_t kChunkBytes = 64 * 1024;
@@ -67,4 +67,4 @@ bool RangeLineReader::Next(absl::string_view* line) {
   }
 }
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

@@ -14,7 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 
 class RangeLineReader {
  public:
@@ -52,6 +52,6 @@ class RangeLineReader {
   absl::Status status_;
 };
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink
 
 #endif  // LATCHKEY_AUDIT_SINK_RANGE_LINE_READER_H_

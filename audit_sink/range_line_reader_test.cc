@@ -9,7 +9,7 @@
 #include "audit_sink/test_util.h"
 #include "gtest/gtest.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 std::vector<std::string> ReadAll(int fd, uint64_t start, uint64_t end,
@@ -68,4 +68,4 @@ TEST(RangeLineReaderTest, OffsetsAndPositions) {
 }
 
 }  // namespace
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink
