@@ -20,7 +20,7 @@
 #include "common/grpc_status.h"
 #include "common/log.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 // CompleteLinesLength is the length of `path` up to and including its last
@@ -97,4 +97,4 @@ grpc::Status AuditAdminService::Backup(
   return ToGrpcStatus(StreamBackupFiles(*files, writer));
 }
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

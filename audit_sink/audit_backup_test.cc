@@ -20,7 +20,7 @@
 #include "gtest/gtest.h"
 #include "proto/audit.grpc.pb.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 const std::string kKey(32, 'k');
@@ -128,4 +128,4 @@ TEST(AuditBackupTest, SnapshotDuringAppendsVerifiesAndContinues) {
 }
 
 }  // namespace
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

@@ -24,7 +24,7 @@
 #include "gtest/gtest.h"
 #include "proto/audit.grpc.pb.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 size_t Count(const std::string& text, const std::string& needle) {
@@ -166,4 +166,4 @@ TEST_F(AuditCrashTest, KillNineDuringConcurrentAppendsLosesNoAcknowledged) {
 }
 
 }  // namespace
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

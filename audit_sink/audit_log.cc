@@ -15,14 +15,14 @@
 #include "audit_sink/audit_record.h"
 #include "audit_sink/chain_verifier.h"
 #include "audit_sink/file_util.h"
-#include "audit_sink/line_reader.h"
+#include "audit_sink/range_line_reader.h"
 #include "audit_sink/log_recovery.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/secure_buffer.h"
 #include "common/status_macros.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 absl::Time ToTime(const google::protobuf::Timestamp& timestamp) {
@@ -474,7 +474,7 @@ absl::StatusOr<v1::QueryResponse> AuditLog::Query(
       return absl::UnavailableError(absl::StrCat(
           "cannot open ", snapshot.files[i].path, ": ", ErrnoText()));
     }
-    LineReader reader(fd, 0, last ? snapshot.size : FileSize(fd),
+    RangeLineReader reader(fd, 0, last ? snapshot.size : FileSize(fd),
                       kMaxAuditLineBytes);
     absl::string_view line;
     while (reader.Next(&line)) {
@@ -579,7 +579,7 @@ absl::StatusOr<std::vector<v1::AuditRecord>> AuditLog::ReadNext(
       return absl::UnavailableError(
           absl::StrCat("cannot open ", file.path, ": ", ErrnoText()));
     }
-    LineReader reader(fd, cursor->offset, last ? snapshot.size : FileSize(fd),
+    RangeLineReader reader(fd, cursor->offset, last ? snapshot.size : FileSize(fd),
                       kMaxAuditLineBytes);
     absl::string_view line;
     while (records.size() < max && reader.Next(&line)) {
@@ -647,4 +647,4 @@ AuditLog::Head AuditLog::head() const {
   return head;
 }
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

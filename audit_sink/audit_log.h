@@ -54,7 +54,7 @@
 #include "common/limits.h"
 #include "proto/audit.pb.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 
 struct AuditLogOptions {
   // A file is rotated before it would grow beyond this (a single batch
@@ -235,6 +235,6 @@ class AuditLog {
   bool stopping_ = false;
 };
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink
 
 #endif  // LATCHKEY_AUDIT_SINK_AUDIT_LOG_H_

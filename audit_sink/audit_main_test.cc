@@ -18,7 +18,7 @@
 #include "gtest/gtest.h"
 #include "proto/audit.grpc.pb.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 // RunVerify runs latchkey-audit-verify and returns its exit code.
@@ -303,4 +303,4 @@ TEST_F(AuditMainTest, RefusesAnOpenStateDirectory) {
 }
 
 }  // namespace
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

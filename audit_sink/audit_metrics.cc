@@ -2,7 +2,7 @@
 
 #include "common/metrics.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 struct AuditMetrics {
@@ -56,4 +56,4 @@ void RecordAuditFsync(std::chrono::nanoseconds duration) {
       std::chrono::duration_cast<std::chrono::microseconds>(duration).count());
 }
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

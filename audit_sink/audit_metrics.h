@@ -8,7 +8,7 @@
 
 #include "absl/status/status.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 
 // RecordAuditAppend counts `events` appended events (one per Append RPC,
 // one per event of an AppendBatch) by outcome ("ok" or the status code).
@@ -17,6 +17,6 @@ void RecordAuditAppend(const absl::Status& outcome, uint64_t events = 1);
 // RecordAuditFsync records one batch's fdatasync duration.
 void RecordAuditFsync(std::chrono::nanoseconds duration);
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink
 
 #endif  // LATCHKEY_AUDIT_SINK_AUDIT_METRICS_H_

@@ -12,7 +12,7 @@
 #include "common/reason_text.h"
 #include "nlohmann/json.hpp"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 using Json = nlohmann::ordered_json;
@@ -372,4 +372,4 @@ std::optional<uint64_t> PeekSequence(absl::string_view line) {
   return sequence;
 }
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

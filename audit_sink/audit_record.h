@@ -36,7 +36,7 @@
 #include "absl/time/time.h"
 #include "proto/audit.pb.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 
 // kGenesisHash is the `prev` of record 1.
 inline constexpr absl::string_view kGenesisHash =
@@ -110,6 +110,6 @@ absl::StatusOr<v1::AuditRecord> ParseRecordLine(absl::string_view line);
 // rest (for skipping); nullopt when the line does not start that way.
 std::optional<uint64_t> PeekSequence(absl::string_view line);
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink
 
 #endif  // LATCHKEY_AUDIT_SINK_AUDIT_RECORD_H_

@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 const std::string kKey(32, 'k');
@@ -157,4 +157,4 @@ TEST(AuditRecordTest, ApprovalKeysAreWrittenOnlyWhenSetAndRoundTrip) {
 }
 
 }  // namespace
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

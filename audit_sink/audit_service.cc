@@ -7,7 +7,7 @@
 #include "common/limits.h"
 #include "common/metrics.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 constexpr char kAppend[] = "/latchkey.v1.AuditAppend/Append";
@@ -203,4 +203,4 @@ grpc::Status AuditAdminService::GetMetrics(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

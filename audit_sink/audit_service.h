@@ -13,7 +13,7 @@
 #include "common/peer_guard.h"
 #include "proto/audit.grpc.pb.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 
 inline constexpr char kWriterRole[] = "writer";
 inline constexpr char kOperatorRole[] = "operator";
@@ -82,6 +82,6 @@ class AuditAdminService final : public v1::AuditAdmin::Service {
   std::atomic<bool> stopping_{false};
 };
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink
 
 #endif  // LATCHKEY_AUDIT_SINK_AUDIT_SERVICE_H_

@@ -18,7 +18,7 @@
 #include "gtest/gtest.h"
 #include "proto/audit.grpc.pb.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 const std::string kKey(32, 'k');
@@ -534,4 +534,4 @@ TEST_F(AuditServiceTest, RecorderFailsClosedWhenTheSinkIsGone) {
 }
 
 }  // namespace
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   const bool key_given = !key_path.empty();
   if (!key_given) key_path = dir + "/hmac.key";
   std::string hmac_key;
-  absl::StatusOr<std::string> key = latchkey::LoadHmacKey(key_path);
+  absl::StatusOr<std::string> key = latchkey::audit_sink::LoadHmacKey(key_path);
   if (key.ok()) {
     hmac_key = std::move(*key);
   } else if (key.status().code() != absl::StatusCode::kNotFound || key_given ||
@@ -82,35 +82,36 @@ int main(int argc, char** argv) {
   }
   const bool with_hmac = !hmac_key.empty();
 
-  latchkey::VerifyOptions options;
+  latchkey::audit_sink::VerifyOptions options;
   options.first_sequence = absl::GetFlag(FLAGS_first);
   options.last_sequence = absl::GetFlag(FLAGS_last);
   std::vector<std::string> expect_flags =
-      latchkey::FlagValues(argc, argv, "expect");
+      latchkey::audit_sink::FlagValues(argc, argv, "expect");
   if (expect_flags.empty()) expect_flags = absl::GetFlag(FLAGS_expect);
-  absl::StatusOr<std::vector<latchkey::ExpectedHead>> expect =
-      latchkey::ParseExpectedHeads(expect_flags);
+  absl::StatusOr<std::vector<latchkey::audit_sink::ExpectedHead>> expect =
+      latchkey::audit_sink::ParseExpectedHeads(expect_flags);
   if (!expect.ok()) return Error(expect.status());
   options.expect = std::move(*expect);
-  latchkey::CheckpointList checkpoints;
+  latchkey::audit_sink::CheckpointList checkpoints;
   if (!public_key_path.empty()) {
-    absl::StatusOr<std::unique_ptr<latchkey::CheckpointKey>> public_key =
-        latchkey::CheckpointKey::LoadPublic(public_key_path);
+    absl::StatusOr<std::unique_ptr<latchkey::audit_sink::CheckpointKey>>
+        public_key =
+            latchkey::audit_sink::CheckpointKey::LoadPublic(public_key_path);
     if (!public_key.ok()) return Error(public_key.status());
     std::string checkpoints_path = absl::GetFlag(FLAGS_checkpoints);
     if (checkpoints_path.empty()) checkpoints_path = dir + "/checkpoints.jsonl";
-    absl::StatusOr<latchkey::CheckpointList> read =
-        latchkey::ReadCheckpoints(checkpoints_path, **public_key);
+    absl::StatusOr<latchkey::audit_sink::CheckpointList> read =
+        latchkey::audit_sink::ReadCheckpoints(checkpoints_path, **public_key);
     if (!read.ok()) return Error(read.status());
     checkpoints = std::move(*read);
     options.checkpoints = &checkpoints;
   }
 
-  absl::StatusOr<std::vector<latchkey::LogFile>> files =
-      latchkey::ListLogFiles(dir);
+  absl::StatusOr<std::vector<latchkey::audit_sink::LogFile>> files =
+      latchkey::audit_sink::ListLogFiles(dir);
   if (!files.ok()) return Error(files.status());
   absl::StatusOr<latchkey::v1::VerifyResponse> result =
-      latchkey::VerifyChainFiles(*files, hmac_key, options);
+      latchkey::audit_sink::VerifyChainFiles(*files, hmac_key, options);
   latchkey::CleanseString(&hmac_key);
   if (!result.ok()) return Error(result.status());
   std::string checks = with_hmac ? "hmac" : "no hmac key";

@@ -15,14 +15,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "audit_sink/audit_record.h"
-#include "audit_sink/line_reader.h"
+#include "audit_sink/range_line_reader.h"
 #include "common/limits.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 // FindLater is true when a line with a sequence in [low, high) follows.
-bool FindLater(LineReader* reader, uint64_t low, uint64_t high) {
+bool FindLater(RangeLineReader* reader, uint64_t low, uint64_t high) {
   absl::string_view line;
   while (reader->Next(&line)) {
     std::optional<uint64_t> sequence = PeekSequence(line);
@@ -92,7 +92,7 @@ class Walker {
       ::close(fd);
       return absl::UnavailableError(message);
     }
-    LineReader reader(fd, 0, static_cast<uint64_t>(st.st_size),
+    RangeLineReader reader(fd, 0, static_cast<uint64_t>(st.st_size),
                       kMaxAuditLineBytes);
     bool more = Lines(&reader, is_first_listed);
     ::close(fd);
@@ -145,7 +145,7 @@ class Walker {
     return response_;
   }
 
-  bool Lines(LineReader* reader, bool is_first_listed) {
+  bool Lines(RangeLineReader* reader, bool is_first_listed) {
     absl::string_view line;
     bool first_line = true;
     while (reader->Next(&line)) {
@@ -205,7 +205,7 @@ class Walker {
     return true;
   }
 
-  bool Record(absl::string_view line, LineReader* reader) {
+  bool Record(absl::string_view line, RangeLineReader* reader) {
     absl::StatusOr<ChainFields> fields = ParseChainFields(line);
     if (!fields.ok()) {
       Fail(expected_, "unparseable");
@@ -404,4 +404,4 @@ absl::StatusOr<v1::VerifyResponse> VerifyChainFile(
   return VerifyChainFiles({LogFile{path, 1}}, hmac_key, options);
 }
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

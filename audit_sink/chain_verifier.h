@@ -16,7 +16,7 @@
 #include "audit_sink/expected_head.h"
 #include "proto/audit.pb.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 
 // The log's files: `audit.log` holds the chain from record 1; a rotation
 // continues it in `audit.log.<first sequence, 20 digits>`, which starts
@@ -82,6 +82,6 @@ absl::StatusOr<v1::VerifyResponse> VerifyChainFile(
     const std::string& path, absl::string_view hmac_key,
     const VerifyOptions& options);
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink
 
 #endif  // LATCHKEY_AUDIT_SINK_CHAIN_VERIFIER_H_

@@ -5,7 +5,7 @@
 #include "audit_sink/test_util.h"
 #include "gtest/gtest.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 const std::string kKey(32, 'k');
@@ -132,9 +132,9 @@ TEST_F(ChainVerifierTest, MissingFileIsAnError) {
 }
 
 }  // namespace
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 // Expected heads come from outside the host, so they catch what the files
@@ -254,4 +254,4 @@ TEST(ParseExpectedHeadTest, FlagValuesKeepsEveryRepetition) {
 }
 
 }  // namespace
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

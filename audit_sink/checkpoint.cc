@@ -14,14 +14,14 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "audit_sink/file_util.h"
-#include "audit_sink/line_reader.h"
+#include "audit_sink/range_line_reader.h"
 #include "common/crypto.h"
 #include "common/log.h"
 #include "common/secure_buffer.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 using Json = nlohmann::ordered_json;
@@ -254,7 +254,7 @@ absl::StatusOr<CheckpointList> ReadCheckpoints(const std::string& path,
                            : absl::UnavailableError(message);
   }
   CheckpointList list;
-  LineReader reader(fd, 0, std::numeric_limits<uint64_t>::max(),
+  RangeLineReader reader(fd, 0, std::numeric_limits<uint64_t>::max(),
                     kMaxCheckpointLineBytes);
   absl::string_view line;
   while (reader.Next(&line)) {
@@ -305,7 +305,7 @@ absl::StatusOr<std::unique_ptr<CheckpointFile>> CheckpointFile::Open(
   uint64_t last_sequence = 0;
   SignedCheckpoint last;
   {
-    LineReader reader(fd, 0, size, kMaxCheckpointLineBytes);
+    RangeLineReader reader(fd, 0, size, kMaxCheckpointLineBytes);
     absl::string_view line;
     while (reader.Next(&line)) {
       keep = reader.position();
@@ -366,4 +366,4 @@ absl::Status CheckpointFile::Append(uint64_t sequence,
   return absl::OkStatus();
 }
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

@@ -28,7 +28,7 @@
 
 typedef struct evp_pkey_st EVP_PKEY;
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 
 // CheckpointKey is an Ed25519 key: private (it can sign) or public only.
 class CheckpointKey {
@@ -146,6 +146,6 @@ class CheckpointFile {
   SignedCheckpoint last_;
 };
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink
 
 #endif  // LATCHKEY_AUDIT_SINK_CHECKPOINT_H_

@@ -5,7 +5,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 
 std::string FormatCheckpointSyslogMessage(const Checkpoint& checkpoint) {
   return absl::StrCat("latchkey-audit checkpoint seq=", checkpoint.sequence,
@@ -32,4 +32,4 @@ void CheckpointSyslog::Publish(const Checkpoint& checkpoint) const {
   syslog_function_(LOG_AUTHPRIV | LOG_NOTICE, "%s", message.c_str());
 }
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

@@ -15,7 +15,7 @@
 
 #include "audit_sink/checkpoint.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 
 // FormatCheckpointSyslogMessage returns the line above (no newline).
 std::string FormatCheckpointSyslogMessage(const Checkpoint& checkpoint);
@@ -40,6 +40,6 @@ class CheckpointSyslog {
   SyslogFunction syslog_function_;
 };
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink
 
 #endif  // LATCHKEY_AUDIT_SINK_CHECKPOINT_SYSLOG_H_

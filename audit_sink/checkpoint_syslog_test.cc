@@ -16,7 +16,7 @@
 #include "audit_sink/test_util.h"
 #include "gtest/gtest.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 const std::string kKey(32, 'k');
@@ -110,4 +110,4 @@ TEST(CheckpointSyslogTest, EveryCheckpointReachesSyslogWithoutEventContents) {
 }
 
 }  // namespace
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

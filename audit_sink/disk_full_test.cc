@@ -17,7 +17,7 @@
 #include "audit_sink/test_util.h"
 #include "gtest/gtest.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 const std::string kKey(32, 'k');
@@ -135,4 +135,4 @@ TEST_F(DiskFullTest, RotationOnAFullDiskFailsClosed) {
 }
 
 }  // namespace
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 constexpr size_t kHashHexDigits = 64;
@@ -72,4 +72,4 @@ std::string FormatExpectedHead(uint64_t sequence, absl::string_view head_hash) {
   return absl::StrCat(sequence, ":", head_hash);
 }
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 
 struct ExpectedHead {
   uint64_t sequence = 0;  // At least 1.
@@ -34,6 +34,6 @@ std::vector<std::string> FlagValues(int argc, char** argv,
 // FormatExpectedHead returns `SEQ:HEAD`.
 std::string FormatExpectedHead(uint64_t sequence, absl::string_view head_hash);
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink
 
 #endif  // LATCHKEY_AUDIT_SINK_EXPECTED_HEAD_H_

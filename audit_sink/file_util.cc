@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 
 std::string ErrnoText() { return std::strerror(errno); }
 
@@ -124,4 +124,4 @@ absl::Status WriteFileAtomically(const std::string& dir,
   return absl::OkStatus();
 }
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 
 // ErrnoText is strerror(errno).
 std::string ErrnoText();
@@ -43,6 +43,6 @@ absl::Status WriteFileAtomically(const std::string& dir,
                                  absl::string_view text, mode_t mode,
                                  bool exclusive);
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink
 
 #endif  // LATCHKEY_AUDIT_SINK_FILE_UTIL_H_

@@ -15,7 +15,7 @@
 #include "common/secure_buffer.h"
 #include "common/status_macros.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 // The hex key plus a newline, with room to spare for stray whitespace.
@@ -66,4 +66,4 @@ absl::StatusOr<std::string> LoadOrCreateHmacKey(const std::string& dir) {
   return LoadHmacKey(path);
 }
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

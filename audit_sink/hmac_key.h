@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 
 inline constexpr size_t kHmacKeyBytes = 32;
 
@@ -23,6 +23,6 @@ absl::StatusOr<std::string> LoadHmacKey(const std::string& path);
 // records, since they could never be verified with a new key.
 absl::StatusOr<std::string> LoadOrCreateHmacKey(const std::string& dir);
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink
 
 #endif  // LATCHKEY_AUDIT_SINK_HMAC_KEY_H_

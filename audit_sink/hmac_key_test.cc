@@ -5,7 +5,7 @@
 #include "audit_sink/test_util.h"
 #include "gtest/gtest.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 TEST(HmacKeyTest, CreatedOnFirstStartThenLoaded) {
@@ -64,4 +64,4 @@ TEST(HmacKeyTest, WillNotCreateAKeyForAnExistingLog) {
 }
 
 }  // namespace
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

@@ -15,7 +15,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 constexpr size_t kChunkBytes = 64 * 1024;
@@ -151,4 +151,4 @@ absl::StatusOr<RecoveredChain> RecoverChain(int fd, const std::string& dir,
   return chain;
 }
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

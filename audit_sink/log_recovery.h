@@ -10,7 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "audit_sink/audit_record.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 
 struct RecoveredChain {
   // The last complete record's sequence (0 for an empty log) and the
@@ -31,6 +31,6 @@ absl::StatusOr<RecoveredChain> RecoverChain(int fd, const std::string& dir,
                                             const std::string& path,
                                             absl::string_view hmac_key);
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink
 
 #endif  // LATCHKEY_AUDIT_SINK_LOG_RECOVERY_H_

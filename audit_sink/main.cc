@@ -52,18 +52,12 @@ ABSL_FLAG(std::string, operator_uids, "",
           "Comma list of uids or user names that may Query, Tail and "
           "Verify; empty means only this daemon's own uid.");
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 int Fail(const absl::Status& status) {
   LogError("startup_failed", {{"error", status.ToString()}});
   return 1;
-}
-
-absl::StatusOr<std::vector<uid_t>> UidsOrSelf(const std::string& text) {
-  absl::StatusOr<std::vector<uid_t>> uids = ParseUidList(text);
-  if (uids.ok() && uids->empty()) uids->push_back(::getuid());
-  return uids;
 }
 
 int Run() {
@@ -99,10 +93,10 @@ int Run() {
   if (!log.ok()) return Fail(log.status());
 
   absl::StatusOr<std::vector<uid_t>> writers =
-      UidsOrSelf(absl::GetFlag(FLAGS_writer_uids));
+      ParseUidListOrSelf(absl::GetFlag(FLAGS_writer_uids));
   if (!writers.ok()) return Fail(writers.status());
   absl::StatusOr<std::vector<uid_t>> operators =
-      UidsOrSelf(absl::GetFlag(FLAGS_operator_uids));
+      ParseUidListOrSelf(absl::GetFlag(FLAGS_operator_uids));
   if (!operators.ok()) return Fail(operators.status());
   PeerGuard guard;
   guard.AllowUids(kWriterRole, *writers);
@@ -138,12 +132,12 @@ int Run() {
 }
 
 }  // namespace
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "latchkey-audit: append-only, hash-chained audit log on a Unix socket");
   absl::ParseCommandLine(argc, argv);
   latchkey::TuneRuntimeForServing();
-  return latchkey::Run();
+  return latchkey::audit_sink::Run();
 }

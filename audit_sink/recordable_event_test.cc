@@ -7,7 +7,7 @@
 #include "common/limits.h"
 #include "gtest/gtest.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 // Inputs an agent can put into a record's fields: cut UTF-8, lone
@@ -60,4 +60,4 @@ TEST(RecordableEventTest, ValidTextIsKeptAndBadBytesAreShown) {
 }
 
 }  // namespace
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

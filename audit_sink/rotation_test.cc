@@ -18,7 +18,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 const std::string kKey(32, 'k');
@@ -440,4 +440,4 @@ TEST_F(RotationTest, ForgedCheckpointIsReported) {
 }
 
 }  // namespace
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

@@ -15,7 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) {
@@ -138,4 +138,4 @@ size_t FillDisk(const std::string& path) {
   return total;
 }
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

@@ -11,7 +11,7 @@
 
 #include "proto/audit.pb.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 
 // TempDir is a fresh mkdtemp("/tmp/lk-XXXXXX") directory (mode 0700),
 // short enough for Unix sockets, removed with its contents at the end.
@@ -53,6 +53,6 @@ int WaitExit(pid_t pid, std::chrono::seconds timeout);
 // byte, and returns how many bytes it wrote.
 size_t FillDisk(const std::string& path);
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink
 
 #endif  // LATCHKEY_AUDIT_SINK_TEST_UTIL_H_

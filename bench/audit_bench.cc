@@ -159,7 +159,7 @@ Result Run(const std::string& socket, int writers, double seconds) {
 
 // RunInProcess measures AuditLog::Append from `writers` threads.
 void RunInProcess(const std::string& dir, int writers, double seconds) {
-  auto log = latchkey::AuditLog::Open(dir, std::string(32, 'k'));
+  auto log = latchkey::audit_sink::AuditLog::Open(dir, std::string(32, 'k'));
   if (!log.ok()) {
     std::fprintf(stderr, "%s\n", log.status().ToString().c_str());
     return;

@@ -2,7 +2,6 @@
 // the vault. main() only wires the pieces together.
 #include <unistd.h>
 
-#include "common/runtime_tuning.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -19,6 +18,7 @@
 #include "common/log.h"
 #include "common/metrics_http.h"
 #include "common/peer_guard.h"
+#include "common/runtime_tuning.h"
 #include "common/state_dir.h"
 #include "common/termination_signal.h"
 #include "common/uds_server.h"
@@ -77,12 +77,6 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
-absl::StatusOr<std::vector<uid_t>> UidsOrSelf(const std::string& flag_value) {
-  absl::StatusOr<std::vector<uid_t>> uids = latchkey::ParseUidList(flag_value);
-  if (uids.ok() && uids->empty()) uids->push_back(getuid());
-  return uids;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -99,9 +93,11 @@ int main(int argc, char** argv) {
       !s.ok()) {
     return Fail(s);
   }
-  auto agent_uids = UidsOrSelf(absl::GetFlag(FLAGS_agent_uids));
+  auto agent_uids =
+      latchkey::ParseUidListOrSelf(absl::GetFlag(FLAGS_agent_uids));
   if (!agent_uids.ok()) return Fail(agent_uids.status());
-  auto operator_uids = UidsOrSelf(absl::GetFlag(FLAGS_operator_uids));
+  auto operator_uids =
+      latchkey::ParseUidListOrSelf(absl::GetFlag(FLAGS_operator_uids));
   if (!operator_uids.ok()) return Fail(operator_uids.status());
 
   latchkey::PeerGuard guard;

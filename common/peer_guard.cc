@@ -1,6 +1,7 @@
 #include "common/peer_guard.h"
 
 #include <pwd.h>
+#include <unistd.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -78,6 +79,12 @@ absl::StatusOr<std::vector<uid_t>> ParseUidList(const std::string& text) {
     }
     uids.push_back(result->pw_uid);
   }
+  return uids;
+}
+
+absl::StatusOr<std::vector<uid_t>> ParseUidListOrSelf(const std::string& text) {
+  absl::StatusOr<std::vector<uid_t>> uids = ParseUidList(text);
+  if (uids.ok() && uids->empty()) uids->push_back(::getuid());
   return uids;
 }
 

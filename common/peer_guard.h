@@ -47,6 +47,11 @@ class PeerGuard {
 // ParseUidList parses "0,1000,latchkey-broker" (numbers or user names).
 absl::StatusOr<std::vector<uid_t>> ParseUidList(const std::string& text);
 
+// ParseUidListOrSelf reads a daemon's `--<role>_uids` flag: like
+// ParseUidList, but an empty list means "only my own uid" (getuid()), so an
+// unconfigured daemon admits nobody but itself.
+absl::StatusOr<std::vector<uid_t>> ParseUidListOrSelf(const std::string& text);
+
 }  // namespace latchkey
 
 #endif  // LATCHKEY_COMMON_PEER_GUARD_H_

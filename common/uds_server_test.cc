@@ -235,6 +235,20 @@ TEST(ParseUidListTest, NumbersAndNames) {
   EXPECT_FALSE(ParseUidList("no-such-user-xyz").ok());
 }
 
+TEST(ParseUidListOrSelfTest, EmptyMeansOwnUidOnly) {
+  auto empty = ParseUidListOrSelf("");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(*empty, (std::vector<uid_t>{::getuid()}));
+}
+
+TEST(ParseUidListOrSelfTest, ExplicitListIsKeptAndErrorsPassThrough) {
+  auto listed = ParseUidListOrSelf("0,root");
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(*listed, (std::vector<uid_t>{0, 0}));
+  auto bad = ParseUidListOrSelf("no-such-user-xyz");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace latchkey
 

@@ -149,11 +149,13 @@ int Tail(const Args&) {
 }
 
 int Verify(const Args&) {
-  absl::StatusOr<std::vector<ExpectedHead>> expect = ParseExpectedHeads(
-      ExpectValues().empty() ? absl::GetFlag(FLAGS_expect) : ExpectValues());
+  absl::StatusOr<std::vector<audit_sink::ExpectedHead>> expect =
+      audit_sink::ParseExpectedHeads(ExpectValues().empty()
+                                         ? absl::GetFlag(FLAGS_expect)
+                                         : ExpectValues());
   if (!expect.ok()) return UsageError(std::string(expect.status().message()));
   v1::VerifyRequest request;
-  for (const ExpectedHead& head : *expect) {
+  for (const audit_sink::ExpectedHead& head : *expect) {
     v1::ExpectedHead* given = request.add_expect();
     given->set_sequence(head.sequence);
     given->set_head_hash(head.head_hash);
@@ -187,7 +189,8 @@ int Checkpoint(const Args&) {
     std::cerr << "latchkeyctl: the audit log has no records yet\n";
     return kExitRefused;
   }
-  std::cout << FormatExpectedHead(response.sequence(), response.head_hash())
+  std::cout << audit_sink::FormatExpectedHead(response.sequence(),
+                                              response.head_hash())
             << "\n";
   return kExitOk;
 }
@@ -195,7 +198,7 @@ int Checkpoint(const Args&) {
 }  // namespace
 
 void NoteAuditArgv(int argc, char** argv) {
-  ExpectValues() = FlagValues(argc, argv, "expect");
+  ExpectValues() = audit_sink::FlagValues(argc, argv, "expect");
 }
 
 void AddAuditCommands(CommandTable* table) {

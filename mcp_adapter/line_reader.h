@@ -2,7 +2,9 @@
 // a bounded line length. An overlong line is reported once, as soon as it
 // passes the limit, and the rest of it is discarded up to its newline
 // without being buffered. CRLF endings are accepted; a last line without a
-// trailing newline is still delivered at EOF.
+// trailing newline is still delivered at EOF. The audit sink reads its log
+// files with audit_sink::RangeLineReader instead (pread() over a byte range,
+// with offsets, no CRLF handling).
 #ifndef LATCHKEY_MCP_ADAPTER_LINE_READER_H_
 #define LATCHKEY_MCP_ADAPTER_LINE_READER_H_
 

@@ -11,18 +11,18 @@
 #include <memory>
 #include <string>
 
-#include "common/runtime_tuning.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "common/runtime_tuning.h"
 #include "mcp_adapter/gateway_server.h"
 #include "mcp_adapter/grpc_broker_client.h"
-#include "mcp_adapter/http_checks.h"
 #include "mcp_adapter/http_mode.h"
 #include "mcp_adapter/line_writer.h"
+#include "mcp_adapter/listener_flags.h"
 #include "mcp_adapter/mcp_server.h"
 #include "mcp_adapter/process_setup.h"
 #include "mcp_adapter/stateless.h"
@@ -73,6 +73,12 @@ void WaitForStop(int stop_fd) {
   }
 }
 
+// UsageError logs a start-up refusal caused by flags or the environment.
+int UsageError(const std::string& event, const absl::Status& status) {
+  latchkey::LogError(event, {{"message", std::string(status.message())}});
+  return kExitUsage;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -84,55 +90,38 @@ int main(int argc, char** argv) {
   latchkey::SetLogComponent("mcp");
 
   auto token = latchkey::mcp::LoadAgentToken(absl::GetFlag(FLAGS_token_file));
-  if (!token.ok()) {
-    latchkey::LogError("no_agent_token",
-                       {{"message", std::string(token.status().message())}});
-    return kExitUsage;
-  }
+  if (!token.ok()) return UsageError("no_agent_token", token.status());
   const std::string http_address = absl::GetFlag(FLAGS_http);
   std::string http_token;
+  std::string failed_event;
   if (!http_address.empty()) {
-    // The address first: a public one is refused whatever else is set.
-    if (auto address = latchkey::mcp::ParseLoopbackAddress(http_address);
-        !address.ok()) {
-      latchkey::LogError(
-          "bad_http_address",
-          {{"message", std::string(address.status().message())}});
-      return kExitUsage;
-    }
-    auto loaded =
-        latchkey::mcp::LoadHttpToken(absl::GetFlag(FLAGS_http_token_file));
-    if (!loaded.ok()) {
-      latchkey::LogError("no_http_token",
-                         {{"message", std::string(loaded.status().message())}});
-      return kExitUsage;
-    }
-    http_token = *std::move(loaded);
+    auto http = latchkey::mcp::LoadListenerFlags(
+        "http", http_address,
+        [] {
+          return latchkey::mcp::LoadHttpToken(
+              absl::GetFlag(FLAGS_http_token_file));
+        },
+        &failed_event);
+    if (!http.ok()) return UsageError(failed_event, http.status());
+    http_token = std::move(http->token);
   }
   const std::string gateway_address = absl::GetFlag(FLAGS_gateway);
   latchkey::mcp::GatewayOptions gateway_options;
   if (!gateway_address.empty()) {
-    // The address first: a public one is refused whatever else is set.
-    auto address = latchkey::mcp::ParseLoopbackAddress(gateway_address);
-    if (!address.ok()) {
-      latchkey::LogError(
-          "bad_gateway_address",
-          {{"message", std::string(address.status().message())}});
-      return kExitUsage;
-    }
-    auto loaded = latchkey::mcp::LoadGatewayToken(
-        absl::GetFlag(FLAGS_gateway_token_file));
-    if (!loaded.ok()) {
-      latchkey::LogError("no_gateway_token",
-                         {{"message", std::string(loaded.status().message())}});
-      return kExitUsage;
-    }
-    gateway_options.address = *address;
-    gateway_options.token = *std::move(loaded);
+    auto gateway = latchkey::mcp::LoadListenerFlags(
+        "gateway", gateway_address,
+        [] {
+          return latchkey::mcp::LoadGatewayToken(
+              absl::GetFlag(FLAGS_gateway_token_file));
+        },
+        &failed_event);
+    if (!gateway.ok()) return UsageError(failed_event, gateway.status());
+    gateway_options.address = gateway->address;
+    gateway_options.token = std::move(gateway->token);
   } else if (absl::GetFlag(FLAGS_gateway_only)) {
-    latchkey::LogError(
-        "bad_flags", {{"message", "--gateway_only needs --gateway=HOST:PORT"}});
-    return kExitUsage;
+    return UsageError(
+        "bad_flags",
+        absl::InvalidArgumentError("--gateway_only needs --gateway=HOST:PORT"));
   }
   // Before any thread starts, so that every thread inherits the mask.
   auto stop_fd = latchkey::mcp::OpenTerminationSignalFd();
@@ -212,22 +201,8 @@ int main(int argc, char** argv) {
   latchkey::LogInfo("started", {{"broker_socket", socket},
                                 {"token_source", token->source},
                                 {"version", latchkey::mcp::kServerVersion}});
-  auto exit = transport.Run();
-  const char* reason = "eof";
-  switch (exit) {
-    case latchkey::mcp::StdioTransport::Exit::kEof:
-      reason = "eof";
-      break;
-    case latchkey::mcp::StdioTransport::Exit::kStopped:
-      reason = "signal";
-      break;
-    case latchkey::mcp::StdioTransport::Exit::kOutputClosed:
-      reason = "output_closed";
-      break;
-    case latchkey::mcp::StdioTransport::Exit::kInputError:
-      reason = "input_error";
-      break;
-  }
-  latchkey::LogInfo("stopped", {{"reason", reason}});
+  latchkey::LogInfo(
+      "stopped",
+      {{"reason", latchkey::mcp::StdioTransport::ExitReason(transport.Run())}});
   return 0;
 }

@@ -53,6 +53,20 @@ bool StdioTransport::DrainWorkers(const std::vector<int>& stop_fds) {
   }
 }
 
+const char* StdioTransport::ExitReason(Exit exit) {
+  switch (exit) {
+    case Exit::kEof:
+      return "eof";
+    case Exit::kStopped:
+      return "signal";
+    case Exit::kOutputClosed:
+      return "output_closed";
+    case Exit::kInputError:
+      return "input_error";
+  }
+  return "unknown";
+}
+
 StdioTransport::Exit StdioTransport::Run() {
   std::vector<int> stop_fds = {writer_->closed_fd()};
   if (options_.stop_fd >= 0) stop_fds.push_back(options_.stop_fd);

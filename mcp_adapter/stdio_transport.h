@@ -41,6 +41,8 @@ struct StdioTransportOptions {
 class StdioTransport {
  public:
   enum class Exit { kEof, kStopped, kOutputClosed, kInputError };
+  // ExitReason names `exit` for the adapter's "stopped" log line.
+  static const char* ExitReason(Exit exit);
 
   // `server` and `writer` must outlive the transport.
   StdioTransport(McpServer* server, LineWriter* writer,

@@ -334,5 +334,16 @@ TEST_F(StdioTransportTest, ClosedOutputEndsTheLoop) {
   EXPECT_EQ(run.get(), StdioTransport::Exit::kOutputClosed);
 }
 
+// The "stopped" log line's reason is what operators and tests grep for.
+TEST(StdioTransportExitReason, NamesEveryExit) {
+  EXPECT_STREQ(StdioTransport::ExitReason(StdioTransport::Exit::kEof), "eof");
+  EXPECT_STREQ(StdioTransport::ExitReason(StdioTransport::Exit::kStopped),
+               "signal");
+  EXPECT_STREQ(StdioTransport::ExitReason(StdioTransport::Exit::kOutputClosed),
+               "output_closed");
+  EXPECT_STREQ(StdioTransport::ExitReason(StdioTransport::Exit::kInputError),
+               "input_error");
+}
+
 }  // namespace
 }  // namespace latchkey::mcp

@@ -1,6 +1,8 @@
-// HeaderPolicy decides which request headers an agent may set. Headers are
-// judged by family, not by a short list of names: a family is a job a
-// header does (carry a credential, steer routing, override the method, ...)
+// The header policy (ClassifyRequestHeader, CheckAgentHeaders,
+// IsDroppedResponseHeader; there is no HeaderPolicy class) decides which
+// request headers an agent may set and which response headers are dropped.
+// Headers are judged by family, not by a short list of names: a family is a job
+// a header does (carry a credential, steer routing, override the method, ...)
 // and every spelling of that job is refused together. The adapter and the
 // gateway use it for early errors, the broker for its decision and the
 // vault again before it injects a credential, so none relies on another.

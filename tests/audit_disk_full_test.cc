@@ -79,7 +79,7 @@ TEST_F(AuditDiskFullTest, BrokerRefusesWhileTheAuditDiskIsFullAndResumes) {
                                 "/v1/before-full"));
 
   const std::string filler = state_ + "/filler";
-  ASSERT_GT(FillDisk(filler), 0u);
+  ASSERT_GT(audit_sink::FillDisk(filler), 0u);
   // The log's last page may still hold a record or two.
   json refused;
   for (int i = 0; i < 30; ++i) {

@@ -406,7 +406,7 @@ TEST_F(AuditUnderFailureTest, FullAuditDiskUnderLoadLeavesNoUnrecordedHit) {
     ASSERT_TRUE(WaitForAllowed(load, 0, 20, absl::Seconds(15)))
         << "no load got through before the disk filled";
     absl::SleepFor(absl::Milliseconds(500));
-    EXPECT_GT(FillDisk(filler), 0u);
+    EXPECT_GT(audit_sink::FillDisk(filler), 0u);
     Window window{absl::Now(), absl::InfiniteFuture()};
     // Longer than kAnswerMargin, so that some refusals fall inside.
     absl::SleepFor(absl::Milliseconds(2000));

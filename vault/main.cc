@@ -6,14 +6,14 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "common/audit_recorder.h"
-#include "common/runtime_tuning.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/audit_recorder.h"
 #include "common/log.h"
 #include "common/metrics_http.h"
 #include "common/peer_guard.h"
+#include "common/runtime_tuning.h"
 #include "common/state_dir.h"
 #include "common/termination_signal.h"
 #include "common/uds_server.h"
@@ -48,17 +48,6 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
-std::vector<uid_t> UidsOrSelf(const std::string& flag_value, bool* ok) {
-  absl::StatusOr<std::vector<uid_t>> uids = latchkey::ParseUidList(flag_value);
-  if (!uids.ok()) {
-    latchkey::LogError("bad_flag", {{"error", uids.status().ToString()}});
-    *ok = false;
-    return {};
-  }
-  if (uids->empty()) uids->push_back(getuid());
-  return *uids;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -81,13 +70,15 @@ int main(int argc, char** argv) {
   auto store = latchkey::vault::OpenSqliteSecretStore(state_dir);
   if (!store.ok()) return Fail(store.status());
 
-  bool flags_ok = true;
+  auto broker_uids =
+      latchkey::ParseUidListOrSelf(absl::GetFlag(FLAGS_broker_uids));
+  if (!broker_uids.ok()) return Fail(broker_uids.status());
+  auto operator_uids =
+      latchkey::ParseUidListOrSelf(absl::GetFlag(FLAGS_operator_uids));
+  if (!operator_uids.ok()) return Fail(operator_uids.status());
   latchkey::PeerGuard guard;
-  guard.AllowUids("broker", UidsOrSelf(absl::GetFlag(FLAGS_broker_uids),
-                                       &flags_ok));
-  guard.AllowUids("operator", UidsOrSelf(absl::GetFlag(FLAGS_operator_uids),
-                                         &flags_ok));
-  if (!flags_ok) return 2;
+  guard.AllowUids("broker", *broker_uids);
+  guard.AllowUids("operator", *operator_uids);
   latchkey::vault::ConfigureVaultPermissions(&guard);
 
   latchkey::vault::VaultCore core(std::move(*store));
@@ -96,9 +87,10 @@ int main(int argc, char** argv) {
     if (!core.Status().initialized()) {
       latchkey::LogWarning(
           "unseal_credential_skipped",
-          {{"why", "vault is not initialized; run Init with "
-                   "UNSEAL_METHOD_SYSTEMD_CREDENTIAL, provision the key, "
-                   "restart"}});
+          {{"why",
+            "vault is not initialized; run Init with "
+            "UNSEAL_METHOD_SYSTEMD_CREDENTIAL, provision the key, "
+            "restart"}});
     } else {
       // root_key: moved into the core (or zeroized on failure).
       auto root_key = latchkey::vault::ReadRootKeyCredential(credential);
@@ -117,8 +109,9 @@ int main(int argc, char** argv) {
                                            absl::Seconds(5));
   } else {
     latchkey::LogWarning("audit_disabled",
-                         {{"why", "--audit_socket is empty; unseal attempts "
-                                  "are only logged"}});
+                         {{"why",
+                           "--audit_socket is empty; unseal attempts "
+                           "are only logged"}});
   }
   latchkey::vault::AdminService admin(&core, &guard, audit.get());
   admin.EnableBackup(state_dir);
@@ -128,11 +121,12 @@ int main(int argc, char** argv) {
   if (!server.ok()) return Fail(server.status());
   auto metrics_http = latchkey::StartMetricsEndpointFromFlag("vault");
   if (!metrics_http.ok()) return Fail(metrics_http.status());
-  latchkey::LogInfo("ready", {{"sealed", core.Status().sealed() ? "yes" : "no"},
-                              {"initialized",
-                               core.Status().initialized() ? "yes" : "no"}});
+  latchkey::LogInfo(
+      "ready", {{"sealed", core.Status().sealed() ? "yes" : "no"},
+                {"initialized", core.Status().initialized() ? "yes" : "no"}});
   int signal_number = latchkey::WaitForTerminationSignal();
-  latchkey::LogInfo("shutting_down", {{"signal", std::to_string(signal_number)}});
+  latchkey::LogInfo("shutting_down",
+                    {{"signal", std::to_string(signal_number)}});
   (*server)->Shutdown();
   core.Seal();
   return 0;

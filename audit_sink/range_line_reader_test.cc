@@ -1,4 +1,4 @@
-#include "audit_sink/line_reader.h"
+#include "audit_sink/range_line_reader.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,12 +9,12 @@
 #include "audit_sink/test_util.h"
 #include "gtest/gtest.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 std::vector<std::string> ReadAll(int fd, uint64_t start, uint64_t end,
                                  size_t max, uint64_t* trailing) {
-  LineReader reader(fd, start, end, max);
+  RangeLineReader reader(fd, start, end, max);
   std::vector<std::string> lines;
   absl::string_view line;
   while (reader.Next(&line)) lines.emplace_back(line);
@@ -23,7 +23,7 @@ std::vector<std::string> ReadAll(int fd, uint64_t start, uint64_t end,
   return lines;
 }
 
-TEST(LineReaderTest, LinesRangesAndTrailingBytes) {
+TEST(RangeLineReaderTest, LinesRangesAndTrailingBytes) {
   TempDir dir;
   std::string path = dir.path() + "/f";
   std::string big(200 * 1024, 'x');
@@ -49,12 +49,12 @@ TEST(LineReaderTest, LinesRangesAndTrailingBytes) {
   ::close(fd);
 }
 
-TEST(LineReaderTest, OffsetsAndPositions) {
+TEST(RangeLineReaderTest, OffsetsAndPositions) {
   TempDir dir;
   std::string path = dir.path() + "/f";
   WriteFile(path, "ab\ncde\n");
   int fd = ::open(path.c_str(), O_RDONLY);
-  LineReader reader(fd, 0, 7, 100);
+  RangeLineReader reader(fd, 0, 7, 100);
   absl::string_view line;
   ASSERT_TRUE(reader.Next(&line));
   EXPECT_EQ(reader.line_offset(), 0u);
@@ -68,4 +68,4 @@ TEST(LineReaderTest, OffsetsAndPositions) {
 }
 
 }  // namespace
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

@@ -1,4 +1,4 @@
-#include "audit_sink/line_reader.h"
+#include "audit_sink/range_line_reader.h"
 
 #include <unistd.h>
 
@@ -7,15 +7,15 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 namespace {
 
 constexpr size_t kChunkBytes = 64 * 1024;
 
 }  // namespace
 
-LineReader::LineReader(int fd, uint64_t start, uint64_t end,
-                       size_t max_line_bytes)
+RangeLineReader::RangeLineReader(int fd, uint64_t start, uint64_t end,
+                                 size_t max_line_bytes)
     : fd_(fd),
       end_(end < start ? start : end),
       max_line_bytes_(max_line_bytes),
@@ -23,7 +23,7 @@ LineReader::LineReader(int fd, uint64_t start, uint64_t end,
       next_read_(start),
       position_(start) {}
 
-bool LineReader::Next(absl::string_view* line) {
+bool RangeLineReader::Next(absl::string_view* line) {
   while (true) {
     size_t newline = buffer_.find('\n', consumed_);
     if (newline != std::string::npos) {
@@ -67,4 +67,4 @@ bool LineReader::Next(absl::string_view* line) {
   }
 }
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink

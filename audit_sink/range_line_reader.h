@@ -1,7 +1,12 @@
-// LineReader reads newline-terminated lines from a byte range of a file
+// RangeLineReader reads newline-terminated lines from a byte range of a file
 // with pread(), so several readers can share one descriptor with a writer.
-#ifndef LATCHKEY_AUDIT_SINK_LINE_READER_H_
-#define LATCHKEY_AUDIT_SINK_LINE_READER_H_
+// It reports where each line starts and how many bytes trail the last
+// newline, which recovery and verification need. Not to be confused with
+// mcp::LineReader (mcp_adapter/line_reader.h), which reads a live stream
+// (stdin) with poll() and stop fds, strips CRLF and delivers an unterminated
+// last line: the two share only the idea of splitting on '\n'.
+#ifndef LATCHKEY_AUDIT_SINK_RANGE_LINE_READER_H_
+#define LATCHKEY_AUDIT_SINK_RANGE_LINE_READER_H_
 
 #include <cstdint>
 #include <string>
@@ -9,14 +14,14 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
-namespace latchkey {
+namespace latchkey::audit_sink {
 
-class LineReader {
+class RangeLineReader {
  public:
   // Reads [start, end) of `fd`; the reader does not own `fd`. A line that
   // outgrows `max_line_bytes` (plus one read chunk, 64 KiB) before its
   // newline is seen is skipped and returned as an empty line.
-  LineReader(int fd, uint64_t start, uint64_t end, size_t max_line_bytes);
+  RangeLineReader(int fd, uint64_t start, uint64_t end, size_t max_line_bytes);
 
   // Next sets `line` to the next complete line, without its newline; it
   // stays valid until the next call. False at the end of the range or on
@@ -47,6 +52,6 @@ class LineReader {
   absl::Status status_;
 };
 
-}  // namespace latchkey
+}  // namespace latchkey::audit_sink
 
-#endif  // LATCHKEY_AUDIT_SINK_LINE_READER_H_
+#endif  // LATCHKEY_AUDIT_SINK_RANGE_LINE_READER_H_
