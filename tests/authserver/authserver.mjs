@@ -1,0 +1,163 @@
+// A real OAuth 2.0 authorization server for the vault's oauth2 scheme tests
+// (issue #18): oidc-provider (a certified OpenID Connect provider, MIT),
+// pinned by package-lock.json next to this file, on plain HTTP on
+// 127.0.0.1 (loopback only; the vault is told the origin is internal).
+//
+// Clients (secrets are random per run and written to --secrets-file):
+//   cc-basic      client_credentials, client_secret_basic
+//   cc-post       client_credentials, client_secret_post
+//   rt-client     refresh_token (client_secret_basic); its first refresh
+//                 token is minted here at start (Grant + RefreshToken in
+//                 the in-memory adapter) and written to --secrets-file.
+//                 rotateRefreshToken is on: every refresh answers a new
+//                 refresh token and consumes the old one.
+//   introspector  the resource server's client for the introspection
+//                 endpoint (/token/introspection).
+//
+// Every token request adds one JSON line to --token-log (grant type, client
+// id, HTTP status; never a credential), so tests can count them. The port
+// is written to --port-file (through a rename) last, once everything above
+// is ready.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import { parseArgs } from 'node:util';
+
+import Provider from 'oidc-provider';
+
+const { values: args } = parseArgs({
+  options: {
+    'port-file': { type: 'string' },
+    'secrets-file': { type: 'string' },
+    'token-log': { type: 'string' },
+  },
+});
+for (const name of ['port-file', 'secrets-file', 'token-log']) {
+  if (!args[name]) {
+    console.error(`authserver: --${name} is required`);
+    process.exit(2);
+  }
+}
+
+function writeAtomically(path, text) {
+  fs.writeFileSync(`${path}.tmp`, text, { mode: 0o600 });
+  fs.renameSync(`${path}.tmp`, path);
+}
+
+const secret = () => crypto.randomBytes(24).toString('base64url');
+const secrets = {
+  'cc-basic': secret(),
+  'cc-post': secret(),
+  'rt-client': secret(),
+  introspector: secret(),
+};
+
+const ccClient = (id, method) => ({
+  client_id: id,
+  client_secret: secrets[id],
+  token_endpoint_auth_method: method,
+  grant_types: ['client_credentials'],
+  response_types: [],
+  redirect_uris: [],
+  scope: 'api:read api:write',
+});
+
+const clients = [
+  ccClient('cc-basic', 'client_secret_basic'),
+  ccClient('cc-post', 'client_secret_post'),
+  {
+    client_id: 'rt-client',
+    client_secret: secrets['rt-client'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    // A refresh token comes from an authorization code in real life; the
+    // code step is skipped by minting the refresh token below.
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: ['https://client.example/cb'],
+    scope: 'offline_access api:read',
+  },
+  {
+    client_id: 'introspector',
+    client_secret: secrets.introspector,
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: [],
+    response_types: [],
+    redirect_uris: [],
+  },
+];
+
+// Listen first to learn the port: the issuer names it.
+const server = http.createServer();
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const port = server.address().port;
+const issuer = `http://127.0.0.1:${port}`;
+
+const provider = new Provider(issuer, {
+  clients,
+  scopes: ['openid', 'offline_access', 'api:read', 'api:write'],
+  features: {
+    clientCredentials: { enabled: true },
+    introspection: {
+      enabled: true,
+      // Only the resource server's client may ask about tokens.
+      allowedPolicy: (ctx, client) => client.clientId === 'introspector',
+    },
+    devInteractions: { enabled: false },
+  },
+  rotateRefreshToken: true,
+  ttl: {
+    AccessToken: 3600,
+    ClientCredentials: 600,
+    Grant: 14 * 24 * 3600,
+    RefreshToken: 14 * 24 * 3600,
+  },
+  cookies: { keys: [secret()] },
+  async findAccount(ctx, sub) {
+    return { accountId: sub, async claims() { return { sub }; } };
+  },
+});
+
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.path === '/token') {
+    const line = {
+      event: 'token',
+      grant_type: ctx.oidc?.params?.grant_type ?? null,
+      client_id: ctx.oidc?.client?.clientId ?? null,
+      status: ctx.status,
+      error: ctx.body?.error ?? null,
+    };
+    fs.appendFileSync(args['token-log'], `${JSON.stringify(line)}\n`);
+  }
+});
+
+// The refresh token the vault starts with.
+const account = 'svc-account';
+const rtScope = 'offline_access api:read';
+const grant = new provider.Grant({ accountId: account, clientId: 'rt-client' });
+grant.addOIDCScope(rtScope);
+const grantId = await grant.save();
+const rtClient = await provider.Client.find('rt-client');
+const refreshToken = await new provider.RefreshToken({
+  accountId: account,
+  client: rtClient,
+  grantId,
+  scope: rtScope,
+  gty: 'authorization_code',
+}).save();
+
+server.on('request', provider.callback());
+writeAtomically(args['secrets-file'],
+  JSON.stringify({ clients: secrets, refresh_token: refreshToken }));
+writeAtomically(args['port-file'], String(port));
+console.error(`authserver: listening on ${issuer}`);
+
+// The test stops the process with SIGTERM; also stop if the parent dies
+// first (the test crashed), so no server outlives it.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) process.exit(0);
+}, 500).unref();
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => process.exit(0));
+}
