@@ -13,7 +13,7 @@ BUILD_PACKAGES=(
   libabsl-dev libre2-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev python3 libcpp-httplib-dev
 )
-TEST_PACKAGES=(nginx-light curl clang libclang-rt-14-dev python3-cryptography openssl systemd git awscli python3-brotli zstd python3-botocore python3-oauthlib python3-jwt)  # python3-botocore, python3-oauthlib, python3-jwt: tests/verifier/verify.py recomputes credentials independently; systemd: systemd-socket-activate; awscli: gateway_aws_e2e_test; python3-brotli, zstd: vault_stream_upstream.py encodes br and zstd answers
+TEST_PACKAGES=(nginx-light curl clang libclang-rt-14-dev python3-cryptography openssl systemd git awscli python3-brotli zstd python3-botocore python3-oauthlib python3-jwt)  # python3-botocore, python3-oauthlib, python3-jwt: tests/verifier/verify.py recomputes credentials independently, and auth_upstream.py verifies JWT-bearer assertions; systemd: systemd-socket-activate; awscli: gateway_aws_e2e_test; python3-brotli, zstd: vault_stream_upstream.py encodes br and zstd answers
 
 log() { printf '\033[1m[latchkey]\033[0m %s\n' "$*" >&2; }
 

@@ -8,10 +8,12 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/secure_buffer.h"
@@ -35,6 +37,16 @@ struct TokenResponse {
 using TokenFetch =
     std::function<absl::StatusOr<TokenResponse>(const OutgoingRequest&)>;
 
+// Derived state is a small value a scheme derives from one secret version
+// and must not lose on a restart (a rotated OAuth2 refresh token). The
+// vault seals it under its keyring like a secret value and drops it with
+// the version. Load gives nullopt when nothing is stored.
+using LoadDerivedState =
+    std::function<absl::StatusOr<std::optional<SecureBuffer>>(
+        absl::string_view name)>;
+using SaveDerivedState = std::function<absl::Status(absl::string_view name,
+                                                    const SecureBuffer& value)>;
+
 // AuthContext is what a scheme may need beyond the request itself. The
 // defaults suit the pure header schemes; signing schemes read `now` and
 // `nonce`; token-exchange schemes need `tokens`, `fetch`, `cache_key` and
@@ -54,6 +66,10 @@ struct AuthContext {
   std::vector<std::string> bound_origins;
   // ca_bundle_pem: extra CA certificates for the token endpoint.
   std::string ca_bundle_pem;
+  // load_state / save_state reach the derived state of the secret version
+  // `cache_key` names; unset outside the vault's egress path.
+  LoadDerivedState load_state;
+  SaveDerivedState save_state;
 };
 
 class AuthScheme {

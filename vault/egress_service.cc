@@ -78,6 +78,17 @@ AuthContext EgressService::MakeAuthContext(const v1::SecretMetadata& metadata,
   context.bound_origins.assign(metadata.origins().begin(),
                                metadata.origins().end());
   context.ca_bundle_pem = metadata.ca_bundle_pem();
+  // Derived state (a rotated refresh token) of exactly this version.
+  VaultCore* core = core_;
+  const uint32_t version = metadata.version();
+  context.load_state = [core, id = metadata.id(),
+                        version](absl::string_view name) {
+    return core->LoadDerivedState(id, version, name);
+  };
+  context.save_state = [core, id = metadata.id(), version](
+                           absl::string_view name, const SecureBuffer& value) {
+    return core->SaveDerivedState(id, version, name, value);
+  };
   UpstreamClient* client = client_;
   context.fetch = [client, limits, internal = metadata.internal_origins()](
                       const OutgoingRequest& token_request)

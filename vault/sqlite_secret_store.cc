@@ -34,6 +34,19 @@ CREATE TABLE secrets(
 constexpr char kSchemaV2[] =
     "CREATE INDEX IF NOT EXISTS secrets_by_term ON secrets(term);";
 
+// Version 3: derived state (a rotated OAuth2 refresh token), sealed per
+// secret version like the values themselves.
+constexpr char kSchemaV3[] = R"sql(
+CREATE TABLE IF NOT EXISTS derived_state(
+  id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  term INTEGER NOT NULL,
+  sealed_value BLOB NOT NULL,
+  PRIMARY KEY(id, version, name));
+CREATE INDEX IF NOT EXISTS derived_state_by_term ON derived_state(term);
+)sql";
+
 // The version marker is meta "schema_version" (text), as released: 0 for an
 // empty database, 1 for the v1 tables without a marker.
 absl::StatusOr<int> ReadStoreVersion(SqliteDb& db) {
@@ -55,12 +68,21 @@ absl::StatusOr<int> ReadStoreVersion(SqliteDb& db) {
 }
 
 absl::Status WriteStoreVersion(SqliteDb& db, int version) {
-  LK_ASSIGN_OR_RETURN(
-      SqliteStatement stmt,
-      db.Prepare("INSERT OR REPLACE INTO meta(key, value) "
-                 "VALUES('schema_version', ?)"));
+  LK_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                      db.Prepare("INSERT OR REPLACE INTO meta(key, value) "
+                                 "VALUES('schema_version', ?)"));
   stmt.Bind(1, std::to_string(version));
   return stmt.Run();
+}
+
+DerivedRow ReadDerivedRow(const SqliteStatement& stmt) {
+  DerivedRow row;
+  row.id = stmt.ColumnText(0);
+  row.version = static_cast<uint32_t>(stmt.ColumnInt(1));
+  row.name = stmt.ColumnText(2);
+  row.term = static_cast<uint32_t>(stmt.ColumnInt(3));
+  row.sealed_value = stmt.ColumnBlob(4);
+  return row;
 }
 
 SecretRow ReadSecretRow(const SqliteStatement& stmt) {
@@ -165,8 +187,10 @@ class SqliteSecretStore final : public SecretStore {
     std::lock_guard<std::mutex> lock(mu_);
     LK_ASSIGN_OR_RETURN(
         SqliteStatement stmt,
-        db_->Prepare("SELECT COUNT(*) FROM secrets WHERE term < ?"));
-    stmt.Bind(1, static_cast<int64_t>(newest_term));
+        db_->Prepare("SELECT (SELECT COUNT(*) FROM secrets WHERE term < ?) + "
+                     "(SELECT COUNT(*) FROM derived_state WHERE term < ?)"));
+    stmt.Bind(1, static_cast<int64_t>(newest_term))
+        .Bind(2, static_cast<int64_t>(newest_term));
     LK_ASSIGN_OR_RETURN(bool row, stmt.Step());
     return static_cast<uint32_t>(row ? stmt.ColumnInt(0) : 0);
   }
@@ -247,16 +271,84 @@ class SqliteSecretStore final : public SecretStore {
 
   absl::StatusOr<uint32_t> Delete(absl::string_view id) override {
     std::lock_guard<std::mutex> lock(mu_);
-    LK_ASSIGN_OR_RETURN(SqliteStatement stmt,
-                        db_->Prepare("DELETE FROM secrets WHERE id = ?"));
-    stmt.Bind(1, id);
-    LK_RETURN_IF_ERROR(stmt.Run());
-    uint32_t deleted = static_cast<uint32_t>(db_->Changes());
+    LK_RETURN_IF_ERROR(db_->Begin());
+    uint32_t deleted = 0;
+    absl::Status status = DeleteLocked(id, &deleted);
+    if (!status.ok()) {
+      db_->Rollback();
+      return status;
+    }
+    LK_RETURN_IF_ERROR(db_->Commit());
     // secure_delete zeroes the freed pages; the checkpoint moves that into
     // the main file and truncates the WAL, so no old page keeps the
     // ciphertext.
     LK_RETURN_IF_ERROR(db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
     return deleted;
+  }
+
+  absl::StatusOr<std::optional<DerivedRow>> GetDerived(
+      absl::string_view id, uint32_t version, absl::string_view name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    LK_ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        db_->Prepare("SELECT id, version, name, term, sealed_value FROM "
+                     "derived_state WHERE id = ? AND version = ? AND "
+                     "name = ?"));
+    stmt.Bind(1, id).Bind(2, static_cast<int64_t>(version)).Bind(3, name);
+    LK_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::optional<DerivedRow>();
+    return std::optional<DerivedRow>(ReadDerivedRow(stmt));
+  }
+
+  absl::StatusOr<bool> PutDerived(const DerivedRow& row) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    LK_ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        db_->Prepare("INSERT OR REPLACE INTO derived_state(id, version, name, "
+                     "term, sealed_value) SELECT ?, ?, ?, ?, ? WHERE ? = "
+                     "(SELECT MAX(version) FROM secrets WHERE id = ?)"));
+    stmt.Bind(1, row.id)
+        .Bind(2, static_cast<int64_t>(row.version))
+        .Bind(3, row.name)
+        .Bind(4, static_cast<int64_t>(row.term))
+        .BindBlob(5, row.sealed_value)
+        .Bind(6, static_cast<int64_t>(row.version))
+        .Bind(7, row.id);
+    LK_RETURN_IF_ERROR(stmt.Run());
+    return db_->Changes() > 0;
+  }
+
+  absl::StatusOr<std::vector<DerivedRow>> ListDerivedOnOlderTerms(
+      uint32_t newest_term, size_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    LK_ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        db_->Prepare("SELECT id, version, name, term, sealed_value FROM "
+                     "derived_state WHERE term < ? ORDER BY term, id, "
+                     "version, name LIMIT ?"));
+    stmt.Bind(1, static_cast<int64_t>(newest_term))
+        .Bind(2, static_cast<int64_t>(limit));
+    std::vector<DerivedRow> rows;
+    while (true) {
+      LK_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      rows.push_back(ReadDerivedRow(stmt));
+    }
+    return rows;
+  }
+
+  absl::StatusOr<uint32_t> RewrapDerived(
+      const std::vector<RewrappedDerived>& rows) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    LK_RETURN_IF_ERROR(db_->Begin());
+    uint32_t changed = 0;
+    absl::Status status = RewrapDerivedLocked(rows, &changed);
+    if (!status.ok()) {
+      db_->Rollback();
+      return status;
+    }
+    LK_RETURN_IF_ERROR(db_->Commit());
+    return changed;
   }
 
   absl::Status IntegrityCheck() override {
@@ -265,6 +357,38 @@ class SqliteSecretStore final : public SecretStore {
   }
 
  private:
+  absl::Status DeleteLocked(absl::string_view id, uint32_t* deleted) {
+    LK_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                        db_->Prepare("DELETE FROM secrets WHERE id = ?"));
+    stmt.Bind(1, id);
+    LK_RETURN_IF_ERROR(stmt.Run());
+    *deleted = static_cast<uint32_t>(db_->Changes());
+    LK_ASSIGN_OR_RETURN(SqliteStatement derived,
+                        db_->Prepare("DELETE FROM derived_state WHERE id = ?"));
+    derived.Bind(1, id);
+    return derived.Run();
+  }
+
+  absl::Status RewrapDerivedLocked(const std::vector<RewrappedDerived>& rows,
+                                   uint32_t* changed) {
+    LK_ASSIGN_OR_RETURN(
+        SqliteStatement update,
+        db_->Prepare("UPDATE derived_state SET term = ?, sealed_value = ? "
+                     "WHERE id = ? AND version = ? AND name = ? AND "
+                     "term = ?"));
+    for (const RewrappedDerived& r : rows) {
+      update.Bind(1, static_cast<int64_t>(r.row.term))
+          .BindBlob(2, r.row.sealed_value)
+          .Bind(3, r.row.id)
+          .Bind(4, static_cast<int64_t>(r.row.version))
+          .Bind(5, r.row.name)
+          .Bind(6, static_cast<int64_t>(r.old_term));
+      LK_RETURN_IF_ERROR(update.Run());
+      *changed += static_cast<uint32_t>(db_->Changes());
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status RewrapLocked(const std::vector<Rewrapped>& rows,
                             uint32_t* changed) {
     LK_ASSIGN_OR_RETURN(
@@ -366,7 +490,15 @@ class SqliteSecretStore final : public SecretStore {
         db_->Prepare("DELETE FROM secrets WHERE id = ? AND version <= ?"));
     prune.Bind(1, row.id).Bind(
         2, static_cast<int64_t>(row.version) - keep_versions);
-    return prune.Run();
+    LK_RETURN_IF_ERROR(prune.Run());
+    // A new version starts from its own value: what older versions derived
+    // (a rotated refresh token) no longer applies.
+    LK_ASSIGN_OR_RETURN(
+        SqliteStatement drop,
+        db_->Prepare("DELETE FROM derived_state WHERE id = ? AND "
+                     "version < ?"));
+    drop.Bind(1, row.id).Bind(2, static_cast<int64_t>(row.version));
+    return drop.Run();
   }
 
   std::mutex mu_;
@@ -381,7 +513,8 @@ const SchemaPlan& VaultSchemaPlan() {
       "vault.db",
       "latchkey-vault",
       {{1, "create the meta, keyring and secrets tables", kSchemaV1},
-       {2, "index secrets by keyring term for rewrap", kSchemaV2}},
+       {2, "index secrets by keyring term for rewrap", kSchemaV2},
+       {3, "add the derived_state table (rotated refresh tokens)", kSchemaV3}},
       ReadStoreVersion,
       WriteStoreVersion};
   return *plan;

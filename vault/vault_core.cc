@@ -50,6 +50,13 @@ std::string SecretAad(const SecretRow& row) {
                       row.term, "\n", Sha256Hex(row.metadata));
 }
 
+// A derived value is bound to its secret version and name: moved to
+// another secret, version or purpose, it fails to open.
+std::string DerivedAad(const DerivedRow& row) {
+  return absl::StrCat("latchkey.derived.v1\n", row.id, "\n", row.version, "\n",
+                      row.name, "\n", row.term);
+}
+
 }  // namespace
 
 absl::Status ValidateSecretId(absl::string_view id) {
@@ -643,11 +650,94 @@ absl::StatusOr<uint32_t> VaultCore::RewrapBatch(size_t limit) {
                          std::move(moved.metadata), std::move(sealed)});
     }
   }
-  if (updates.empty()) return 0u;
+  LK_ASSIGN_OR_RETURN(uint32_t derived, RewrapDerivedBatch(limit));
+  if (updates.empty()) return derived;
   // A Seal in between does not matter: the rows are already sealed.
   LK_ASSIGN_OR_RETURN(uint32_t changed, store_->Rewrap(updates));
   LogInfo("keyring_rewrap", {{"versions", absl::StrCat(changed)}});
+  return changed + derived;
+}
+
+absl::StatusOr<uint32_t> VaultCore::RewrapDerivedBatch(size_t limit) {
+  std::vector<SecretStore::RewrappedDerived> updates;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (root_key_.empty()) return 0u;
+    const uint32_t newest = newest_term_;
+    LK_ASSIGN_OR_RETURN(std::vector<DerivedRow> rows,
+                        store_->ListDerivedOnOlderTerms(newest, limit));
+    for (const DerivedRow& row : rows) {
+      auto key = data_keys_.find(row.term);
+      if (key == data_keys_.end()) continue;
+      // value: decrypted for the time it takes to re-seal it.
+      absl::StatusOr<SecureBuffer> value =
+          vault::Open(key->second, row.sealed_value, DerivedAad(row));
+      if (!value.ok()) {
+        LogError(
+            "derived_state_tampered",
+            {{"secret_id", row.id}, {"version", absl::StrCat(row.version)}});
+        continue;  // left as it is; loading it fails the same way.
+      }
+      SecretStore::RewrappedDerived moved{row, row.term};
+      moved.row.term = newest;
+      LK_ASSIGN_OR_RETURN(moved.row.sealed_value,
+                          vault::Seal(data_keys_.at(newest), value->view(),
+                                      DerivedAad(moved.row)));
+      updates.push_back(std::move(moved));
+    }
+  }
+  if (updates.empty()) return 0u;
+  LK_ASSIGN_OR_RETURN(uint32_t changed, store_->RewrapDerived(updates));
+  LogInfo("keyring_rewrap", {{"derived_state", absl::StrCat(changed)}});
   return changed;
+}
+
+absl::StatusOr<std::optional<SecureBuffer>> VaultCore::LoadDerivedState(
+    absl::string_view id, uint32_t version, absl::string_view name) {
+  absl::ReaderMutexLock lock(&mu_);
+  LK_RETURN_IF_ERROR(RequireUnsealed());
+  LK_ASSIGN_OR_RETURN(std::optional<DerivedRow> row,
+                      store_->GetDerived(id, version, name));
+  if (!row.has_value()) return std::optional<SecureBuffer>();
+  auto key = data_keys_.find(row->term);
+  absl::StatusOr<SecureBuffer> value =
+      key == data_keys_.end()
+          ? absl::DataLossError("unknown keyring term")
+          : vault::Open(key->second, row->sealed_value, DerivedAad(*row));
+  if (!value.ok()) {
+    LogError("derived_state_tampered",
+             {{"secret_id", row->id}, {"version", absl::StrCat(version)}});
+    return absl::DataLossError(absl::StrCat(
+        "the stored state derived from secret '", id,
+        "' (a rotated refresh token) failed authentication; store the secret "
+        "again with PutSecret"));
+  }
+  return std::optional<SecureBuffer>(std::move(*value));
+}
+
+absl::Status VaultCore::SaveDerivedState(absl::string_view id, uint32_t version,
+                                         absl::string_view name,
+                                         const SecureBuffer& value) {
+  if (value.size() > kMaxDerivedTokenBytes) {
+    return absl::InvalidArgumentError("derived state is too long");
+  }
+  absl::ReaderMutexLock lock(&mu_);
+  LK_RETURN_IF_ERROR(RequireUnsealed());
+  DerivedRow row;
+  row.id = std::string(id);
+  row.version = version;
+  row.name = std::string(name);
+  row.term = newest_term_;
+  LK_ASSIGN_OR_RETURN(
+      row.sealed_value,
+      vault::Seal(data_keys_.at(row.term), value.view(), DerivedAad(row)));
+  LK_ASSIGN_OR_RETURN(bool stored, store_->PutDerived(row));
+  if (!stored) {
+    // The version was replaced or deleted meanwhile: its state is moot.
+    LogInfo("derived_state_discarded",
+            {{"secret_id", row.id}, {"version", absl::StrCat(version)}});
+  }
+  return absl::OkStatus();
 }
 
 void VaultCore::WakeRewrap() {

@@ -26,6 +26,9 @@
 //    UseSecret(), i.e. for one upstream request, zeroized on return.
 //  - a decrypted value during rewrap: a local of RewrapBatch, zeroized as
 //    soon as it has been re-sealed.
+//  - decrypted derived state (a rotated refresh token): the SecureBuffer
+//    LoadDerivedState returns, owned by the auth scheme's token fetch and
+//    zeroized when that returns.
 //
 // Seal bumps a generation counter; UseSecret checks it again after the
 // request and fails with FAILED_PRECONDITION if a Seal happened meanwhile,
@@ -40,6 +43,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -115,6 +119,21 @@ class VaultCore {
   // with.
   absl::Status UseSecret(absl::string_view id, const SecretUse& use);
 
+  // LoadDerivedState / SaveDerivedState keep what an auth scheme derived
+  // from version `version` of secret `id` and must not lose on restart (a
+  // rotated OAuth2 refresh token; see AuthContext::load_state). The value
+  // is sealed like a secret value (newest keyring term, associated data
+  // binding id, version, name and term), rewrapped with the keyring,
+  // dropped when a newer version is stored or the secret is deleted, and
+  // kept by backups (they copy the store). Load gives nullopt when nothing
+  // is stored; Save does nothing when `version` is no longer the newest.
+  // Both fail with FAILED_PRECONDITION when sealed.
+  absl::StatusOr<std::optional<SecureBuffer>> LoadDerivedState(
+      absl::string_view id, uint32_t version, absl::string_view name);
+  absl::Status SaveDerivedState(absl::string_view id, uint32_t version,
+                                absl::string_view name,
+                                const SecureBuffer& value);
+
   // tokens caches tokens derived from secrets (OAuth2, GitHub App). Seal
   // clears it; PutSecret and DeleteSecret drop that secret's tokens.
   TokenCache* tokens() { return &tokens_; }
@@ -161,6 +180,8 @@ class VaultCore {
   // Opens the sealed value of `row`, checking every authenticated field.
   absl::StatusOr<SecureBuffer> OpenValue(const SecretRow& row) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // RewrapDerivedBatch is RewrapBatch's part for derived state.
+  absl::StatusOr<uint32_t> RewrapDerivedBatch(size_t limit);
   void WakeRewrap();
   void RewrapLoop();
 

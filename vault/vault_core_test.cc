@@ -6,8 +6,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include "absl/time/clock.h"
+#include "common/backup_files.h"
 #include "common/sqlite_db.h"
 #include "gtest/gtest.h"
 #include "vault/secret_store.h"
@@ -596,6 +598,104 @@ TEST_F(VaultCoreTest, VersionsIncreaseAndOldOnesArePruned) {
   EXPECT_EQ(deleted->versions_destroyed(), kSecretVersionsKept);
   UseValue("github", &status);
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+}
+
+constexpr char kRotated[] = "rotated-refresh-token-0123456789";
+constexpr char kStateName[] = "oauth2.refresh_token";
+
+std::string Loaded(const absl::StatusOr<std::optional<SecureBuffer>>& loaded) {
+  if (!loaded.ok()) return "error: " + loaded.status().ToString();
+  if (!loaded->has_value()) return "none";
+  return std::string((*loaded)->view());
+}
+
+// Derived state (a rotated refresh token): sealed on disk, survives a
+// restart and keyring rotation, bound to its version, dropped by a new
+// version or a delete, refused when tampered with or sealed.
+TEST_F(VaultCoreTest, DerivedStateLifecycle) {
+  std::vector<std::string> keys = InitAndUnseal();
+  auto meta = core_->PutSecret(DemoSecret());
+  ASSERT_TRUE(meta.ok());
+  EXPECT_EQ(Loaded(core_->LoadDerivedState("github", 1, kStateName)), "none");
+  ASSERT_TRUE(core_
+                  ->SaveDerivedState("github", 1, kStateName,
+                                     SecureBuffer::CopyOf(kRotated))
+                  .ok());
+  EXPECT_EQ(Loaded(core_->LoadDerivedState("github", 1, kStateName)), kRotated);
+  // Another version or name does not see it.
+  EXPECT_EQ(Loaded(core_->LoadDerivedState("github", 2, kStateName)), "none");
+  EXPECT_EQ(Loaded(core_->LoadDerivedState("github", 1, "other")), "none");
+
+  // Rotation: the row moves to the new term with the secret versions.
+  ASSERT_TRUE(core_->RotateKeyring().ok());
+  EXPECT_EQ(core_->Status().versions_on_old_terms(), 2u);
+  auto moved = core_->RewrapBatch(100);
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ(*moved, 2u);
+  EXPECT_EQ(core_->Status().versions_on_old_terms(), 0u);
+  EXPECT_EQ(QueryOne("SELECT term FROM derived_state"), "2");
+
+  core_.reset();
+  std::string cmd = "cat " + dir_ + "/vault.db* | grep -q " + kRotated;
+  EXPECT_NE(std::system(cmd.c_str()), 0) << "derived state in clear on disk";
+  Reopen();
+  EXPECT_EQ(
+      Loaded(core_->LoadDerivedState("github", 1, kStateName)).substr(0, 6),
+      "error:");  // sealed
+  ASSERT_TRUE(UnsealWith({keys[1], keys[2], keys[3]}).ok());
+  EXPECT_EQ(Loaded(core_->LoadDerivedState("github", 1, kStateName)), kRotated);
+
+  // Moved to another version, it fails authentication (DATA_LOSS).
+  TamperRow("UPDATE derived_state SET version = 7");
+  Reopen();
+  ASSERT_TRUE(UnsealWith({keys[1], keys[2], keys[3]}).ok());
+  EXPECT_EQ(core_->LoadDerivedState("github", 7, kStateName).status().code(),
+            absl::StatusCode::kDataLoss);
+  TamperRow("UPDATE derived_state SET version = 1");
+  Reopen();
+  ASSERT_TRUE(UnsealWith({keys[1], keys[2], keys[3]}).ok());
+  EXPECT_EQ(Loaded(core_->LoadDerivedState("github", 1, kStateName)), kRotated);
+
+  // A new version drops it; a save for the replaced version is discarded.
+  ASSERT_TRUE(core_->PutSecret(DemoSecret()).ok());
+  EXPECT_EQ(QueryOne("SELECT COUNT(*) FROM derived_state"), "0");
+  ASSERT_TRUE(core_
+                  ->SaveDerivedState("github", 1, kStateName,
+                                     SecureBuffer::CopyOf(kRotated))
+                  .ok());
+  EXPECT_EQ(Loaded(core_->LoadDerivedState("github", 1, kStateName)), "none");
+  ASSERT_TRUE(core_
+                  ->SaveDerivedState("github", 2, kStateName,
+                                     SecureBuffer::CopyOf(kRotated))
+                  .ok());
+  EXPECT_EQ(QueryOne("SELECT COUNT(*) FROM derived_state"), "1");
+  // A backup (the online snapshot `latchkeyctl backup` streams) keeps it:
+  // the restored store unseals with the same keys and opens it.
+  char restored[] = "/tmp/lk-vault-restore-XXXXXX";
+  ASSERT_NE(mkdtemp(restored), nullptr);
+  ASSERT_EQ(chmod(restored, 0700), 0);
+  auto snapshot = SnapshotSqliteStore(dir_ + "/vault.db", "vault.db",
+                                      std::string(restored) + "/vault.db",
+                                      VaultSchemaPlan());
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  {
+    auto store = OpenSqliteSecretStore(restored);
+    ASSERT_TRUE(store.ok()) << store.status();
+    VaultCore copy(std::move(*store), options_);
+    v1::UnsealRequest unseal;
+    for (int i : {0, 2, 4}) {
+      unseal.set_key(keys[i]);
+      ASSERT_TRUE(copy.Unseal(unseal).ok());
+    }
+    EXPECT_EQ(Loaded(copy.LoadDerivedState("github", 2, kStateName)), kRotated);
+  }
+  ASSERT_EQ(std::system((std::string("rm -rf ") + restored).c_str()), 0);
+
+  // Delete drops it with the versions.
+  ASSERT_TRUE(core_->DeleteSecret("github").ok());
+  EXPECT_EQ(QueryOne("SELECT COUNT(*) FROM derived_state"), "0");
+  ASSERT_TRUE(core_->PutSecret(DemoSecret()).ok());
+  EXPECT_EQ(Loaded(core_->LoadDerivedState("github", 1, kStateName)), "none");
 }
 
 TEST_F(VaultCoreTest, RejectsBadInput) {

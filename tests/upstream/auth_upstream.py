@@ -15,6 +15,16 @@ Paths (any suffix after the prefix is allowed):
   /oauth/token  OAuth2 token endpoint: client_credentials (client id and
                 secret by HTTP Basic or in the form) and refresh_token
                 grants; issues random tokens with --oauth2-lifetime seconds.
+                Also the JWT-bearer grant (RFC 7523) as Google runs it: the
+                assertion is verified with PyJWT against the service
+                account's public key (RS256, kid, iss, aud = this endpoint's
+                URL, scope, sub, exp - iat <= 1 hour, not expired).
+  /oauth/rotating-token
+                refresh_token grant that rotates: every refresh answers a
+                new refresh_token and the one used is refused from then on
+                (invalid_grant), as providers that rotate do.
+  /rotated      JSON list of the refresh tokens /oauth/rotating-token
+                issued (for leak checks).
   /oauth2/...   requires "Bearer <unexpired issued OAuth2 token>".
   /app/installations/<id>/access_tokens
                 GitHub: verifies the RS256 JWT with the app's public key
@@ -41,6 +51,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+import jwt as pyjwt
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
@@ -48,8 +59,12 @@ from upstream_common import serve
 
 LOCK = threading.Lock()
 ISSUED = {"oauth2": {}, "github": {}}  # token -> expiry (unix seconds)
-COUNTS = {"oauth2": 0, "github": 0}
+COUNTS = {"oauth2": 0, "github": 0, "jwt_bearer": 0, "rotations": 0,
+          "refused_refresh": 0}
 NONCES = set()
+# The rotating endpoint's one valid refresh token (None: the configured
+# initial one) and every refresh token it has issued.
+ROTATING = {"current": None, "issued": []}
 
 
 def enc(text):
@@ -98,6 +113,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.verify_oauth1()
             elif path == "/oauth/token":
                 return self.oauth2_token()
+            elif path == "/oauth/rotating-token":
+                return self.rotating_token()
+            elif path == "/rotated":
+                with LOCK:
+                    return self._reply(200, {"issued": list(ROTATING["issued"])})
             elif path.startswith("/oauth2/"):
                 self.verify_bearer("oauth2")
             elif path.startswith("/app/installations/"):
@@ -229,9 +249,70 @@ class Handler(BaseHTTPRequestHandler):
         if expiry is None or expiry < time.time():
             raise Denied("unknown or expired %s token" % kind)
 
+    def client_ok(self, cfg, form):
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            cid, _, csecret = base64.b64decode(auth[6:]).decode().partition(":")
+            cid, csecret = unquote(cid.replace("+", " ")), unquote(csecret.replace("+", " "))
+        else:
+            cid, csecret = form.get("client_id", ""), form.get("client_secret", "")
+        return cid == cfg["client_id"] and hmac.compare_digest(
+            csecret, cfg["client_secret"])
+
+    def rotating_token(self):
+        cfg = self.config["oauth2"]
+        form = dict(parse_qsl(self.body.decode(), keep_blank_values=True))
+        if not self.client_ok(cfg, form):
+            return self._reply(401, {"error": "invalid_client"})
+        if form.get("grant_type") != "refresh_token":
+            return self._reply(400, {"error": "unsupported_grant_type"})
+        with LOCK:
+            current = ROTATING["current"] or cfg["rotating_refresh_token"]
+            if not hmac.compare_digest(form.get("refresh_token", ""), current):
+                COUNTS["refused_refresh"] += 1
+                return self._reply(400, {"error": "invalid_grant"})
+            fresh = "rt_" + secrets.token_hex(16)
+            ROTATING["current"] = fresh
+            ROTATING["issued"].append(fresh)
+            COUNTS["rotations"] += 1
+        lifetime = int(cfg.get("lifetime", 3600))
+        self._reply(200, {"access_token": self.issue("oauth2", lifetime),
+                          "token_type": "Bearer", "expires_in": lifetime,
+                          "refresh_token": fresh})
+
+    def jwt_bearer(self, form):
+        cfg = self.config["google"]
+        assertion = form.get("assertion", "")
+        # aud must be this endpoint's own URL, as the vault was configured.
+        aud = "%s://%s/oauth/token" % (self.scheme, self.headers["Host"])
+        try:
+            header = pyjwt.get_unverified_header(assertion)
+            claims = pyjwt.decode(
+                assertion, cfg["public_key"], algorithms=["RS256"],
+                audience=aud, issuer=cfg["client_email"],
+                options={"require": ["iss", "aud", "iat", "exp", "scope"]})
+        except pyjwt.PyJWTError as e:
+            return self._reply(400, {"error": "invalid_grant",
+                                     "error_description": str(e)})
+        now = time.time()
+        if header.get("typ") != "JWT" or \
+                header.get("kid") != cfg["private_key_id"] or \
+                claims["scope"] != cfg["scope"] or \
+                claims.get("sub", "") != cfg.get("subject", "") or \
+                claims["exp"] - claims["iat"] > 3600 or \
+                claims["iat"] > now + 60:
+            return self._reply(400, {"error": "invalid_grant"})
+        with LOCK:
+            COUNTS["jwt_bearer"] += 1
+        lifetime = int(cfg.get("lifetime", 3600))
+        self._reply(200, {"access_token": self.issue("oauth2", lifetime),
+                          "token_type": "Bearer", "expires_in": lifetime})
+
     def oauth2_token(self):
         cfg = self.config["oauth2"]
         form = dict(parse_qsl(self.body.decode(), keep_blank_values=True))
+        if form.get("grant_type") == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return self.jwt_bearer(form)
         auth = self.headers.get("Authorization", "")
         if auth.startswith("Basic "):
             cid, _, csecret = base64.b64decode(auth[6:]).decode().partition(":")

@@ -226,6 +226,19 @@ class AuthVerifierTest : public ::testing::Test {
       case v1::AuthScheme::kGithubApp:
         return private_pem_;
       case v1::AuthScheme::kOauth2: {
+        if (auth.oauth2().grant() == "jwt_bearer") {
+          // A Google service-account key file (the driver's RSA key, whose
+          // public half the verifier checks the assertion with).
+          return json{{"type", "service_account"},
+                      {"project_id", "verifier-project"},
+                      {"private_key_id", "0123456789abcdef"},
+                      {"private_key", private_pem_},
+                      {"client_email",
+                       "verifier@verifier-project.iam.gserviceaccount.com"},
+                      {"client_id", "112233445566778899"},
+                      {"token_uri", "https://oauth2.googleapis.com/token"}}
+              .dump();
+        }
         json secret = {{"client_secret", "GOCSPX-verifierClientSecret01"}};
         if (auth.oauth2().grant() == "refresh_token") {
           secret["refresh_token"] = "1//verifierRefreshToken0123456789";
@@ -510,6 +523,14 @@ std::vector<SchemeVariant> SchemeVariants(const std::string& origin) {
     o->set_client_id("verifier-client.apps.googleusercontent.com");
     o->set_grant("refresh_token");
     o->set_client_auth("post");
+  });
+  // RFC 7523 as Google documents it for service accounts.
+  add("oauth2-jwt-bearer", "google_jwt_bearer", [&](v1::AuthScheme* a) {
+    auto* o = a->mutable_oauth2();
+    o->set_token_url(origin + "/token");
+    o->set_grant("jwt_bearer");
+    o->add_scopes("https://www.googleapis.com/auth/drive.readonly");
+    o->set_subject("alice@example.com");
   });
   add("oauth1", "", [](v1::AuthScheme* a) {
     a->mutable_oauth1()->set_consumer_key("dpf43f3p2l4k3l03");

@@ -32,6 +32,10 @@ constexpr char kConsumerSecret[] = "kd94hf93k423kf44";
 constexpr char kTokenSecret[] = "pfkkdhi9sl3r4s00";
 constexpr char kClientSecret[] = "client-secret-0123456789";
 constexpr char kRefreshToken[] = "refresh-token-0123456789";
+constexpr char kRotatingRefreshToken[] = "rotating-refresh-token-0123456789";
+constexpr char kServiceAccount[] = "reader@project-1.iam.gserviceaccount.com";
+constexpr char kPrivateKeyId[] = "0123456789abcdef0123456789abcdef01234567";
+constexpr char kSubject[] = "alice@example.com";
 
 std::string Slurp(const std::string& path) {
   return testing::ReadFileOrEmpty(path);
@@ -60,7 +64,12 @@ class AuthUpstreamTest : public ::testing::TestWithParam<bool> {
         "&& openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key "
         "-CAcreateserial -out server.crt -days 1 -extfile san.ext "
         "&& openssl genrsa -traditional -out app.pem 2048 "
-        "&& openssl rsa -in app.pem -pubout -out app.pub")));
+        "&& openssl rsa -in app.pem -pubout -out app.pub "
+        // A Google service account's key: PKCS#8, as in its JSON key file.
+        "&& openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 "
+        "-out sa.pem && openssl pkey -in sa.pem -pubout -out sa.pub "
+        "&& openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 "
+        "-out other.pem")));
     nlohmann::json config = {
         {"hmac", {{"key", kHmacKey}, {"key_id", "key-1"}}},
         {"aws",
@@ -76,7 +85,14 @@ class AuthUpstreamTest : public ::testing::TestWithParam<bool> {
          {{"client_id", "agent-client"},
           {"client_secret", kClientSecret},
           {"refresh_token", kRefreshToken},
+          {"rotating_refresh_token", kRotatingRefreshToken},
           {"scope", "read write"}}},
+        {"google",
+         {{"client_email", kServiceAccount},
+          {"private_key_id", kPrivateKeyId},
+          {"subject", kSubject},
+          {"scope", "read write"},
+          {"public_key", Slurp(d + "/sa.pub")}}},
         {"github",
          {{"app_id", "12345"},
           {"installation_id", "678"},
@@ -201,6 +217,59 @@ class AuthUpstreamTest : public ::testing::TestWithParam<bool> {
     for (const std::string& text : never_seen) {
       EXPECT_FALSE(absl::StrContains(reply->response().body(), text)) << text;
     }
+  }
+
+  // Restart stops the vault and starts a new one on the same SQLite file,
+  // unsealed again with the same shares: nothing survives in memory.
+  void Restart() {
+    egress_.reset();
+    core_.reset();
+    auto store = OpenSqliteSecretStore(state_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    VaultCoreOptions options;
+    options.scrypt = {1024, 8, 1};
+    options.background_rewrap = false;
+    core_ = std::make_unique<VaultCore>(std::move(*store), options);
+    for (int i : {0, 1, 2}) {
+      v1::UnsealRequest unseal;
+      unseal.set_key(shares_[i]);
+      ASSERT_TRUE(core_->Unseal(unseal).ok());
+    }
+    egress_ = std::make_unique<EgressService>(core_.get(), &client_, nullptr);
+  }
+
+  // A Google service-account key file as the console downloads it.
+  nlohmann::json ServiceAccountKey(const std::string& pem_file) {
+    return {{"type", "service_account"},
+            {"project_id", "project-1"},
+            {"private_key_id", kPrivateKeyId},
+            {"private_key", Slurp(*dir_ + "/" + pem_file)},
+            {"client_email", kServiceAccount},
+            {"client_id", "112233445566778899"},
+            {"auth_uri", "https://accounts.google.com/o/oauth2/auth"},
+            // Deliberately elsewhere: the vault must use its configured
+            // token_url, never the file's.
+            {"token_uri", "https://attacker.example.com/token"},
+            {"auth_provider_x509_cert_url",
+             "https://www.googleapis.com/oauth2/v1/certs"},
+            {"client_x509_cert_url",
+             "https://www.googleapis.com/robot/v1/metadata/x509/reader"},
+            {"universe_domain", "googleapis.com"}};
+  }
+
+  nlohmann::json UpstreamJson(const std::string& path) {
+    OutgoingRequest get;
+    get.method = "GET";
+    get.origin = origin();
+    get.path = path;
+    if (tls()) get.ca_bundle_pem = Slurp(*dir_ + "/ca.crt");
+    auto origin_parsed = ParseOrigin(origin());
+    if (!origin_parsed.ok()) return nullptr;
+    auto pinned = ResolveAndCheck(*origin_parsed, /*allow_internal=*/true);
+    if (!pinned.ok()) return nullptr;
+    auto result = client_.Perform(get, v1::EgressLimits(), *pinned);
+    if (!result.ok()) return nullptr;
+    return nlohmann::json::parse(result->body, nullptr, false);
   }
 
   int IssuedCount(const std::string& kind) {
@@ -369,6 +438,142 @@ TEST_P(AuthUpstreamTest, OAuth2RefreshGrantAndErrors) {
   ASSERT_TRUE(Put("api", secret.dump(), auth).ok());
   EXPECT_EQ(Execute("api", "GET", "/oauth2/items").status().code(),
             absl::StatusCode::kPermissionDenied);
+}
+
+// Google service account (RFC 7523 JWT-bearer): the upstream verifies the
+// assertion with PyJWT (signature, kid, iss, aud, scope, sub, lifetime).
+TEST_P(AuthUpstreamTest, OAuth2JwtBearerServiceAccount) {
+  v1::AuthScheme auth;
+  auth.mutable_oauth2()->set_token_url(origin() + "/oauth/token");
+  auth.mutable_oauth2()->set_grant("jwt_bearer");
+  auth.mutable_oauth2()->add_scopes("read");
+  auth.mutable_oauth2()->add_scopes("write");
+  auth.mutable_oauth2()->set_subject(kSubject);
+  const nlohmann::json key = ServiceAccountKey("sa.pem");
+  const std::string pem = key["private_key"];
+  // A line from the middle of the PEM body: key material, not its armour.
+  const std::string key_line = pem.substr(pem.find('\n', 40) + 1, 60);
+  ASSERT_TRUE(Put("drive", key.dump(), auth).ok());
+  const int before = IssuedCount("jwt_bearer");
+  for (int i = 0; i < 3; ++i) {
+    ExpectVerified(Execute("drive", "GET", "/oauth2/files"),
+                   {key_line, "oauth2_", "eyJ"});
+  }
+  EXPECT_EQ(IssuedCount("jwt_bearer"), before + 1);  // cached
+
+  // Pinned to the service account: a configured client_id must be the
+  // key's client_email.
+  auth.mutable_oauth2()->set_client_id(kServiceAccount);
+  ASSERT_TRUE(Put("drive", key.dump(), auth).ok());
+  ExpectVerified(Execute("drive", "GET", "/oauth2/files"), {key_line});
+  auth.mutable_oauth2()->set_client_id(
+      "other@project-1.iam.gserviceaccount.com");
+  absl::Status pinned = Put("drive", key.dump(), auth);
+  EXPECT_EQ(pinned.code(), absl::StatusCode::kInvalidArgument) << pinned;
+  auth.mutable_oauth2()->clear_client_id();
+
+  // The verifier can fail: a different subject, or another key, is refused
+  // by the token endpoint (invalid_grant), and no key material is quoted.
+  auth.mutable_oauth2()->set_subject("mallory@example.com");
+  ASSERT_TRUE(Put("drive", key.dump(), auth).ok());
+  auto refused = Execute("drive", "GET", "/oauth2/files");
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused->upstream_error(), "invalid_grant"))
+      << refused->upstream_error();
+  auth.mutable_oauth2()->set_subject(kSubject);
+  nlohmann::json other = ServiceAccountKey("other.pem");
+  ASSERT_TRUE(Put("drive", other.dump(), auth).ok());
+  refused = Execute("drive", "GET", "/oauth2/files");
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused->upstream_error(), "invalid_grant"))
+      << refused->upstream_error();
+  EXPECT_FALSE(absl::StrContains(refused->upstream_error(), "PRIVATE KEY"));
+
+  // Malformed key files are refused at PutSecret, naming fields only.
+  nlohmann::json bad = key;
+  bad.erase("client_email");
+  absl::Status status = Put("drive", bad.dump(), auth);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(status.message(), "client_email")) << status;
+  bad = key;
+  bad["private_key"] = "-----BEGIN PRIVATE KEY-----\nnot a key\n";
+  status = Put("drive", bad.dump(), auth);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(absl::StrContains(status.message(), "not a key")) << status;
+  bad = key;
+  bad["type"] = "authorized_user";
+  EXPECT_EQ(Put("drive", bad.dump(), auth).code(),
+            absl::StatusCode::kInvalidArgument);
+  bad = key;
+  bad["private_key_typo"] = "x";
+  EXPECT_EQ(Put("drive", bad.dump(), auth).code(),
+            absl::StatusCode::kInvalidArgument);
+  // jwt_bearer needs scopes (they are part of the assertion).
+  auth.mutable_oauth2()->clear_scopes();
+  EXPECT_EQ(Put("drive", key.dump(), auth).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// A token endpoint that rotates refresh tokens and refuses a used one: the
+// vault sends the newest, also after a restart (it was persisted sealed),
+// and never shows it in its logs, errors, answers or store file.
+TEST_P(AuthUpstreamTest, OAuth2RotatedRefreshTokenSurvivesRestart) {
+  v1::AuthScheme auth;
+  auth.mutable_oauth2()->set_token_url(origin() + "/oauth/rotating-token");
+  auth.mutable_oauth2()->set_client_id("agent-client");
+  auth.mutable_oauth2()->set_grant("refresh_token");
+  nlohmann::json secret = {{"client_secret", kClientSecret},
+                           {"refresh_token", kRotatingRefreshToken}};
+  ASSERT_TRUE(Put("mail", secret.dump(), auth).ok());
+  const int rotations = IssuedCount("rotations");
+  const int refused = IssuedCount("refused_refresh");
+  ::testing::internal::CaptureStderr();
+  std::vector<std::string> errors;
+
+  // Two refreshes in a row: the second must send the token the first got.
+  ExpectVerified(Execute("mail", "GET", "/oauth2/inbox"),
+                 {kRotatingRefreshToken, "oauth2_", "rt_"});
+  core_->tokens()->Clear();
+  ExpectVerified(Execute("mail", "GET", "/oauth2/inbox"), {"oauth2_", "rt_"});
+  EXPECT_EQ(IssuedCount("rotations"), rotations + 2);
+
+  // A new vault process on the same store: only the sealed copy can know
+  // the newest refresh token (the original one is refused upstream now).
+  Restart();
+  auto reply = Execute("mail", "GET", "/oauth2/inbox");
+  ExpectVerified(reply, {"oauth2_", "rt_"});
+  if (reply.ok()) errors.push_back(reply->upstream_error());
+  EXPECT_EQ(IssuedCount("rotations"), rotations + 3);
+  EXPECT_EQ(IssuedCount("refused_refresh"), refused);
+
+  // A new version of the secret starts from its own refresh token: the
+  // rotated state of the old version is dropped, and the original token,
+  // used up, is refused by the upstream.
+  ASSERT_TRUE(Put("mail", secret.dump(), auth).ok());
+  reply = Execute("mail", "GET", "/oauth2/inbox");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_TRUE(absl::StrContains(reply->upstream_error(), "invalid_grant"))
+      << reply->upstream_error();
+  errors.push_back(reply->upstream_error());
+  EXPECT_EQ(IssuedCount("refused_refresh"), refused + 1);
+  const std::string logs = ::testing::internal::GetCapturedStderr();
+  // The capture did see the vault's log lines (so the check below can fail).
+  EXPECT_TRUE(absl::StrContains(logs, "secret_stored")) << logs;
+
+  const nlohmann::json rotated = UpstreamJson("/rotated");
+  ASSERT_TRUE(rotated.is_object()) << rotated;
+  ASSERT_GE(rotated["issued"].size(), 3u);
+  const std::string db =
+      Slurp(state_ + "/vault.db") + Slurp(state_ + "/vault.db-wal");
+  ASSERT_FALSE(db.empty());
+  for (const auto& token : rotated["issued"]) {
+    const std::string text = token.get<std::string>();
+    EXPECT_FALSE(absl::StrContains(logs, text)) << "in the vault's logs";
+    EXPECT_FALSE(absl::StrContains(db, text)) << "in clear in vault.db";
+    for (const std::string& error : errors) {
+      EXPECT_FALSE(absl::StrContains(error, text)) << error;
+    }
+  }
 }
 
 TEST_P(AuthUpstreamTest, GitHubAppInstallationToken) {

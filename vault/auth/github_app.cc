@@ -1,14 +1,10 @@
 #include "vault/auth/github_app.h"
 
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "vault/auth/auth_util.h"
+#include "vault/auth/rs256_jwt.h"
 #include "vault/auth/token_endpoint.h"
 
 namespace latchkey::vault::auth {
@@ -18,32 +14,10 @@ constexpr char kDefaultApiOrigin[] = "https://api.github.com";
 // Replace the installation token this long before it expires.
 constexpr absl::Duration kRefreshBefore = absl::Minutes(5);
 
-std::string Base64Url(absl::string_view bytes) {
-  std::string out = Base64Encode(bytes);
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  for (char& c : out) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  return out;
-}
-
-// LoadRsaKey parses the PEM private key (PKCS#1 or PKCS#8) and requires RSA.
-absl::StatusOr<EVP_PKEY*> LoadRsaKey(const SecureBuffer& pem) {
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  if (bio == nullptr) return absl::InternalError("BIO_new_mem_buf failed");
-  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  ERR_clear_error();
-  if (key == nullptr || EVP_PKEY_base_id(key) != EVP_PKEY_RSA) {
-    EVP_PKEY_free(key);
-    return absl::InvalidArgumentError(
-        "the secret value must be the GitHub App's PEM private key "
-        "(-----BEGIN RSA PRIVATE KEY-----), as downloaded from the app's "
-        "settings");
-  }
-  return key;
-}
+constexpr char kKeyFormat[] =
+    "the secret value must be the GitHub App's PEM private key "
+    "(-----BEGIN RSA PRIVATE KEY-----), as downloaded from the app's "
+    "settings";
 
 bool IsDigits(absl::string_view text) {
   if (text.empty() || text.size() > 20) return false;
@@ -59,8 +33,9 @@ class GitHubAppScheme final : public AuthScheme {
       : config_(std::move(config)), endpoint_(std::move(endpoint)) {}
 
   absl::Status ValidateSecret(const SecureBuffer& secret) const override {
-    LK_ASSIGN_OR_RETURN(EVP_PKEY * key, LoadRsaKey(secret));
-    EVP_PKEY_free(key);
+    if (!IsRsaPrivateKeyPem(secret)) {
+      return absl::InvalidArgumentError(kKeyFormat);
+    }
     return absl::OkStatus();
   }
 
@@ -114,35 +89,15 @@ class GitHubAppScheme final : public AuthScheme {
 absl::StatusOr<SecureBuffer> GitHubAppJwt(const SecureBuffer& private_key_pem,
                                           const std::string& app_id,
                                           absl::Time now) {
-  LK_ASSIGN_OR_RETURN(EVP_PKEY * key, LoadRsaKey(private_key_pem));
   const int64_t now_s = absl::ToUnixSeconds(now);
-  const std::string signing_input = absl::StrCat(
-      Base64Url(R"({"alg":"RS256","typ":"JWT"})"), ".",
-      Base64Url(absl::StrCat(R"({"iat":)", now_s - 60, R"(,"exp":)",
-                             now_s + 540, R"(,"iss":")", app_id, R"("})")));
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  size_t length = 0;
-  std::string signature;
-  bool ok = ctx != nullptr &&
-            EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
-            EVP_DigestSign(
-                ctx, nullptr, &length,
-                reinterpret_cast<const unsigned char*>(signing_input.data()),
-                signing_input.size()) == 1;
-  if (ok) {
-    signature.resize(length);
-    ok = EVP_DigestSign(
-             ctx, reinterpret_cast<unsigned char*>(signature.data()), &length,
-             reinterpret_cast<const unsigned char*>(signing_input.data()),
-             signing_input.size()) == 1;
-    signature.resize(length);
+  absl::StatusOr<SecureBuffer> jwt =
+      SignRs256Jwt(private_key_pem, R"({"alg":"RS256","typ":"JWT"})",
+                   absl::StrCat(R"({"iat":)", now_s - 60, R"(,"exp":)",
+                                now_s + 540, R"(,"iss":")", app_id, R"("})"));
+  if (jwt.status().code() == absl::StatusCode::kInvalidArgument) {
+    return absl::InvalidArgumentError(kKeyFormat);
   }
-  EVP_MD_CTX_free(ctx);
-  EVP_PKEY_free(key);
-  ERR_clear_error();
-  if (!ok) return absl::InternalError("RS256 signing failed");
-  return SecureBuffer::CopyOf(
-      absl::StrCat(signing_input, ".", Base64Url(signature)));
+  return jwt;
 }
 
 absl::StatusOr<std::unique_ptr<AuthScheme>> MakeGitHubApp(

@@ -87,7 +87,9 @@ OutgoingRequest NewTokenRequest(const TokenEndpoint& endpoint,
 absl::StatusOr<DerivedToken> TokenFromJson(TokenResponse* response,
                                            absl::string_view token_field,
                                            absl::Time now,
-                                           absl::Duration default_lifetime) {
+                                           absl::Duration default_lifetime,
+                                           SecureBuffer* refresh_token) {
+  if (refresh_token != nullptr) refresh_token->Clear();
   nlohmann::json doc = nlohmann::json::parse(response->body, nullptr,
                                              /*allow_exceptions=*/false);
   CleanseString(&response->body);
@@ -121,6 +123,14 @@ absl::StatusOr<DerivedToken> TokenFromJson(TokenResponse* response,
                           &error)) {
         token.expires = at;
       }
+    }
+    if (refresh_token != nullptr && doc.contains("refresh_token") &&
+        doc["refresh_token"].is_string() &&
+        !doc["refresh_token"].get_ref<std::string&>().empty() &&
+        doc["refresh_token"].get_ref<std::string&>().size() <=
+            kMaxDerivedTokenBytes) {
+      *refresh_token =
+          SecureBuffer::CopyOf(doc["refresh_token"].get_ref<std::string&>());
     }
     result = std::move(token);
   }

@@ -38,11 +38,13 @@ OutgoingRequest NewTokenRequest(const TokenEndpoint& endpoint,
 // "access_token") and the expiry, from `expires_in` seconds or an RFC 3339
 // `expires_at`, defaulting to `now + default_lifetime`. A non-2xx status
 // gives UNAVAILABLE naming the status and the OAuth "error" code (never
-// the body). `response->body` is cleansed in every case.
-absl::StatusOr<DerivedToken> TokenFromJson(TokenResponse* response,
-                                           absl::string_view token_field,
-                                           absl::Time now,
-                                           absl::Duration default_lifetime);
+// the body). `response->body` is cleansed in every case. When
+// `refresh_token` is not null and the answer carries a usable
+// "refresh_token" (a rotated one), it is copied there; otherwise it is
+// left empty.
+absl::StatusOr<DerivedToken> TokenFromJson(
+    TokenResponse* response, absl::string_view token_field, absl::Time now,
+    absl::Duration default_lifetime, SecureBuffer* refresh_token = nullptr);
 
 // RequireTokenPlumbing: FAILED_PRECONDITION when the context has no token
 // cache or fetcher (the scheme was used outside the vault's egress path).
