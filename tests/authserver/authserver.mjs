@@ -11,6 +11,8 @@
 //                 the in-memory adapter) and written to --secrets-file.
 //                 rotateRefreshToken is on: every refresh answers a new
 //                 refresh token and consumes the old one.
+//   rt-rotate     the same, for the rotation case: its access tokens live
+//                 4 s, so a client refreshes again within seconds.
 //   introspector  the resource server's client for the introspection
 //                 endpoint (/token/introspection).
 //
@@ -49,6 +51,7 @@ const secrets = {
   'cc-basic': secret(),
   'cc-post': secret(),
   'rt-client': secret(),
+  'rt-rotate': secret(),
   introspector: secret(),
 };
 
@@ -62,20 +65,23 @@ const ccClient = (id, method) => ({
   scope: 'api:read api:write',
 });
 
+const rtClient = (id) => ({
+  client_id: id,
+  client_secret: secrets[id],
+  token_endpoint_auth_method: 'client_secret_basic',
+  // A refresh token comes from an authorization code in real life; the
+  // code step is skipped by minting the refresh token below.
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  redirect_uris: ['https://client.example/cb'],
+  scope: 'offline_access api:read',
+});
+
 const clients = [
   ccClient('cc-basic', 'client_secret_basic'),
   ccClient('cc-post', 'client_secret_post'),
-  {
-    client_id: 'rt-client',
-    client_secret: secrets['rt-client'],
-    token_endpoint_auth_method: 'client_secret_basic',
-    // A refresh token comes from an authorization code in real life; the
-    // code step is skipped by minting the refresh token below.
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    redirect_uris: ['https://client.example/cb'],
-    scope: 'offline_access api:read',
-  },
+  rtClient('rt-client'),
+  rtClient('rt-rotate'),
   {
     client_id: 'introspector',
     client_secret: secrets.introspector,
@@ -106,7 +112,7 @@ const provider = new Provider(issuer, {
   },
   rotateRefreshToken: true,
   ttl: {
-    AccessToken: 3600,
+    AccessToken: (ctx, token, client) => (client?.clientId === 'rt-rotate' ? 4 : 3600),
     ClientCredentials: 600,
     Grant: 14 * 24 * 3600,
     RefreshToken: 14 * 24 * 3600,
@@ -131,24 +137,26 @@ provider.use(async (ctx, next) => {
   }
 });
 
-// The refresh token the vault starts with.
+// The refresh tokens the vault starts with, one per refresh client.
 const account = 'svc-account';
 const rtScope = 'offline_access api:read';
-const grant = new provider.Grant({ accountId: account, clientId: 'rt-client' });
-grant.addOIDCScope(rtScope);
-const grantId = await grant.save();
-const rtClient = await provider.Client.find('rt-client');
-const refreshToken = await new provider.RefreshToken({
-  accountId: account,
-  client: rtClient,
-  grantId,
-  scope: rtScope,
-  gty: 'authorization_code',
-}).save();
+const refreshTokens = {};
+for (const clientId of ['rt-client', 'rt-rotate']) {
+  const grant = new provider.Grant({ accountId: account, clientId });
+  grant.addOIDCScope(rtScope);
+  const grantId = await grant.save();
+  refreshTokens[clientId] = await new provider.RefreshToken({
+    accountId: account,
+    client: await provider.Client.find(clientId),
+    grantId,
+    scope: rtScope,
+    gty: 'authorization_code',
+  }).save();
+}
 
 server.on('request', provider.callback());
 writeAtomically(args['secrets-file'],
-  JSON.stringify({ clients: secrets, refresh_token: refreshToken }));
+  JSON.stringify({ clients: secrets, refresh_tokens: refreshTokens }));
 writeAtomically(args['port-file'], String(port));
 console.error(`authserver: listening on ${issuer}`);
 

@@ -276,17 +276,40 @@ class OAuth2AuthServerTest : public ::testing::Test {
     return bearers[0].substr(strlen("Bearer "));
   }
 
+  // PostForm posts a form to the authorization server with curl, as
+  // `client` (client_secret_basic), and returns the HTTP status and body.
+  std::pair<int, json> PostForm(const std::string& path,
+                                const std::string& client,
+                                const std::vector<std::string>& fields) {
+    std::vector<std::string> argv = {"/usr/bin/curl",
+                                     "-sS",
+                                     "--max-time",
+                                     "10",
+                                     "-w",
+                                     "\n%{http_code}",
+                                     "-u",
+                                     client + ":" + ClientSecret(client)};
+    for (const std::string& field : fields) {
+      argv.push_back("--data-urlencode");
+      argv.push_back(field);
+    }
+    argv.push_back(as_origin_ + path);
+    testing::CommandResult result =
+        testing::RunCommand(argv, "", absl::Seconds(15));
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    const size_t newline = result.out.rfind('\n');
+    if (newline == std::string::npos) return {0, json()};
+    return {std::atoi(result.out.c_str() + newline + 1),
+            json::parse(result.out.substr(0, newline), nullptr, false)};
+  }
+
   // Introspect asks the authorization server about `token` (RFC 7662),
   // authenticated as the resource server's own client.
   json Introspect(const std::string& token) {
-    testing::CommandResult result = testing::RunCommand(
-        {"/usr/bin/curl", "-sS", "--max-time", "10", "-u",
-         "introspector:" + ClientSecret("introspector"), "--data-urlencode",
-         "token=" + token, as_origin_ + "/token/introspection"},
-        "", absl::Seconds(15));
-    EXPECT_EQ(result.exit_code, 0) << result.err;
-    json answer = json::parse(result.out, nullptr, false);
-    EXPECT_TRUE(answer.is_object()) << result.out;
+    auto [status, answer] =
+        PostForm("/token/introspection", "introspector", {"token=" + token});
+    EXPECT_EQ(status, 200);
+    EXPECT_TRUE(answer.is_object()) << answer.dump();
     return answer;
   }
 
@@ -371,7 +394,7 @@ TEST_F(OAuth2AuthServerTest, WrongClientSecretIsAClearUpstreamError) {
 // The refresh_token grant with the refresh token the authorization server
 // minted at start: the access token it answers is active for that client.
 TEST_F(OAuth2AuthServerTest, RefreshTokenGrant) {
-  const std::string refresh_token = secrets_["refresh_token"];
+  const std::string refresh_token = secrets_["refresh_tokens"]["rt-client"];
   PutOAuth2("rt", Config("rt-client", "refresh_token", "basic"),
             {{"client_secret", ClientSecret("rt-client")},
              {"refresh_token", refresh_token}});
@@ -388,6 +411,59 @@ TEST_F(OAuth2AuthServerTest, RefreshTokenGrant) {
   EXPECT_EQ(answer.value("sub", ""), "svc-account") << answer.dump();
   EXPECT_TRUE(absl::StrContains(answer.value("scope", ""), "api:read"))
       << answer.dump();
+}
+
+// Refresh-token rotation (the authorization server answers every refresh
+// with a new refresh token and consumes the old one; presenting a consumed
+// one is refused and revokes the whole grant): two refreshes in a row
+// succeed, so the second used the rotated token, and after a restart of
+// the vault on the same SQLite store the next refresh succeeds too, so the
+// rotated token was persisted. rt-rotate's access tokens live 4 s (the
+// vault replaces them after half that), so each call below refreshes.
+TEST_F(OAuth2AuthServerTest, RotatedRefreshTokenIsUsedAndSurvivesRestart) {
+  const std::string initial = secrets_["refresh_tokens"]["rt-rotate"];
+  PutOAuth2("rot", Config("rt-rotate", "refresh_token", "basic"),
+            {{"client_secret", ClientSecret("rt-rotate")},
+             {"refresh_token", initial}});
+  std::vector<std::string> bearers;
+  bearers.push_back(ExecuteOk("rot"));
+  ASSERT_EQ(TokenRequests("rt-rotate", "refresh_token", 200), 1);
+  // The AS consumed the initial refresh token when it rotated it.
+  EXPECT_EQ(Introspect(initial).value("active", true), false);
+
+  // Past the cached access token's life: a second refresh, which only the
+  // rotated refresh token can make.
+  absl::SleepFor(absl::Milliseconds(2500));
+  bearers.push_back(ExecuteOk("rot"));
+  ASSERT_EQ(TokenRequests("rt-rotate", "refresh_token", 200), 2);
+
+  // A restart drops the vault's memory (the token cache lives in
+  // VaultCore): the third refresh uses the rotated token from the store.
+  OpenVault();
+  ASSERT_FALSE(HasFatalFailure());
+  bearers.push_back(ExecuteOk("rot"));
+  EXPECT_EQ(TokenRequests("rt-rotate", "refresh_token", 200), 3);
+  EXPECT_EQ(TokenRequests("rt-rotate", "refresh_token"), 3)
+      << "a refresh was refused: " << Slurp(token_log_);
+
+  for (size_t i = 0; i < bearers.size(); ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_FALSE(bearers[i].empty());
+    if (i > 0) {
+      EXPECT_NE(bearers[i], bearers[i - 1]);
+    }
+  }
+  json last = Introspect(bearers.back());
+  EXPECT_EQ(last.value("active", false), true) << last.dump();
+  EXPECT_EQ(last.value("client_id", ""), "rt-rotate") << last.dump();
+
+  // The AS refuses the old refresh token (this revokes the grant, so it
+  // comes last).
+  auto [status, refused] =
+      PostForm("/token", "rt-rotate",
+               {"grant_type=refresh_token", "refresh_token=" + initial});
+  EXPECT_EQ(status, 400) << refused.dump();
+  EXPECT_EQ(refused.value("error", ""), "invalid_grant") << refused.dump();
 }
 
 }  // namespace
