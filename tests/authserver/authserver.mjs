@@ -1,7 +1,9 @@
 // A real OAuth 2.0 authorization server for the vault's oauth2 scheme tests
 // (issue #18): oidc-provider (a certified OpenID Connect provider, MIT),
-// pinned by package-lock.json next to this file, on plain HTTP on
-// 127.0.0.1 (loopback only; the vault is told the origin is internal).
+// pinned by package-lock.json next to this file, on 127.0.0.1 over HTTPS
+// with the certificate the test made (--tls-cert, --tls-key, signed by a
+// test CA), or plain HTTP without them. Loopback only: the vault is told
+// the origin is internal.
 //
 // Clients (secrets are random per run and written to --secrets-file):
 //   cc-basic      client_credentials, client_secret_basic
@@ -23,6 +25,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { parseArgs } from 'node:util';
 
 import Provider from 'oidc-provider';
@@ -32,6 +35,8 @@ const { values: args } = parseArgs({
     'port-file': { type: 'string' },
     'secrets-file': { type: 'string' },
     'token-log': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
   },
 });
 for (const name of ['port-file', 'secrets-file', 'token-log']) {
@@ -93,10 +98,16 @@ const clients = [
 ];
 
 // Listen first to learn the port: the issuer names it.
-const server = http.createServer();
+const tls = Boolean(args['tls-cert']);
+const server = tls
+  ? https.createServer({
+    cert: fs.readFileSync(args['tls-cert']),
+    key: fs.readFileSync(args['tls-key']),
+  })
+  : http.createServer();
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const port = server.address().port;
-const issuer = `http://127.0.0.1:${port}`;
+const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
 
 const provider = new Provider(issuer, {
   clients,

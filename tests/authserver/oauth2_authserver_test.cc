@@ -1,11 +1,12 @@
 // The vault's oauth2 scheme against a real authorization server (issue
 // #18): oidc-provider (authserver.mjs, pinned by package-lock.json) on
-// loopback plain HTTP, the real in-process vault (VaultCore on SQLite,
-// EgressService, UpstreamClient on libcurl) and capture_upstream.py as the
-// resource server, which records the headers it received. The bearer the
-// resource saw is judged by the authorization server itself, through its
-// introspection endpoint (RFC 7662), called with curl: nothing here shares
-// code with the vault's token client.
+// loopback HTTPS with a certificate from a CA this test makes (the vault
+// trusts it through the secret's ca_bundle_pem), the real in-process vault
+// (VaultCore on SQLite, EgressService, UpstreamClient on libcurl) and
+// capture_upstream.py as the resource server, which records the headers it
+// received. The bearer the resource saw is judged by the authorization server
+// itself, through its introspection endpoint (RFC 7662), called with curl:
+// nothing here shares code with the vault's token client.
 //
 // node_modules is not a Bazel input: `./dev.sh test` runs
 // `npm ci --prefix tests/authserver`. The test finds it next to the real
@@ -95,6 +96,22 @@ class OAuth2AuthServerTest : public ::testing::Test {
     char templ[] = "/tmp/lk-as-XXXXXX";
     ASSERT_NE(mkdtemp(templ), nullptr);
     dir_ = templ;
+    // A test CA and the authorization server's certificate for 127.0.0.1.
+    testing::CommandResult certs = testing::RunCommand(
+        {"/bin/sh", "-c",
+         absl::StrCat(
+             "cd ", dir_,
+             " && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key "
+             "-out ca.crt -days 1 -subj /CN=latchkey-test-ca "
+             "&& openssl req -newkey rsa:2048 -nodes -keyout as.key "
+             "-out as.csr -subj /CN=127.0.0.1 "
+             "&& printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext "
+             "&& openssl x509 -req -in as.csr -CA ca.crt -CAkey ca.key "
+             "-CAcreateserial -out as.crt -days 1 -extfile san.ext")},
+        "", absl::Seconds(30));
+    ASSERT_EQ(certs.exit_code, 0) << certs.err;
+    ca_pem_ = Slurp(dir_ + "/ca.crt");
+    ASSERT_FALSE(ca_pem_.empty());
     StartAuthServer();
     if (HasFatalFailure()) return;
     StartResourceServer();
@@ -148,14 +165,18 @@ class OAuth2AuthServerTest : public ::testing::Test {
                     "--secrets-file",
                     secrets_file_,
                     "--token-log",
-                    token_log_};
+                    token_log_,
+                    "--tls-cert",
+                    dir_ + "/as.crt",
+                    "--tls-key",
+                    dir_ + "/as.key"};
     options.log_path = dir_ + "/authserver.log";
     auto child = testing::ChildProcess::Start(options);
     ASSERT_TRUE(child.ok()) << child.status();
     authserver_ = std::move(*child);
     const std::string port = WaitForFile(port_file, absl::Seconds(20));
     ASSERT_FALSE(port.empty()) << Slurp(options.log_path);
-    as_origin_ = absl::StrCat("http://127.0.0.1:", port);
+    as_origin_ = absl::StrCat("https://127.0.0.1:", port);
     secrets_ = json::parse(Slurp(secrets_file_), nullptr, false);
     ASSERT_TRUE(secrets_.is_object()) << Slurp(secrets_file_);
   }
@@ -219,6 +240,7 @@ class OAuth2AuthServerTest : public ::testing::Test {
       put.add_origins(origin);
       put.add_internal_origins(origin);
     }
+    put.set_ca_bundle_pem(ca_pem_);
     auto stored = core_->PutSecret(put);
     ASSERT_TRUE(stored.ok()) << stored.status();
   }
@@ -281,10 +303,13 @@ class OAuth2AuthServerTest : public ::testing::Test {
   std::pair<int, json> PostForm(const std::string& path,
                                 const std::string& client,
                                 const std::vector<std::string>& fields) {
+    // curl trusts only the test CA; -w appends the status on its own line.
     std::vector<std::string> argv = {"/usr/bin/curl",
                                      "-sS",
                                      "--max-time",
                                      "10",
+                                     "--cacert",
+                                     dir_ + "/ca.crt",
                                      "-w",
                                      "\n%{http_code}",
                                      "-u",
@@ -329,6 +354,7 @@ class OAuth2AuthServerTest : public ::testing::Test {
   }
 
   std::string dir_;
+  std::string ca_pem_;
   std::string as_origin_, rs_origin_;
   std::string capture_, secrets_file_, token_log_;
   json secrets_;
