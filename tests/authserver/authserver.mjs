@@ -19,7 +19,8 @@
 //                 endpoint (/token/introspection).
 //
 // Every token request adds one JSON line to --token-log (grant type, client
-// id, HTTP status; never a credential), so tests can count them. The port
+// id, the client authentication method used, HTTP status and OAuth error
+// code; never a credential), so tests can count them. The port
 // is written to --port-file (through a rename) last, once everything above
 // is ready.
 import crypto from 'node:crypto';
@@ -134,6 +135,14 @@ const provider = new Provider(issuer, {
   },
 });
 
+function clientAuthUsed(ctx) {
+  if (ctx.oidc?.params?.client_secret) return 'client_secret_post';
+  if (/^basic /i.test(ctx.headers.authorization ?? '')) {
+    return 'client_secret_basic';
+  }
+  return 'none';
+}
+
 provider.use(async (ctx, next) => {
   await next();
   if (ctx.path === '/token') {
@@ -141,6 +150,9 @@ provider.use(async (ctx, next) => {
       event: 'token',
       grant_type: ctx.oidc?.params?.grant_type ?? null,
       client_id: ctx.oidc?.client?.clientId ?? null,
+      // The method the request used: oidc-provider accepts either secret
+      // method whatever the client registered, so the test checks this.
+      client_auth: clientAuthUsed(ctx),
       status: ctx.status,
       error: ctx.body?.error ?? null,
     };

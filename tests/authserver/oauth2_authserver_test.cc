@@ -383,9 +383,15 @@ TEST_F(OAuth2AuthServerTest, ClientCredentialsBothClientAuthMethods) {
     const std::string first = ExecuteOk(client);
     ASSERT_FALSE(first.empty());
     for (int i = 0; i < 2; ++i) EXPECT_EQ(ExecuteOk(client), first);
-    // Cached: three calls, one token request, which succeeded.
+    // Cached: three calls, one token request, which succeeded, made with
+    // the configured client authentication method.
     EXPECT_EQ(TokenRequests(client, "client_credentials"), 1);
     EXPECT_EQ(TokenRequests(client, "client_credentials", 200), 1);
+    std::vector<json> requests = JsonLines(token_log_);
+    ASSERT_FALSE(requests.empty());
+    EXPECT_EQ(requests.back().value("client_auth", ""),
+              "client_secret_" + method)
+        << requests.back().dump();
 
     json answer = Introspect(first);
     EXPECT_EQ(answer.value("active", false), true) << answer.dump();
