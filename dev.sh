@@ -171,6 +171,15 @@ install_mcp_client() {
     log "installing the MCP conformance suite (npm ci --prefix tests/mcp_conformance)"
     npm ci --prefix tests/mcp_conformance --no-audit --no-fund --loglevel=error >&2
   fi
+  # //tests/authserver:oauth2_authserver_test: a real OAuth 2.0
+  # authorization server (oidc-provider), pinned by
+  # tests/authserver/package-lock.json.
+  lock=tests/authserver/package-lock.json
+  stamp=tests/authserver/node_modules/.package-lock.json
+  if [[ ! -f "$stamp" || "$lock" -nt "$stamp" ]]; then
+    log "installing the OAuth2 authorization server (npm ci --prefix tests/authserver)"
+    npm ci --prefix tests/authserver --no-audit --no-fund --loglevel=error >&2
+  fi
 }
 
 cmd_test() {
