@@ -114,17 +114,6 @@ class QueryParamScheme final : public AuthScheme {
   std::string name_;
 };
 
-bool IsHeaderToken(absl::string_view name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' &&
-        c != '_') {
-      return false;
-    }
-  }
-  return true;
-}
-
 // MakeSchemeOf maps the scheme set in the oneof to its class.
 absl::StatusOr<std::unique_ptr<AuthScheme>> MakeSchemeOf(
     const v1::AuthScheme& config) {
@@ -138,7 +127,7 @@ absl::StatusOr<std::unique_ptr<AuthScheme>> MakeSchemeOf(
                               ? kSecretPlaceholder
                               : config.header().value_template();
       size_t at = templ.find(kSecretPlaceholder);
-      if (!IsHeaderToken(name) || at == std::string::npos ||
+      if (!auth::IsNameToken(name) || at == std::string::npos ||
           templ.find(kSecretPlaceholder, at + 1) != std::string::npos ||
           absl::StrContains(templ, "\r") || absl::StrContains(templ, "\n")) {
         return absl::InvalidArgumentError(
@@ -157,7 +146,7 @@ absl::StatusOr<std::unique_ptr<AuthScheme>> MakeSchemeOf(
       return std::unique_ptr<AuthScheme>(
           new BasicScheme(config.basic().username()));
     case v1::AuthScheme::kQueryParam:
-      if (!IsHeaderToken(config.query_param().name())) {
+      if (!auth::IsNameToken(config.query_param().name())) {
         return absl::InvalidArgumentError(
             "query-parameter auth needs a parameter name");
       }

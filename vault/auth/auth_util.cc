@@ -16,6 +16,17 @@
 
 namespace latchkey::vault::auth {
 
+bool IsNameToken(absl::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' &&
+        c != '_') {
+      return false;
+    }
+  }
+  return true;
+}
+
 absl::Status RefuseHeaderCollision(const OutgoingRequest& request,
                                    absl::string_view name) {
   for (const auto& [agent_name, value] : request.headers) {

@@ -17,6 +17,10 @@
 
 namespace latchkey::vault::auth {
 
+// IsNameToken: a header or query parameter name a scheme may be configured
+// with (letters, digits, '-', '_'; not empty).
+bool IsNameToken(absl::string_view name);
+
 // RefuseHeaderCollision / RefuseQueryCollision: INVALID_ARGUMENT when the
 // agent already sent a header (case-insensitive) / query parameter that the
 // credential sets; RefuseHeaderCollision also FAILED_PRECONDITION when the

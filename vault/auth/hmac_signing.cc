@@ -22,17 +22,6 @@ struct Piece {
   std::string text;
 };
 
-bool IsToken(absl::string_view name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' &&
-        c != '_') {
-      return false;
-    }
-  }
-  return true;
-}
-
 class HmacSigningScheme final : public AuthScheme {
  public:
   HmacSigningScheme(v1::HmacSigningAuth config, std::vector<Piece> pieces)
@@ -177,7 +166,7 @@ absl::StatusOr<std::unique_ptr<AuthScheme>> MakeHmacSigning(
        {&config.signature_header(), &config.signature_query_param(),
         &config.timestamp_header(), &config.timestamp_query_param(),
         &config.key_id_header(), &config.nonce_header()}) {
-    if (!name->empty() && !IsToken(*name)) {
+    if (!name->empty() && !IsNameToken(*name)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "hmac auth: '", *name,
           "' is not a valid header or parameter name (letters, digits, - _)"));

@@ -36,17 +36,6 @@ bool IsFieldName(absl::string_view name) {
   return true;
 }
 
-bool IsHeaderName(absl::string_view name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' &&
-        c != '_') {
-      return false;
-    }
-  }
-  return true;
-}
-
 class MultiPartSecretScheme final : public AuthScheme {
  public:
   MultiPartSecretScheme(std::unique_ptr<AuthScheme> inner,
@@ -128,7 +117,7 @@ absl::StatusOr<std::unique_ptr<AuthScheme>> WrapMultiPartSecret(
   std::vector<PartHeader> headers;
   std::set<std::string> names = {config.secret_field()};
   for (const v1::SecretHeader& header : config.secret_headers()) {
-    if (!IsHeaderName(header.name()) || !IsFieldName(header.field())) {
+    if (!IsNameToken(header.name()) || !IsFieldName(header.field())) {
       return absl::InvalidArgumentError(absl::StrCat(
           "secret_headers: each needs a header name (letters, digits, - _) "
           "and a field name (lower-case letters, digits, _); got '",
