@@ -14,7 +14,10 @@
 #   graph   perf record with DWARF call graphs, one daemon at a time
 # and writes the requests served in each window (audit log lines / 2) to
 # requests-<window>.txt, to turn the counts into per-request figures.
+# At the end it copies the daemons' logs and prints the per-stage timeline
+# and per-request CPU and switches (bench/profile_summary.py).
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 SCENARIO=${1:-mcp}
 OUT=${2:-/tmp/lk-profile-$SCENARIO}
 WIN=${3:-8}
@@ -23,7 +26,7 @@ mkdir -p "$OUT"
 rm -f "$OUT/pids"
 # The stack finds its daemons relative to the runfiles tree.
 cd "$BIN.runfiles/latchkey"
-"$BIN" --only="$SCENARIO" --state_base=/dev/shm --seconds=$((WIN * 6 + 15)) \
+"$BIN" --only="$SCENARIO" --state_base=/dev/shm --seconds=$((WIN * 7 + 30)) \
   --pids_file="$OUT/pids" >"$OUT/bench.txt" 2>"$OUT/bench.err" &
 BENCH=$!
 for _ in $(seq 300); do [ -s "$OUT/pids" ] && break; sleep 0.2; done
@@ -71,13 +74,19 @@ window cpu do_cpu
 window sched do_sched
 window trace do_trace
 # Call graphs: DWARF unwinding copies the stack at each sample, too costly
-# for all daemons at once on two cores, so one daemon at a time.
-for name in "${!PID[@]}"; do
-  [ "$name" = nginx ] && continue
+# for all daemons at once on two cores, so one daemon at a time; -m 64
+# (bigger buffers): with the default the broker's recording came out empty.
+for name in broker mcp vault audit; do
+  [ -n "${PID[$name]:-}" ] || continue
+  sleep 1  # let the previous perf finish writing
   before=$(lines)
-  perf record -F 499 --call-graph dwarf,8192 -p "${PID[$name]}" \
+  perf record -F 499 -m 64 --call-graph dwarf,8192 -p "${PID[$name]}" \
     -o "$OUT/graph-$name.data" -- sleep $((WIN / 2)) >/dev/null 2>&1 || true
   echo $(( ($(lines) - before) / 2 )) >"$OUT/requests-graph-$name.txt"
 done
+# The daemons' own logs, for the per-stage timeline (bench/stage_timeline.py).
+STACK_DIR=${LOG%/state/audit/audit.log}
+cp "$STACK_DIR/broker.log" "$STACK_DIR/vault.log" "$LOG" "$OUT/"
 wait "$BENCH" || true
 cat "$OUT/bench.txt"
+python3 "$HERE/profile_summary.py" "$OUT" || true
