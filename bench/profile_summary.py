@@ -2,7 +2,8 @@
 """Summarises a bench/profile_stack.sh output directory (docs/performance.md).
 
 Prints, per request: CPU and context switches per daemon (perf stat
-window), and the per-stage timeline of a request joined on request_id from
+window), why threads went off CPU (sched_switch stacks), and the per-stage
+timeline of a request joined on request_id from
 the audit log (intent and outcome records), the vault's `egress` log line
 and the broker's `decision` log line.
 
@@ -12,6 +13,7 @@ import collections
 import json
 import os
 import re
+import subprocess
 import sys
 from datetime import datetime, timezone
 
@@ -63,6 +65,47 @@ def cpu_and_switches(out):
                       for t, c in cpu.most_common(3))))
 
 
+# Why a thread went off CPU, from the stack recorded at sched_switch; the
+# first matching pattern wins.
+BLOCK_REASONS = [
+    (("grpc_pollset_work", "gpr_cv_wait"),
+     "gRPC poller parked on a condvar (another thread owns epoll)"),
+    (("epoll_wait",), "gRPC poller in epoll_wait"),
+    (("gpr_cv_wait",), "gRPC condvar (CQ, executor, timer)"),
+    (("condition_variable",), "application condition_variable"),
+    (("futex",), "other lock or futex"),
+    (("fdatasync",), "fdatasync"),
+    (("poll",), "poll (stdio, curl)"),
+]
+
+
+def off_cpu(out):
+    requests = int(open(os.path.join(out, "requests-sched.txt")).read())
+    print("off-CPU, sched_switch stacks (%d requests; perf may drop events, "
+          "use the shares):" % requests)
+    for name in ["mcp", "broker", "vault", "audit"]:
+        path = os.path.join(out, "sched-%s.data" % name)
+        if not os.path.exists(path):
+            continue
+        script = subprocess.run(
+            ["perf", "script", "-i", path, "-F", "comm,event,ip,sym"],
+            capture_output=True, text=True).stdout
+        reasons, wakeups = collections.Counter(), 0
+        for block in script.split("\n\n"):
+            head, _, frames = block.strip().partition("\n")
+            if "sched_wakeup" in head:
+                wakeups += 1
+            elif "sched_switch" in head:
+                reasons[next((why for needles, why in BLOCK_REASONS
+                              if all(n in frames for n in needles)),
+                             "preempted or other")] += 1
+        total = sum(reasons.values())
+        print("  %-7s %4.1f switches, %4.1f wake-ups issued per request: %s" % (
+            name, total / requests, wakeups / requests,
+            ", ".join("%s %.0f %%" % (why, 100 * n / total)
+                      for why, n in reasons.most_common(4))))
+
+
 def timeline(out):
     if not os.path.exists(os.path.join(out, "audit.log")):
         print("no logs copied: no timeline")
@@ -107,4 +150,6 @@ def timeline(out):
 
 if __name__ == "__main__":
     cpu_and_switches(sys.argv[1])
+    if os.path.exists(os.path.join(sys.argv[1], "requests-sched.txt")):
+        off_cpu(sys.argv[1])
     timeline(sys.argv[1])
