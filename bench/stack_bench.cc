@@ -10,6 +10,8 @@
 // throughput and the overhead against the baseline.
 //
 //   bazel run -c opt //bench:stack_bench -- --seconds=5
+//   ... -- --rounds=3 --high=false --state_base=/dev/shm   (spread, c=1)
+//   ... -- --only=mcp --pids_file=F   (steady load for bench/profile_stack.sh)
 #include <curl/curl.h>
 #include <unistd.h>
 
@@ -37,6 +39,16 @@
 ABSL_FLAG(double, seconds, 5, "measuring time per scenario");
 ABSL_FLAG(int, concurrency, 16, "the higher concurrency level");
 ABSL_FLAG(int, mcp_concurrency, 4, "adapter processes for the MCP scenario");
+ABSL_FLAG(int, rounds, 1,
+          "at each level, run direct/broker/mcp this many times interleaved, "
+          "each round against its own direct baseline (spread, drift)");
+ABSL_FLAG(bool, high, true, "also run at --concurrency (after concurrency 1)");
+ABSL_FLAG(std::string, only, "",
+          "profiling load: run only this scenario (broker or mcp) at "
+          "concurrency 1 for --seconds, no baseline");
+ABSL_FLAG(std::string, pids_file, "",
+          "write the daemons' pids here (name=pid lines) once the load runs, "
+          "so perf/strace can attach to exactly this stack");
 ABSL_FLAG(std::string, state_base, "/tmp",
           "where the stack keeps its state; /dev/shm (tmpfs) makes fsync "
           "nearly free, which separates the audit's disk cost from the rest");
@@ -133,20 +145,66 @@ int main(int argc, char** argv) {
     });
   };
 
+  // The pids of this stack (not another engineer's), for perf -p.
+  auto write_pids = [&] {
+    const std::string path = absl::GetFlag(FLAGS_pids_file);
+    if (path.empty()) return;
+    {
+      std::ofstream out(path + ".tmp");
+      out << "nginx=" << (*nginx)->pid() << "\n";
+      out << "audit=" << (*stack)->audit()->pid() << "\n";
+      out << "vault=" << (*stack)->vault()->pid() << "\n";
+      out << "broker=" << (*stack)->broker()->pid() << "\n";
+      for (const auto& adapter : adapters) {
+        out << "mcp=" << adapter->pid() << "\n";
+      }
+      // Two records per request (intent and outcome): the lines added in
+      // a window, halved, are the requests served in it.
+      out << "audit_log=" << (*stack)->audit_log_path() << "\n";
+    }
+    // Renamed into place, so a reader never sees half a file.
+    std::rename((path + ".tmp").c_str(), path.c_str());
+  };
+  const std::string only = absl::GetFlag(FLAGS_only);
+  if (!only.empty()) {
+    if (only != "broker" && only != "mcp") {
+      std::fprintf(stderr, "--only must be broker or mcp\n");
+      return 2;
+    }
+    auto make = [&](int i) {
+      auto worker = only == "broker" ? broker(i) : mcp(i);
+      write_pids();  // after the adapter exists, before the timed load
+      return worker;
+    };
+    Result r = Run(only, 1, seconds, make);
+    Print(r, r);
+    clients.clear();
+    adapters.clear();
+    stack->reset();
+    (*nginx)->Stop();
+    (void)!std::system(("rm -rf " + dir).c_str());
+    return 0;
+  }
+  write_pids();
+
   std::printf(
       "Latchkey stack benchmark: GET /v1/hello, nginx on loopback, "
       "%.1f s per scenario, %u cores, state in %s\n",
       seconds, std::thread::hardware_concurrency(),
       absl::GetFlag(FLAGS_state_base).c_str());
-  for (int c : {1, high}) {
-    Result base = Run("direct", c, seconds, direct);
-    Print(base, base);
-    Print(Run("broker", c, seconds, broker), base);
-    int mc = c == 1 ? 1 : absl::GetFlag(FLAGS_mcp_concurrency);
-    Result via_mcp = Run("mcp", mc, seconds, mcp);
-    Print(via_mcp, c == 1 ? base : Run("direct", mc, seconds, direct));
-    clients.clear();
-    adapters.clear();
+  std::vector<int> levels = {1};
+  if (absl::GetFlag(FLAGS_high)) levels.push_back(high);
+  for (int c : levels) {
+    for (int round = 0; round < absl::GetFlag(FLAGS_rounds); ++round) {
+      Result base = Run("direct", c, seconds, direct);
+      Print(base, base);
+      Print(Run("broker", c, seconds, broker), base);
+      int mc = c == 1 ? 1 : absl::GetFlag(FLAGS_mcp_concurrency);
+      Result via_mcp = Run("mcp", mc, seconds, mcp);
+      Print(via_mcp, c == 1 ? base : Run("direct", mc, seconds, direct));
+      clients.clear();
+      adapters.clear();
+    }
   }
   stack->reset();
   (*nginx)->Stop();
