@@ -122,7 +122,7 @@ HttpTransport::~HttpTransport() {
   }
   for (auto& [id, session] : sessions) session->Close();
   stateless_session_->Close();
-  ReapWorkers(/*all=*/true);
+  workers_.WaitIdle();
 }
 
 absl::StatusOr<int> HttpTransport::Bind() {
@@ -265,7 +265,6 @@ bool HttpTransport::AddSession(std::shared_ptr<HttpSession> session) {
 
 void HttpTransport::HandlePost(const httplib::Request& request,
                                httplib::Response& response) {
-  ReapWorkers(/*all=*/false);
   if (!absl::StrContains(
           absl::AsciiStrToLower(request.get_header_value("Content-Type")),
           kJson)) {
@@ -392,7 +391,7 @@ void HttpTransport::Respond(httplib::Response& response,
   // while it runs.
   std::shared_ptr<SseStream> stream =
       session->OpenCallStream(ProgressKey(message));
-  SpawnWorker([session, stream, work = std::move(dispatch.deferred)] {
+  workers_.Run([session, stream, work = std::move(dispatch.deferred)] {
     std::optional<std::string> answer = work();
     session->CloseCallStream(stream.get());
     stream->Finish(std::move(answer));
@@ -477,32 +476,6 @@ void HttpTransport::StreamEvents(httplib::Response& response,
         return true;
       },
       [on_end = std::move(on_end)](bool) { on_end(); });
-}
-
-void HttpTransport::SpawnWorker(std::function<void()> work) {
-  auto done = std::make_shared<std::atomic<bool>>(false);
-  std::thread thread([work = std::move(work), done] {
-    work();
-    done->store(true);
-  });
-  std::lock_guard<std::mutex> lock(workers_mu_);
-  workers_.push_back(Worker{std::move(thread), std::move(done)});
-}
-
-void HttpTransport::ReapWorkers(bool all) {
-  std::list<Worker> finished;
-  {
-    std::lock_guard<std::mutex> lock(workers_mu_);
-    for (auto it = workers_.begin(); it != workers_.end();) {
-      if (all || it->done->load()) {
-        finished.push_back(std::move(*it));
-        it = workers_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
-  for (Worker& worker : finished) worker.thread.join();
 }
 
 }  // namespace latchkey::mcp

@@ -38,6 +38,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/limits.h"
+#include "mcp_adapter/call_workers.h"
 #include "mcp_adapter/http_checks.h"
 #include "mcp_adapter/http_session.h"
 #include "mcp_adapter/json_util.h"
@@ -111,8 +112,6 @@ class HttpTransport {
   void StreamEvents(httplib::Response& response,
                     std::shared_ptr<SseStream> stream,
                     std::function<void()> on_end);
-  void SpawnWorker(std::function<void()> work);
-  void ReapWorkers(bool all);
 
   const McpServerFactory factory_;
   const HttpTransportOptions options_;
@@ -129,12 +128,9 @@ class HttpTransport {
   std::atomic<bool> run_entered_{false};
   std::atomic<bool> run_finished_{false};
 
-  struct Worker {
-    std::thread thread;
-    std::shared_ptr<std::atomic<bool>> done;
-  };
-  std::mutex workers_mu_;
-  std::list<Worker> workers_;
+  // Deferred calls (tools/call) run here; declared last so that it is
+  // destroyed first, after the destructor has waited for every call.
+  CallWorkers workers_;
 };
 
 }  // namespace latchkey::mcp

@@ -17,37 +17,22 @@ StdioTransport::StdioTransport(McpServer* server, LineWriter* writer,
 
 StdioTransport::~StdioTransport() {
   server_->CancelAll();
-  Reap(/*all=*/true);
+  workers_.WaitIdle();
 }
 
 void StdioTransport::Spawn(std::function<std::optional<std::string>()> work) {
-  auto done = std::make_shared<std::atomic<bool>>(false);
   LineWriter* writer = writer_;
-  std::thread thread([work = std::move(work), done, writer] {
+  workers_.Run([work = std::move(work), writer] {
     std::optional<std::string> response = work();
     if (response.has_value()) writer->Write(*response);
-    done->store(true);
   });
-  workers_.push_back(Worker{std::move(thread), std::move(done)});
-}
-
-void StdioTransport::Reap(bool all) {
-  for (auto it = workers_.begin(); it != workers_.end();) {
-    if (all || it->done->load()) {
-      it->thread.join();
-      it = workers_.erase(it);
-    } else {
-      ++it;
-    }
-  }
 }
 
 bool StdioTransport::DrainWorkers(const std::vector<int>& stop_fds) {
   std::vector<pollfd> fds;
   for (int fd : stop_fds) fds.push_back({fd, POLLIN, 0});
   while (true) {
-    Reap(/*all=*/false);
-    if (workers_.empty()) return true;
+    if (workers_.Busy() == 0) return true;
     int ready = ::poll(fds.data(), fds.size(), /*timeout_ms=*/20);
     if (ready > 0) return false;
   }
@@ -102,14 +87,13 @@ StdioTransport::Exit StdioTransport::Run() {
                                        : server_->Accept(next.line);
     if (dispatch.response.has_value()) writer_->Write(*dispatch.response);
     if (dispatch.deferred) Spawn(std::move(dispatch.deferred));
-    Reap(/*all=*/false);
   }
   if (exit == Exit::kEof) {
     // Let in-flight calls finish and answer, unless told to stop.
     if (!DrainWorkers(stop_fds)) exit = Exit::kStopped;
   }
   server_->CancelAll();
-  Reap(/*all=*/true);
+  workers_.WaitIdle();
   if (writer_->closed() && exit == Exit::kEof) exit = Exit::kOutputClosed;
   return exit;
 }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/limits.h"
+#include "mcp_adapter/call_workers.h"
 #include "mcp_adapter/line_writer.h"
 #include "mcp_adapter/mcp_server.h"
 
@@ -53,19 +54,14 @@ class StdioTransport {
   Exit Run();
 
  private:
-  struct Worker {
-    std::thread thread;
-    std::shared_ptr<std::atomic<bool>> done;
-  };
   void Spawn(std::function<std::optional<std::string>()> work);
-  void Reap(bool all);
   // DrainWorkers waits for every worker; false if a stop fd fired first.
   bool DrainWorkers(const std::vector<int>& stop_fds);
 
   McpServer* const server_;
   LineWriter* const writer_;
   const StdioTransportOptions options_;
-  std::list<Worker> workers_;
+  CallWorkers workers_;
 };
 
 }  // namespace latchkey::mcp
