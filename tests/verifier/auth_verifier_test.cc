@@ -540,6 +540,28 @@ std::vector<SchemeVariant> SchemeVariants(const std::string& origin) {
   return out;
 }
 
+// CaseExtra is what the judge needs to know about one variant's request
+// beyond the wire: which verifier, its parameters, and the refusals the
+// scheme documents.
+json CaseExtra(const SchemeVariant& v, const std::string& request_name,
+               const AgentRequest& request) {
+  json extra = json::object();
+  if (!v.verifier.empty()) extra["verifier"] = v.verifier;
+  if (v.verifier == "headers") {
+    extra["params"] = {{"fields",
+                        {{"DD-API-KEY", "api_key"},
+                         {"DD-APPLICATION-KEY", "application_key"}}}};
+  }
+  // Kraken documents signing POSTs with a form body only: anything else is
+  // refused before a byte is sent.
+  if (v.auth.has_kraken() && request.method != "POST") {
+    extra["expect_refused"] = "signs POST requests only";
+  } else if (v.auth.has_kraken() && request_name == "post_json") {
+    extra["expect_refused"] = "signs a form body";
+  }
+  return extra;
+}
+
 TEST_F(AuthVerifierTest, WireMatchesProviderDocumentation) {
   // Every field of the AuthScheme oneof, for verify.py's guard, and here:
   // each must have at least one variant in the matrix.
@@ -562,22 +584,9 @@ TEST_F(AuthVerifierTest, WireMatchesProviderDocumentation) {
 
   for (const SchemeVariant& v : variants) {
     for (const auto& [request_name, request] : MatrixRequests()) {
-      json extra = json::object();
-      if (!v.verifier.empty()) extra["verifier"] = v.verifier;
-      if (v.verifier == "headers") {
-        extra["params"] = {{"fields",
-                            {{"DD-API-KEY", "api_key"},
-                             {"DD-APPLICATION-KEY", "application_key"}}}};
-      }
-      // Kraken documents signing POSTs with a form body only: anything
-      // else is refused before a byte is sent.
-      if (v.auth.has_kraken() && request.method != "POST") {
-        extra["expect_refused"] = "signs POST requests only";
-      } else if (v.auth.has_kraken() && request_name == "post_json") {
-        extra["expect_refused"] = "signs a form body";
-      }
       RunCase(absl::StrCat("scheme/", v.variant, "/", request_name), "scheme",
-              Bound(v.auth, SecretFor(v.auth, v.variant)), request, extra);
+              Bound(v.auth, SecretFor(v.auth, v.variant)), request,
+              CaseExtra(v, request_name, request));
     }
   }
 
@@ -741,17 +750,10 @@ TEST_F(AuthVerifierTest, Http2UpstreamGetsWhatWasSigned) {
       continue;
     }
     for (const auto& [request_name, request] : MatrixRequests()) {
-      json extra = json::object();
-      if (!v.verifier.empty()) extra["verifier"] = v.verifier;
-      if (v.verifier == "headers") {
-        extra["params"] = {{"fields",
-                            {{"DD-API-KEY", "api_key"},
-                             {"DD-APPLICATION-KEY", "application_key"}}}};
-      }
       v1::PutSecretRequest put = Bound(v.auth, SecretFor(v.auth, v.variant));
       put.set_ca_bundle_pem(ca);
       RunCase(absl::StrCat("h2/", v.variant, "/", request_name), "scheme", put,
-              request, extra);
+              request, CaseExtra(v, request_name, request));
       ++cases;
     }
   }
