@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "vault/auth/sent_header_for_test.h"
 
 namespace latchkey::vault::auth {
 namespace {
@@ -12,16 +13,6 @@ namespace {
 constexpr char kDocKey[] =
     "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99H"
     "AZtuZuj6F1huXg==";
-
-std::string Header(const OutgoingRequest& request, const std::string& name) {
-  for (const auto& [n, v] : request.headers) {
-    if (n == name) return v;
-  }
-  for (const auto& [n, v] : request.credential_headers) {
-    if (n == name) return std::string(v.view());
-  }
-  return "<missing>";
-}
 
 absl::Status Sign(OutgoingRequest* request, const std::string& nonce,
                   ResponseScrubber* scrubber) {
@@ -45,11 +36,11 @@ TEST(KrakenSigningTest, DocumentedExample) {
   EXPECT_EQ(request.body,
             "nonce=1616492376594&ordertype=limit&pair=XBTUSD&price=37500&"
             "type=buy&volume=1.25");
-  EXPECT_EQ(Header(request, "API-Sign"),
+  EXPECT_EQ(SentHeader(request, "API-Sign"),
             "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnR"
             "fp32bAb0nmbRn6H8ndwLUQ==");
-  EXPECT_EQ(Header(request, "API-Key"), "public-key-1");
-  EXPECT_EQ(Header(request, "Content-Type"),
+  EXPECT_EQ(SentHeader(request, "API-Key"), "public-key-1");
+  EXPECT_EQ(SentHeader(request, "Content-Type"),
             "application/x-www-form-urlencoded");
 }
 
