@@ -19,6 +19,7 @@
 #include "common/egress_limits.h"
 #include "common/limits.h"
 #include "common/secure_buffer.h"
+#include "rules/header_policy.h"
 #include "vault/wire_encoding.h"
 
 namespace latchkey::vault {
@@ -259,17 +260,17 @@ absl::StatusOr<UpstreamResult> UpstreamClient::PerformStreaming(
   // A credential header (a multi-part secret's part, a header scheme's
   // name) may not frame or route the message: a second Content-Length or
   // a Transfer-Encoding beside the vault's length would split or join
-  // requests on a kept-alive connection. Only the name is quoted.
+  // requests on a kept-alive connection. The families are the rules
+  // library's, the same that refuse such headers from an agent. Only the
+  // name is quoted.
   for (const auto& [name, value] : request.credential_headers) {
-    for (absl::string_view framing :
-         {"content-length", "transfer-encoding", "host", "connection", "te",
-          "trailer", "upgrade", "expect", "keep-alive"}) {
-      if (IsHeader(name, framing)) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "the credential may not set header '", name,
-            "' (it frames or routes the request); change the secret's "
-            "auth config"));
-      }
+    const HeaderFamily family = ClassifyRequestHeader(name);
+    if (family == HeaderFamily::kConnection ||
+        family == HeaderFamily::kRouting) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the credential may not set header '", name,
+          "' (it frames or routes the request); change the secret's "
+          "auth config"));
     }
   }
   CURL* curl = static_cast<CURL*>(AcquireHandle());
